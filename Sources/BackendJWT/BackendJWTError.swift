@@ -1,0 +1,60 @@
+/// An error whose message is fit for nginx's error log: it says what was wrong and with which
+/// value, so the C module can print it as is (with `in file:line` for directives).
+public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// What failed; the C ABI maps it to a status code. A struct, not an enum, so the set can grow.
+    public struct Kind: Hashable, Sendable {
+        fileprivate let code: Int32
+        /// A directive value is invalid.
+        public static let config = Kind(code: 1)
+        /// A key file cannot be read or used.
+        public static let key = Kind(code: 2)
+        /// A request value does not convert to its claim type.
+        public static let value = Kind(code: 3)
+        /// OpenSSL could not sign or produce randomness.
+        public static let sign = Kind(code: 4)
+        /// The caller's output buffer is too small.
+        public static let space = Kind(code: 5)
+        /// The status the C ABI returns for this kind (the BJWT_ERR_* constants).
+        public var status: Int32 { code }
+    }
+
+    public let kind: Kind
+    public let message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Quotes a value for an error message: printable ASCII as is, everything else as `\xNN`, cut
+/// after `limit` bytes, so a hostile request value can neither flood nor forge a log line.
+func quoted<Bytes: Collection>(_ bytes: Bytes, limit: Int = 64) -> String where Bytes.Element == UInt8 {
+    var text = "\""
+    for byte in bytes.prefix(limit) {
+        if byte >= 0x20 && byte < 0x7F && byte != UInt8(ascii: "\"") && byte != UInt8(ascii: "\\") {
+            text.unicodeScalars.append(Unicode.Scalar(byte))
+        } else {
+            text += "\\x" + hex2(byte)
+        }
+    }
+    text += bytes.count > limit ? "\"..." : "\""
+    return text
+}
+
+func quoted(_ text: String) -> String { quoted(Array(text.utf8)) }
+
+func hex2(_ byte: UInt8) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)
+}
+
+extension Collection where Element == UInt8 {
+    /// ASCII case-insensitive comparison with a lowercase literal.
+    func equalsIgnoringCase(_ lowercase: String) -> Bool {
+        count == lowercase.utf8.count
+            && zip(self, lowercase.utf8).allSatisfy { a, b in (a | (a &- 0x41 < 26 ? 0x20 : 0)) == b }
+    }
+}

@@ -1,0 +1,125 @@
+/// The type of a custom claim (`backend_jwt_claim name value type=T`): APK's `customClaims`
+/// types. A request value is converted per request; one that does not convert fails the request.
+public enum ClaimType: String, Sendable, CaseIterable {
+    /// A JSON string (the default).
+    case string
+    /// A JSON number, a whole number that fits 32 bits (Java's int).
+    case int
+    /// A JSON number, a whole number that fits 64 bits (Java's long).
+    case long
+    /// A JSON number, written as given; the value must already be a JSON number (`1.5`, `-2e3`).
+    case float
+    /// A JSON `true` or `false`, from `true`/`false` (any case) or `1`/`0`.
+    case bool
+    /// A NumericDate (whole seconds since the epoch) from RFC 3339 (`2025-01-31T12:00:00Z`,
+    /// fractions of a second dropped) or from whole seconds.
+    case date
+
+    /// Parses the optional third argument of `backend_jwt_claim` (`type=int`).
+    public static func parseOption<Bytes: Collection>(_ option: Bytes) throws(BackendJWTError) -> ClaimType
+    where Bytes.Element == UInt8 {
+        let text = String(decoding: option, as: UTF8.self)
+        guard text.hasPrefix("type=") else {
+            throw BackendJWTError(.config, "unknown option \(quoted(option)); the only option is type=TYPE")
+        }
+        let name = text.dropFirst("type=".count).lowercased()
+        guard let type = ClaimType(rawValue: name) else {
+            throw BackendJWTError(
+                .config,
+                "unknown claim type \(quoted(String(text.dropFirst(5)))); use string, int, long, float, bool or date")
+        }
+        return type
+    }
+
+    /// The most bytes `appendJSON` writes beyond `appendString`'s bound for the same value
+    /// (`1` as a bool is `true`).
+    static let maximumExtraBytes = 4
+
+    /// Appends `value` as JSON of this type, or throws a `.value` error naming the claim.
+    func appendJSON(_ value: UnsafeBufferPointer<UInt8>, claim: String, to json: inout JSONWriter)
+        throws(BackendJWTError)
+    {
+        switch self {
+        case .string:
+            json.appendString(value)
+        case .int:
+            guard let n = Self.wholeNumber(value), n >= Int64(Int32.min), n <= Int64(Int32.max) else {
+                throw failure(claim, value, "is not an int (a whole number from -2147483648 to 2147483647)")
+            }
+            json.append(n)
+        case .long:
+            guard let n = Self.wholeNumber(value) else {
+                throw failure(claim, value, "is not a long (a whole number that fits 64 bits)")
+            }
+            json.append(n)
+        case .float:
+            guard Self.isJSONNumber(value) else {
+                throw failure(claim, value, "is not a float (a JSON number such as 1.5 or -2e3)")
+            }
+            json.bytes.append(contentsOf: value)
+        case .bool:
+            if value.equalsIgnoringCase("true") || value.elementsEqual("1".utf8) {
+                json.append("true")
+            } else if value.equalsIgnoringCase("false") || value.elementsEqual("0".utf8) {
+                json.append("false")
+            } else {
+                throw failure(claim, value, "is not a bool (true, false, 1 or 0)")
+            }
+        case .date:
+            guard let seconds = Self.wholeNumber(value) ?? RFC3339.secondsSinceEpoch(value) else {
+                throw failure(claim, value, "is not a date (RFC 3339, such as 2025-01-31T12:00:00Z, or whole seconds)")
+            }
+            json.append(seconds)
+        }
+    }
+
+    private func failure(_ claim: String, _ value: UnsafeBufferPointer<UInt8>, _ why: String) -> BackendJWTError {
+        BackendJWTError(.value, "claim \(quoted(claim)): value \(quoted(value)) \(why)")
+    }
+
+    /// `-?[0-9]+` that fits an Int64, or nil.
+    static func wholeNumber(_ s: UnsafeBufferPointer<UInt8>) -> Int64? {
+        var i = 0
+        let negative = s.first == UInt8(ascii: "-")
+        if negative { i = 1 }
+        guard i < s.count else { return nil }
+        var n: Int64 = 0
+        while i < s.count {
+            let d = s[i] &- UInt8(ascii: "0")
+            guard d < 10 else { return nil }
+            let (m, o1) = n.multipliedReportingOverflow(by: 10)
+            let (r, o2) = negative ? m.subtractingReportingOverflow(Int64(d)) : m.addingReportingOverflow(Int64(d))
+            guard !o1 && !o2 else { return nil }
+            n = r
+            i += 1
+        }
+        return n
+    }
+
+    /// RFC 8259's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    static func isJSONNumber(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        var i = 0
+        func isDigit(_ k: Int) -> Bool { k < s.count && s[k] >= UInt8(ascii: "0") && s[k] <= UInt8(ascii: "9") }
+        func digits() -> Bool {
+            guard isDigit(i) else { return false }
+            while isDigit(i) { i += 1 }
+            return true
+        }
+        if i < s.count && s[i] == UInt8(ascii: "-") { i += 1 }
+        if i < s.count && s[i] == UInt8(ascii: "0") {
+            i += 1
+        } else if !digits() {
+            return false
+        }
+        if i < s.count && s[i] == UInt8(ascii: ".") {
+            i += 1
+            guard digits() else { return false }
+        }
+        if i < s.count && (s[i] | 0x20) == UInt8(ascii: "e") {
+            i += 1
+            if i < s.count && (s[i] == UInt8(ascii: "+") || s[i] == UInt8(ascii: "-")) { i += 1 }
+            guard digits() else { return false }
+        }
+        return i == s.count
+    }
+}

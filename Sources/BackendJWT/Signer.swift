@@ -1,0 +1,141 @@
+import COpenSSL
+
+/// Mints the tokens of one location: everything constant about them (algorithm, encoding, TTL,
+/// key, custom claims) is fixed when nginx merges the configuration; per request only the
+/// values and the time change.
+public final class Signer {
+    public let algorithm: SigningAlgorithm
+    public let encoding: TokenEncoding
+    public let ttl: Int64
+    public let claims: [ClaimList.Claim]
+    let key: SigningKey?
+
+    /// The encoded JOSE header and the `.` after it: the same for every token.
+    private let headerSegment: [UInt8]
+    /// `,"name":` for each custom claim, JSON-escaped once.
+    private let claimPrefixes: [[UInt8]]
+
+    public init(
+        algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?, claims: [ClaimList.Claim]
+    ) throws(BackendJWTError) {
+        if algorithm != .none {
+            guard let key else {
+                throw BackendJWTError(.config, "no signing key: \(algorithm.joseName) needs backend_jwt_signing_key")
+            }
+            try key.check(for: algorithm)
+        }
+        guard ttl > 0, ttl <= TokenTTL.maximum else {
+            throw BackendJWTError(.config, "token TTL \(ttl) is out of range")
+        }
+        self.algorithm = algorithm
+        self.encoding = encoding
+        self.ttl = ttl
+        self.key = algorithm == .none ? nil : key
+        self.claims = claims
+        var header = JSONWriter()
+        header.append("{\"alg\":")
+        header.appendString(Array(algorithm.joseName.utf8))
+        header.append(",\"typ\":\"JWT\"}")
+        headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
+        claimPrefixes = claims.map { claim in
+            var prefix = JSONWriter()
+            prefix.append(",")
+            prefix.appendString(Array(claim.name.utf8))
+            prefix.append(":")
+            return prefix.bytes
+        }
+    }
+
+    /// Constant payload text: braces, `"iss":`, `"sub":`, `"iat":` and `"exp":` with 20-digit
+    /// numbers, `"jti":` with a UUID, and separators.
+    private static let payloadOverhead = 128
+
+    /// An upper bound of the token length when the request values total `valueBytes` bytes.
+    public func tokenBound(valueBytes: Int) -> Int {
+        let perValue = JSONWriter.stringExpansion + ClaimType.maximumExtraBytes
+        let (expanded, overflow) = valueBytes.multipliedReportingOverflow(by: JSONWriter.stringExpansion)
+        guard !overflow, valueBytes < Int.max / 16 else { return Int.max }
+        let payload = Self.payloadOverhead + expanded + claimPrefixes.reduce(0) { $0 + $1.count + perValue } + 2 * perValue
+        return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
+            + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
+    }
+
+    /// Mints a token issued at `now`. `values` are the issuer, the subject, then each custom
+    /// claim's value (nil or empty: the claim is left out). Writes the token into `out` and
+    /// returns its length.
+    public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
+        throws(BackendJWTError) -> Int
+    {
+        guard values.count == 2 + claims.count else {
+            throw BackendJWTError(.config, "expected \(2 + claims.count) values, got \(values.count)")
+        }
+        let payload = try payload(now: now, values: values)
+        let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
+        let needed = headerSegment.count + TokenEncoding.encodedLength(payload.count) + 1 + signatureLength
+        guard needed <= out.count else {
+            throw BackendJWTError(.space, "token needs \(needed) bytes, buffer has \(out.count)")
+        }
+        var n = 0
+        for byte in headerSegment {
+            out[n] = byte
+            n += 1
+        }
+        n = payload.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+        let signingInput = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[0..<n]))
+        out[n] = UInt8(ascii: ".")
+        n += 1
+        if let key {
+            let signature = try key.sign(signingInput, algorithm: algorithm)
+            n = signature.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+        }
+        return n
+    }
+
+    /// The payload JSON: `iss`, `sub`, `iat`, `exp`, `jti`, then the custom claims in order.
+    func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
+        var json = JSONWriter()
+        json.bytes.reserveCapacity(256 + values.reduce(0) { $0 + ($1?.count ?? 0) } * 2)
+        json.append("{")
+        if let issuer = values[0], !issuer.isEmpty {
+            json.append("\"iss\":")
+            json.appendString(issuer)
+            json.append(",")
+        }
+        if let subject = values[1], !subject.isEmpty {
+            json.append("\"sub\":")
+            json.appendString(subject)
+            json.append(",")
+        }
+        json.append("\"iat\":")
+        json.append(now)
+        json.append(",\"exp\":")
+        json.append(now + ttl)
+        json.append(",\"jti\":\"")
+        json.bytes.append(contentsOf: try Self.uuid4())
+        json.append("\"")
+        for (index, claim) in claims.enumerated() {
+            guard let value = values[2 + index], !value.isEmpty else { continue }
+            json.bytes.append(contentsOf: claimPrefixes[index])
+            try claim.type.appendJSON(value, claim: claim.name, to: &json)
+        }
+        json.append("}")
+        return json.bytes
+    }
+
+    /// A random (version 4) UUID from OpenSSL's CSPRNG, in lowercase 8-4-4-4-12 form.
+    static func uuid4() throws(BackendJWTError) -> [UInt8] {
+        var raw = [UInt8](repeating: 0, count: 16)
+        guard RAND_bytes(&raw, 16) == 1 else { throw SigningKey.signError("RAND_bytes") }
+        raw[6] = raw[6] & 0x0F | 0x40
+        raw[8] = raw[8] & 0x3F | 0x80
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        text.reserveCapacity(36)
+        for (i, byte) in raw.enumerated() {
+            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0F)])
+        }
+        return text
+    }
+}

@@ -1,0 +1,71 @@
+import BackendJWT
+
+// Directive parsing: called by nginx's master while it reads nginx.conf. Each returns 0 or a
+// BJWT_ERR_* status with a message that the module prints with the directive's file and line.
+
+@_cdecl("bjwt_parse_algorithm")
+public func bjwtParseAlgorithm(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ alg: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in alg?.pointee = try SigningAlgorithm.parse(bytes(s, len)).rawValue }
+}
+
+@_cdecl("bjwt_parse_encoding")
+public func bjwtParseEncoding(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ enc: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in enc?.pointee = try TokenEncoding.parse(bytes(s, len)).rawValue }
+}
+
+@_cdecl("bjwt_parse_ttl")
+public func bjwtParseTTL(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ seconds: UnsafeMutablePointer<Int64>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in seconds?.pointee = try TokenTTL.parse(bytes(s, len)) }
+}
+
+@_cdecl("bjwt_check_header_name")
+public func bjwtCheckHeaderName(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in try HeaderName.check(bytes(s, len)) }
+}
+
+@_cdecl("bjwt_key_load")
+public func bjwtKeyLoad(
+    _ path: UnsafePointer<CChar>?, _ len: Int, _ key: UnsafeMutablePointer<OpaquePointer?>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        key?.pointee = retain(try SigningKey(path: bytes(path, len)))
+    }
+}
+
+@_cdecl("bjwt_key_free")
+public func bjwtKeyFree(_ key: OpaquePointer?) { release(key) }
+
+@_cdecl("bjwt_claims_create")
+public func bjwtClaimsCreate() -> OpaquePointer { retain(ClaimList()) }
+
+@_cdecl("bjwt_claims_add")
+public func bjwtClaimsAdd(
+    _ claims: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ nameLen: Int,
+    _ option: UnsafePointer<CChar>?, _ optionLen: Int, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let claims else { throw BackendJWTError(.config, "no claim list") }
+        try borrow(claims, as: ClaimList.self).add(name: bytes(name, nameLen), option: bytes(option, optionLen))
+    }
+}
+
+@_cdecl("bjwt_claims_count")
+public func bjwtClaimsCount(_ claims: OpaquePointer?) -> Int {
+    guard let claims else { return 0 }
+    return borrow(claims, as: ClaimList.self).claims.count
+}
+
+@_cdecl("bjwt_claims_free")
+public func bjwtClaimsFree(_ claims: OpaquePointer?) { release(claims) }

@@ -1,0 +1,52 @@
+import BackendJWT
+import CBackendJWT
+
+// The signer of a location: built when nginx merges the configuration, used by every worker.
+
+@_cdecl("bjwt_signer_create")
+public func bjwtSignerCreate(
+    _ alg: Int32, _ enc: Int32, _ ttl: Int64, _ key: OpaquePointer?, _ claims: OpaquePointer?,
+    _ signer: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let algorithm = SigningAlgorithm(rawValue: alg) else {
+            throw BackendJWTError(.config, "unknown algorithm code \(alg)")
+        }
+        guard let encoding = TokenEncoding(rawValue: enc) else {
+            throw BackendJWTError(.config, "unknown encoding code \(enc)")
+        }
+        let made = try Signer(
+            algorithm: algorithm, encoding: encoding, ttl: ttl, key: key.map { borrow($0, as: SigningKey.self) },
+            claims: claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
+        signer?.pointee = retain(made)
+    }
+}
+
+@_cdecl("bjwt_signer_free")
+public func bjwtSignerFree(_ signer: OpaquePointer?) { release(signer) }
+
+@_cdecl("bjwt_signer_token_bound")
+public func bjwtSignerTokenBound(_ signer: OpaquePointer?, _ valueBytes: Int) -> Int {
+    guard let signer else { return 0 }
+    return borrow(signer, as: Signer.self).tokenBound(valueBytes: valueBytes)
+}
+
+@_cdecl("bjwt_signer_mint")
+public func bjwtSignerMint(
+    _ signer: OpaquePointer?, _ now: Int64, _ values: UnsafePointer<UnsafePointer<UInt8>?>?,
+    _ valueLens: UnsafePointer<Int>?, _ nvalues: Int, _ out: UnsafeMutablePointer<UInt8>?, _ outCap: Int,
+    _ outLen: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let signer, let out, let outLen, nvalues >= 0, nvalues == 0 || (values != nil && valueLens != nil) else {
+            throw BackendJWTError(.config, "bjwt_signer_mint: missing argument")
+        }
+        var buffers: [UnsafeBufferPointer<UInt8>?] = []
+        buffers.reserveCapacity(nvalues)
+        for i in 0..<nvalues {
+            buffers.append(values![i].map { UnsafeBufferPointer(start: $0, count: valueLens![i]) })
+        }
+        outLen.pointee = try borrow(signer, as: Signer.self).mint(
+            now: now, values: buffers, into: UnsafeMutableBufferPointer(start: out, count: outCap))
+    }
+}

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what building and testing need, on Debian, only where it is missing.
+# Usage: build/deps.sh [test]   (test: also the Python tools of the nginx harness)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev gcc make pkg-config python3 curl)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "== installing ${missing[*]}"
+    [ "$(id -u)" = 0 ] || { echo "run as root (or install: ${missing[*]})" >&2; exit 1; }
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Debian starts the packaged nginx; our tests and demo run their own.
+    if [ -f /run/nginx.pid ]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi
+fi
+
+if ! command -v swift >/dev/null; then
+    for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do [ -x "$d/swift" ] && export PATH="$d:$PATH"; done
+fi
+command -v swift >/dev/null || {
+    echo "error: the Swift toolchain (6.1 or later) is not installed; see https://www.swift.org/install/linux/" >&2
+    exit 1
+}
+
+if [ "${1:-}" = test ]; then
+    venv=.build-venv
+    if ! "$venv/bin/python" -c 'import pytest, jwt, cryptography' 2>/dev/null; then
+        echo "== creating $venv with pytest, PyJWT and cryptography"
+        python3 -m venv "$venv" 2>/dev/null || {
+            apt-get install -y -qq python3-venv >/dev/null
+            python3 -m venv "$venv"
+        }
+        "$venv/bin/pip" install -q --disable-pip-version-check pytest pyjwt cryptography
+    fi
+fi

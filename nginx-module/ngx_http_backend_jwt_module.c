@@ -1,0 +1,937 @@
+/*
+ * ngx_http_backend_jwt_module: mints a signed JWT for every request of the
+ * locations where `backend_jwt on` is set and hands it to the upstream in a
+ * header (X-JWT-Assertion by default) and in $backend_jwt.
+ *
+ * The module stays thin: it collects directive arguments and request values;
+ * validation, claim mapping, JSON, encoding and signing live in the Swift core
+ * (libbackendjwt.so, include/backend_jwt.h).
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <backend_jwt.h>
+
+
+#define NGX_HTTP_BACKEND_JWT_ERR_LEN  512
+
+
+/* Where a directive stood, for errors found only once levels are merged. */
+typedef struct {
+    ngx_str_t                  file;
+    ngx_uint_t                 line;
+} ngx_http_backend_jwt_where_t;
+
+
+typedef struct {
+    ngx_flag_t                 enable;
+    ngx_http_backend_jwt_where_t  enable_where;
+
+    ngx_int_t                  algorithm;     /* BJWT_ALG_* */
+    ngx_int_t                  encoding;      /* BJWT_ENC_* */
+    ngx_int_t                  ttl;           /* seconds */
+
+    ngx_str_t                  header;        /* as configured */
+    u_char                    *header_lc;     /* lowercase, for headers_in */
+    ngx_uint_t                 header_hash;
+
+    bjwt_key                  *key;
+    ngx_http_backend_jwt_where_t  key_where;
+
+    ngx_http_complex_value_t  *issuer;
+    ngx_http_complex_value_t  *subject;
+
+    bjwt_claims               *claims;        /* names and types */
+    ngx_array_t               *claim_values;  /* ngx_http_complex_value_t */
+
+    bjwt_signer               *signer;        /* built by merge when enabled */
+} ngx_http_backend_jwt_loc_conf_t;
+
+
+/* Per request: the token, minted once and reused by every reader. */
+typedef struct {
+    ngx_str_t                  token;
+    ngx_uint_t                 failed;        /* do not retry and log twice */
+} ngx_http_backend_jwt_ctx_t;
+
+
+static ngx_int_t ngx_http_backend_jwt_handler(ngx_http_request_t *r);
+static ngx_str_t *ngx_http_backend_jwt_token(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf);
+static ngx_int_t ngx_http_backend_jwt_mint(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_backend_jwt_add_variables(ngx_conf_t *cf);
+static void *ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_backend_jwt_init(ngx_conf_t *cf);
+static char *ngx_http_backend_jwt_enable(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_algorithm(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_encoding(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_signing_key(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#define NGX_HTTP_BACKEND_JWT_CONF                                            \
+    (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)
+
+static ngx_command_t  ngx_http_backend_jwt_commands[] = {
+
+    { ngx_string("backend_jwt"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_FLAG,
+      ngx_http_backend_jwt_enable,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, enable),
+      NULL },
+
+    { ngx_string("backend_jwt_signing_key"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_signing_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_signing_algorithm"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_algorithm,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, algorithm),
+      NULL },
+
+    { ngx_string("backend_jwt_encoding"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_encoding,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, encoding),
+      NULL },
+
+    { ngx_string("backend_jwt_header"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_header,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_token_ttl"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_ttl,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, ttl),
+      NULL },
+
+    { ngx_string("backend_jwt_issuer"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_value,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, issuer),
+      NULL },
+
+    { ngx_string("backend_jwt_subject"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_value,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, subject),
+      NULL },
+
+    { ngx_string("backend_jwt_claim"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE23,
+      ngx_http_backend_jwt_claim,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_backend_jwt_module_ctx = {
+    ngx_http_backend_jwt_add_variables,    /* preconfiguration */
+    ngx_http_backend_jwt_init,             /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_backend_jwt_create_loc_conf,  /* create location configuration */
+    ngx_http_backend_jwt_merge_loc_conf    /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_backend_jwt_module = {
+    NGX_MODULE_V1,
+    &ngx_http_backend_jwt_module_ctx,      /* module context */
+    ngx_http_backend_jwt_commands,         /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_str_t  ngx_http_backend_jwt_variable_name =
+    ngx_string("backend_jwt");
+
+
+/*
+ * Precontent phase: after access (so auth_request_set values are there) and
+ * before the content handler that builds the upstream request. Fails closed:
+ * no token, no forwarding.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                        *token;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    token = ngx_http_backend_jwt_token(r, jlcf);
+
+    if (token == NULL
+        || ngx_http_backend_jwt_set_header(r, jlcf, token) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* The token of this request in this location: minted on first use. */
+static ngx_str_t *
+ngx_http_backend_jwt_token(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
+{
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_backend_jwt_module);
+
+        if (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token) != NGX_OK) {
+            ctx->failed = 1;
+        }
+    }
+
+    return ctx->failed ? NULL : &ctx->token;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_mint(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+{
+    int                        rc;
+    size_t                     i, n, total, bound, len, *lens;
+    ngx_str_t                  value;
+    const u_char             **values;
+    ngx_http_complex_value_t  *cv;
+    char                       err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    /* issuer, subject, then the custom claims, as bjwt_signer_mint wants */
+    n = 2 + (jlcf->claim_values ? jlcf->claim_values->nelts : 0);
+
+    values = ngx_pcalloc(r->pool, n * sizeof(u_char *));
+    lens = ngx_pcalloc(r->pool, n * sizeof(size_t));
+    if (values == NULL || lens == NULL) {
+        return NGX_ERROR;
+    }
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        if (i == 0) {
+            cv = jlcf->issuer;
+        } else if (i == 1) {
+            cv = jlcf->subject;
+        } else {
+            cv = (ngx_http_complex_value_t *) jlcf->claim_values->elts + i - 2;
+        }
+
+        if (cv == NULL) {
+            continue;
+        }
+
+        if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        values[i] = value.data;
+        lens[i] = value.len;
+        total += value.len;
+    }
+
+    bound = bjwt_signer_token_bound(jlcf->signer, total);
+
+    token->data = ngx_pnalloc(r->pool, bound);
+    if (token->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = bjwt_signer_mint(jlcf->signer, (int64_t) ngx_time(), values, lens, n,
+                          token->data, bound, &len, err, sizeof(err));
+
+    if (rc != BJWT_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no token, request not forwarded: %s",
+                      err);
+        return NGX_ERROR;
+    }
+
+    token->len = len;
+
+    return NGX_OK;
+}
+
+
+/* Matches a header name ignoring case and "-" versus "_", as many backends
+ * (CGI, WSGI, nginx with underscores_in_headers) read them alike. */
+static ngx_uint_t
+ngx_http_backend_jwt_same_name(ngx_str_t *name, u_char *lowcase,
+    size_t len)
+{
+    u_char  c;
+    size_t  i;
+
+    if (name->len != len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = ngx_tolower(name->data[i]);
+
+        if (c == '_') {
+            c = '-';
+        }
+
+        if (c != lowcase[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Rebuilds headers_in without any client copy of the header, then adds the
+ * token. A new list rather than an edit in place: a subrequest shares its
+ * parent's list parts, which must not change under the parent.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+{
+    ngx_uint_t        i;
+    ngx_list_t        old;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &old.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_backend_jwt_same_name(&h[i].key, jlcf->header_lc,
+                                               jlcf->header.len))
+            {
+                continue;
+            }
+
+            copy = ngx_list_push(&r->headers_in.headers);
+            if (copy == NULL) {
+                return NGX_ERROR;
+            }
+
+            *copy = h[i];
+        }
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = jlcf->header_hash;
+    h->key = jlcf->header;
+    h->lowcase_key = jlcf->header_lc;
+    h->value = *token;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                        *token;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    token = ngx_http_backend_jwt_token(r, jlcf);
+    if (token == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = token->data;
+    v->len = token->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    /* not cacheable: after an internal redirect the new location mints anew */
+    var = ngx_http_add_variable(cf, &ngx_http_backend_jwt_variable_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_backend_jwt_variable;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_backend_jwt_free_key(void *data)
+{
+    bjwt_key_free(data);
+}
+
+
+static void
+ngx_http_backend_jwt_free_claims(void *data)
+{
+    bjwt_claims_free(data);
+}
+
+
+static void
+ngx_http_backend_jwt_free_signer(void *data)
+{
+    bjwt_signer_free(data);
+}
+
+
+/* Frees a core handle with the configuration it belongs to (on reload). */
+static ngx_int_t
+ngx_http_backend_jwt_cleanup(ngx_conf_t *cf, ngx_pool_cleanup_pt handler,
+    void *data)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        handler(data);
+        return NGX_ERROR;
+    }
+
+    cln->handler = handler;
+    cln->data = data;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_backend_jwt_loc_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_backend_jwt_loc_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->enable_where = { null, 0 };
+     *     conf->header = { 0, NULL };
+     *     conf->header_lc = NULL;
+     *     conf->key_where = { null, 0 };
+     *     conf->signer = NULL;
+     */
+
+    conf->enable = NGX_CONF_UNSET;
+    conf->algorithm = NGX_CONF_UNSET;
+    conf->encoding = NGX_CONF_UNSET;
+    conf->ttl = NGX_CONF_UNSET;
+    conf->key = NGX_CONF_UNSET_PTR;
+    conf->issuer = NGX_CONF_UNSET_PTR;
+    conf->subject = NGX_CONF_UNSET_PTR;
+    conf->claims = NGX_CONF_UNSET_PTR;
+    conf->claim_values = NGX_CONF_UNSET_PTR;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_backend_jwt_loc_conf_t  *prev = parent;
+    ngx_http_backend_jwt_loc_conf_t  *conf = child;
+
+    int   rc;
+    char  err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (conf->enable == NGX_CONF_UNSET) {
+        conf->enable_where = prev->enable_where;
+    }
+
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+    ngx_conf_merge_value(conf->algorithm, prev->algorithm, BJWT_ALG_RS256);
+    ngx_conf_merge_value(conf->encoding, prev->encoding, BJWT_ENC_BASE64URL);
+    ngx_conf_merge_value(conf->ttl, prev->ttl, 3600);
+
+    if (conf->header.data == NULL) {
+        conf->header = prev->header;
+        conf->header_lc = prev->header_lc;
+        conf->header_hash = prev->header_hash;
+    }
+
+    if (conf->header.data == NULL) {
+        ngx_str_set(&conf->header, "X-JWT-Assertion");
+        conf->header_lc = (u_char *) "x-jwt-assertion";
+        conf->header_hash = ngx_hash_key(conf->header_lc, conf->header.len);
+    }
+
+    if (conf->key == NGX_CONF_UNSET_PTR) {
+        conf->key_where = prev->key_where;
+    }
+
+    ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+    ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
+    ngx_conf_merge_ptr_value(conf->subject, prev->subject, NULL);
+
+    /* a level that declares claims replaces the inherited list */
+    if (conf->claims == NGX_CONF_UNSET_PTR) {
+        conf->claims = prev->claims;
+        conf->claim_values = prev->claim_values;
+    }
+
+    if (conf->claims == NGX_CONF_UNSET_PTR) {
+        conf->claims = NULL;
+        conf->claim_values = NULL;
+    }
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->algorithm != BJWT_ALG_NONE && conf->key == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"backend_jwt on\" needs \"backend_jwt_signing_key\" "
+                      "for this signing algorithm (or "
+                      "\"backend_jwt_signing_algorithm NONE\") in %V:%ui",
+                      &conf->enable_where.file, conf->enable_where.line);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a level that changes nothing that signs shares its parent's signer */
+    if (prev->signer != NULL
+        && prev->algorithm == conf->algorithm
+        && prev->encoding == conf->encoding
+        && prev->ttl == conf->ttl
+        && prev->key == conf->key
+        && prev->claims == conf->claims)
+    {
+        conf->signer = prev->signer;
+        return NGX_CONF_OK;
+    }
+
+    rc = bjwt_signer_create((int) conf->algorithm, (int) conf->encoding,
+                            conf->ttl, conf->key, conf->claims,
+                            &conf->signer, err, sizeof(err));
+
+    if (rc != BJWT_OK) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"backend_jwt_signing_key\" directive %s in %V:%ui",
+                      err, &conf->key_where.file, conf->key_where.line);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_signer,
+                                     conf->signer)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_init(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_backend_jwt_handler;
+
+    return NGX_OK;
+}
+
+
+/* Logs a core error for the directive being parsed, with its file:line. */
+static char *
+ngx_http_backend_jwt_conf_error(ngx_conf_t *cf, ngx_command_t *cmd,
+    char *err)
+{
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+                       &cmd->name, err);
+    return NGX_CONF_ERROR;
+}
+
+
+static void
+ngx_http_backend_jwt_where(ngx_conf_t *cf, ngx_http_backend_jwt_where_t *w)
+{
+    w->file = cf->conf_file->file.name;
+    w->line = cf->conf_file->line;
+}
+
+
+static char *
+ngx_http_backend_jwt_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+    if (rv == NGX_CONF_OK) {
+        ngx_http_backend_jwt_where(cf, &jlcf->enable_where);
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_backend_jwt_algorithm(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    int         alg;
+    ngx_str_t  *value;
+    ngx_int_t  *field;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    field = (ngx_int_t *) ((char *) conf + cmd->offset);
+    if (*field != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (bjwt_parse_algorithm((char *) value[1].data, value[1].len, &alg, err,
+                             sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    *field = alg;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_backend_jwt_encoding(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    int         enc;
+    ngx_str_t  *value;
+    ngx_int_t  *field;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    field = (ngx_int_t *) ((char *) conf + cmd->offset);
+    if (*field != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (bjwt_parse_encoding((char *) value[1].data, value[1].len, &enc, err,
+                            sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    *field = enc;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_backend_jwt_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    int64_t     seconds;
+    ngx_str_t  *value;
+    ngx_int_t  *field;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    field = (ngx_int_t *) ((char *) conf + cmd->offset);
+    if (*field != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (bjwt_parse_ttl((char *) value[1].data, value[1].len, &seconds, err,
+                       sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    *field = (ngx_int_t) seconds;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    ngx_str_t  *value;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->header.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (bjwt_check_header_name((char *) value[1].data, value[1].len, err,
+                               sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    jlcf->header_lc = ngx_pnalloc(cf->pool, value[1].len);
+    if (jlcf->header_lc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    jlcf->header = value[1];
+    jlcf->header_hash = ngx_hash_strlow(jlcf->header_lc, value[1].data,
+                                        value[1].len);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_backend_jwt_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    bjwt_key   *key;
+    ngx_str_t  *value, path;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->key != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    /* relative to the configuration prefix, as ssl_certificate_key */
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (bjwt_key_load((char *) path.data, path.len, &key, err, sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_key, key)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    jlcf->key = key;
+    ngx_http_backend_jwt_where(cf, &jlcf->key_where);
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_issuer and backend_jwt_subject: a value with variables. */
+static char *
+ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                          *value;
+    ngx_http_complex_value_t          **cv;
+    ngx_http_compile_complex_value_t    ccv;
+
+    cv = (ngx_http_complex_value_t **) ((char *) conf + cmd->offset);
+    if (*cv != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    *cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[1];
+    ccv.complex_value = *cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_claim name value [type=T] */
+static char *
+ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    ngx_str_t                          *value, option;
+    ngx_http_complex_value_t           *cv;
+    ngx_http_compile_complex_value_t    ccv;
+    char                                err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->claims == NGX_CONF_UNSET_PTR) {
+        jlcf->claims = bjwt_claims_create();
+        if (jlcf->claims == NULL
+            || ngx_http_backend_jwt_cleanup(cf,
+                                            ngx_http_backend_jwt_free_claims,
+                                            jlcf->claims)
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        jlcf->claim_values = ngx_array_create(cf->pool, 4,
+                                              sizeof(ngx_http_complex_value_t));
+        if (jlcf->claim_values == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 4) {
+        option = value[3];
+
+    } else {
+        ngx_str_null(&option);
+    }
+
+    if (bjwt_claims_add(jlcf->claims, (char *) value[1].data, value[1].len,
+                        (char *) option.data, option.len, err, sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    cv = ngx_array_push(jlcf->claim_values);
+    if (cv == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &value[2];
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
