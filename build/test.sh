@@ -14,4 +14,4 @@ swift test 2>&1 | tee .build/swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Com
 grep -qE '^✔ Test run with [0-9]+ tests .* passed' .build/swift-test.log || { echo "Swift tests failed" >&2; exit 1; }
 
 echo "== nginx harness"
-.build-venv/bin/python -m pytest -q Tests/nginx "$@"
+.build-venv/bin/python -m pytest -q Tests/build Tests/nginx "$@"

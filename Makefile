@@ -1,0 +1,14 @@
+# Shortcuts for the scripts in build/; the scripts work without make.
+.PHONY: module demo test clean
+
+module:
+	build/module.sh
+
+demo:
+	build/demo.sh
+
+test:
+	build/test.sh
+
+clean:
+	rm -rf build/out build/nginx-src .build
