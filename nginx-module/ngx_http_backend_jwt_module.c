@@ -608,7 +608,7 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (rc != BJWT_OK) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"backend_jwt_signing_key\" directive %s in %V:%ui",
+                      "\"backend_jwt_signing_key\" directive: %s in %V:%ui",
                       err, &conf->key_where.file, conf->key_where.line);
         return NGX_CONF_ERROR;
     }
@@ -648,7 +648,7 @@ static char *
 ngx_http_backend_jwt_conf_error(ngx_conf_t *cf, ngx_command_t *cmd,
     char *err)
 {
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive %s",
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "\"%V\" directive: %s",
                        &cmd->name, err);
     return NGX_CONF_ERROR;
 }

@@ -67,7 +67,7 @@ public final class SigningKey {
         case (.none, _): return
         default:
             throw BackendJWTError(
-                .key, "key file \(quoted(path)) holds a \(type) key, which cannot sign \(algorithm.joseName); \(algorithm.joseName) needs an RSA key")
+                .key, "key file \(quoted(path)) holds a key of type \(type), which cannot sign \(algorithm.joseName); \(algorithm.joseName) needs an RSA key")
         }
     }
 
