@@ -31,6 +31,7 @@ public final class SigningKey {
     /// Reads and parses `path`: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
     public init<Path: Collection>(path pathBytes: Path) throws(BackendJWTError) where Path.Element == UInt8 {
         let path = String(decoding: pathBytes, as: UTF8.self)
+        guard !pathBytes.contains(0) else { throw BackendJWTError(.key, "key file \(quoted(path)) has a NUL byte in its name") }
         var pem = try Self.readFile(Array(pathBytes), shownAs: path)
         defer { pem.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
         let parsed = pem.withUnsafeBytes { buffer -> OpaquePointer? in

@@ -9,6 +9,7 @@ public func bjwtSignerCreate(
     _ signer: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
+        let out = try output(signer)
         guard let algorithm = SigningAlgorithm(rawValue: alg) else {
             throw BackendJWTError(.config, "unknown algorithm code \(alg)")
         }
@@ -18,7 +19,7 @@ public func bjwtSignerCreate(
         let made = try Signer(
             algorithm: algorithm, encoding: encoding, ttl: ttl, key: key.map { borrow($0, as: SigningKey.self) },
             claims: claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
-        signer?.pointee = retain(made)
+        out.pointee = retain(made)
     }
 }
 
