@@ -14,6 +14,8 @@ public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatab
         public static let sign = Kind(code: 4)
         /// The caller's output buffer is too small.
         public static let space = Kind(code: 5)
+        /// A certificate cannot be read or is not for the signing key.
+        public static let certificate = Kind(code: 6)
         /// The status the C ABI returns for this kind (the BJWT_ERR_* constants).
         public var status: Int32 { code }
     }
