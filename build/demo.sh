@@ -11,7 +11,7 @@ build/module.sh >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
 rm -f "$log"
 echo "== built build/out/ (module and core)"
 
-prefix=$root/build/out/demo
+prefix=$root/build/demo-run  # not build/out: that folder is what gets installed
 mkdir -p "$prefix"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 port=$(free_port)

@@ -64,8 +64,9 @@ typedef struct {
 } ngx_http_backend_jwt_loc_conf_t;
 
 
-/* Per request: the token, minted once and reused by every reader. */
+/* Per request: the token of one location, minted once for every reader. */
 typedef struct {
+    void                      *conf;          /* the location it is for */
     ngx_str_t                  token;
     ngx_uint_t                 failed;        /* do not retry and log twice */
 } ngx_http_backend_jwt_ctx_t;
@@ -274,8 +275,10 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 
     token = ngx_http_backend_jwt_token(r, jlcf);
 
-    if (token == NULL
-        || ngx_http_backend_jwt_set_header(r, jlcf, token) != NGX_OK)
+    /* client copies go even without a token: an error_page fallback
+     * location must not forward them either */
+    if (ngx_http_backend_jwt_set_header(r, jlcf, token) != NGX_OK
+        || token == NULL)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -284,7 +287,11 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 }
 
 
-/* The token of this request in this location: minted on first use. */
+/*
+ * The token of this request in this location: minted on first use. A read
+ * of $backend_jwt before the final location is chosen (a "set" in server{},
+ * a location that rewrites) does not decide the token forwarded from another.
+ */
 static ngx_str_t *
 ngx_http_backend_jwt_token(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
@@ -294,16 +301,19 @@ ngx_http_backend_jwt_token(ngx_http_request_t *r,
     ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
 
     if (ctx == NULL) {
-        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
+        ctx = ngx_palloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
         if (ctx == NULL) {
             return NULL;
         }
 
         ngx_http_set_ctx(r, ctx, ngx_http_backend_jwt_module);
+        ctx->conf = NULL;
+    }
 
-        if (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token) != NGX_OK) {
-            ctx->failed = 1;
-        }
+    if (ctx->conf != jlcf) {
+        ctx->conf = jlcf;
+        ctx->failed = (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token)
+                       != NGX_OK);
     }
 
     return ctx->failed ? NULL : &ctx->token;
@@ -408,8 +418,8 @@ ngx_http_backend_jwt_same_name(ngx_str_t *name, u_char *lowcase,
 
 /*
  * Rebuilds headers_in without any client copy of the header, then adds the
- * token. A new list rather than an edit in place: a subrequest shares its
- * parent's list parts, which must not change under the parent.
+ * token if there is one. A new list rather than an edit in place: a
+ * subrequest shares its parent's list parts, which must not change under it.
  */
 static ngx_int_t
 ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
@@ -446,6 +456,10 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
 
             *copy = h[i];
         }
+    }
+
+    if (token == NULL) {
+        return NGX_OK;
     }
 
     h = ngx_list_push(&r->headers_in.headers);
