@@ -26,7 +26,8 @@ let package = Package(
                 "BackendJWT", "BackendJWTABI", "CBackendJWT",
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
-            path: "Tests/BackendJWTTests"
+            path: "Tests/BackendJWTTests",
+            exclude: ["Fixtures"]
         ),
     ]
 )

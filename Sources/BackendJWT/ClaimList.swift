@@ -27,7 +27,7 @@ public final class ClaimList {
         guard name.count <= Self.maximumNameLength else {
             throw BackendJWTError(.config, "claim name \(quoted(name)) is longer than \(Self.maximumNameLength) bytes")
         }
-        guard let text = String(validating: name, as: UTF8.self), !text.utf8.contains(where: { $0 < 0x20 }) else {
+        guard let text = String(validating: name, as: UTF8.self), !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
             throw BackendJWTError(.config, "claim name \(quoted(name)) is not printable UTF-8")
         }
         if let why = Self.reserved[text] {

@@ -19,7 +19,7 @@ public enum ClaimType: String, Sendable, CaseIterable {
     public static func parseOption<Bytes: Collection>(_ option: Bytes) throws(BackendJWTError) -> ClaimType
     where Bytes.Element == UInt8 {
         let text = String(decoding: option, as: UTF8.self)
-        guard text.hasPrefix("type=") else {
+        guard text.lowercased().hasPrefix("type=") else {
             throw BackendJWTError(.config, "unknown option \(quoted(option)); the only option is type=TYPE")
         }
         let name = text.dropFirst("type=".count).lowercased()

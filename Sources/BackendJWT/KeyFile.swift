@@ -13,6 +13,8 @@ enum KeyFile {
     /// The bytes of `path`; `noun` says what it is in messages ("key file", "certificate file").
     static func load(_ path: [UInt8], noun: String) throws(BackendJWTError) -> [UInt8] {
         let shown = String(decoding: path, as: UTF8.self)
+        // open() would stop at a NUL and read another file than the one named.
+        guard !path.contains(0) else { throw BackendJWTError(.key, "\(noun) \(quoted(shown)) has a NUL byte in its name") }
         let fd = (path + [0]).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
         }

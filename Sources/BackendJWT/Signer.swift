@@ -85,7 +85,8 @@ public final class Signer {
     public func tokenBound(valueBytes: Int) -> Int {
         let perValue = JSONWriter.stringExpansion + ClaimType.maximumExtraBytes
         let (expanded, overflow) = valueBytes.multipliedReportingOverflow(by: JSONWriter.stringExpansion)
-        guard !overflow, valueBytes < Int.max / 16 else { return Int.max }
+        // A negative count is a size_t past Int.max from C: no bound fits it.
+        guard !overflow, valueBytes >= 0, valueBytes < Int.max / 16 else { return Int.max }
         let payload = Self.payloadOverhead + expanded + claimPrefixes.reduce(0) { $0 + $1.count + perValue } + 2 * perValue
         return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
@@ -137,10 +138,12 @@ public final class Signer {
             json.appendString(subject)
             json.append(",")
         }
+        let (expiry, overflow) = now.addingReportingOverflow(ttl)
+        guard !overflow else { throw BackendJWTError(.sign, "the clock (\(now)) plus the TTL overflows") }
         json.append("\"iat\":")
         json.append(now)
         json.append(",\"exp\":")
-        json.append(now + ttl)
+        json.append(expiry)
         json.append(",\"jti\":\"")
         json.bytes.append(contentsOf: try Self.uuid4())
         json.append("\"")

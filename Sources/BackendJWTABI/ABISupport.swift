@@ -13,6 +13,12 @@ func status(_ err: UnsafeMutablePointer<CChar>?, _ cap: Int, _ body: () throws(B
     }
 }
 
+/// The caller's output pointer, checked before any work: NULL is an error, not a skipped step.
+func output<T>(_ pointer: UnsafeMutablePointer<T>?) throws(BackendJWTError) -> UnsafeMutablePointer<T> {
+    guard let pointer else { throw BackendJWTError(.config, "output pointer is NULL") }
+    return pointer
+}
+
 /// Copies `message` into the caller's buffer, truncated and NUL-terminated.
 func write(_ message: String, to err: UnsafeMutablePointer<CChar>?, cap: Int) {
     guard let err, cap > 0 else { return }

@@ -8,7 +8,7 @@ public func bjwtParseAlgorithm(
     _ s: UnsafePointer<CChar>?, _ len: Int, _ alg: UnsafeMutablePointer<Int32>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    status(err, cap) { () throws(BackendJWTError) in alg?.pointee = try SigningAlgorithm.parse(bytes(s, len)).rawValue }
+    status(err, cap) { () throws(BackendJWTError) in try output(alg).pointee = try SigningAlgorithm.parse(bytes(s, len)).rawValue }
 }
 
 @_cdecl("bjwt_parse_encoding")
@@ -16,7 +16,7 @@ public func bjwtParseEncoding(
     _ s: UnsafePointer<CChar>?, _ len: Int, _ enc: UnsafeMutablePointer<Int32>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    status(err, cap) { () throws(BackendJWTError) in enc?.pointee = try TokenEncoding.parse(bytes(s, len)).rawValue }
+    status(err, cap) { () throws(BackendJWTError) in try output(enc).pointee = try TokenEncoding.parse(bytes(s, len)).rawValue }
 }
 
 @_cdecl("bjwt_parse_ttl")
@@ -24,7 +24,7 @@ public func bjwtParseTTL(
     _ s: UnsafePointer<CChar>?, _ len: Int, _ seconds: UnsafeMutablePointer<Int64>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    status(err, cap) { () throws(BackendJWTError) in seconds?.pointee = try TokenTTL.parse(bytes(s, len)) }
+    status(err, cap) { () throws(BackendJWTError) in try output(seconds).pointee = try TokenTTL.parse(bytes(s, len)) }
 }
 
 @_cdecl("bjwt_check_header_name")
@@ -41,8 +41,9 @@ public func bjwtKeyLoad(
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
+        let out = try output(key)
         let password = optionLen > 0 ? try KeyOptions.passwordFile(bytes(option, optionLen), prefix: bytes(prefix, prefixLen)) : nil
-        key?.pointee = retain(try SigningKey(path: Array(bytes(path, len)), passwordFile: password))
+        out.pointee = retain(try SigningKey(path: Array(bytes(path, len)), passwordFile: password))
     }
 }
 
@@ -52,8 +53,9 @@ public func bjwtSecretLoad(
     _ key: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
+        let out = try output(key)
         let encoding = optionLen > 0 ? try SecretEncoding.parseOption(bytes(option, optionLen)) : .raw
-        key?.pointee = retain(try SigningKey(secretPath: Array(bytes(path, len)), encoding: encoding))
+        out.pointee = retain(try SigningKey(secretPath: Array(bytes(path, len)), encoding: encoding))
     }
 }
 
@@ -63,7 +65,8 @@ public func bjwtCertLoad(
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
-        cert?.pointee = retain(try Certificate(path: Array(bytes(path, len))))
+        let out = try output(cert)
+        out.pointee = retain(try Certificate(path: Array(bytes(path, len))))
     }
 }
 

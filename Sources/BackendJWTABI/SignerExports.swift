@@ -9,6 +9,7 @@ public func bjwtSignerCreate(
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
+        let out = try output(signer)
         guard let p = params?.pointee else { throw BackendJWTError(.config, "bjwt_signer_create: no parameters") }
         guard let algorithm = SigningAlgorithm(rawValue: p.alg) else {
             throw BackendJWTError(.config, "unknown algorithm code \(p.alg)")
@@ -31,7 +32,7 @@ public func bjwtSignerCreate(
             key: p.key.map { borrow($0, as: SigningKey.self) },
             certificate: p.cert.map { borrow($0, as: Certificate.self) }, keyID: keyID,
             claims: p.claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
-        signer?.pointee = retain(made)
+        out.pointee = retain(made)
     }
 }
 

@@ -1,0 +1,376 @@
+import BackendJWTABI
+import CBackendJWT
+import Foundation
+import JWTKit
+import Testing
+
+@testable import BackendJWT
+
+/// The C ABI of include/backend_jwt.h, called the way the nginx module calls it.
+@Suite("C ABI")
+struct ABITests {
+    static let sentinel = CChar(0x7E)
+
+    /// An error buffer of `cap` bytes inside a larger one, to catch writes past `cap`.
+    final class ErrorBuffer {
+        var storage: [CChar]
+        let cap: Int
+
+        init(cap: Int = 256) {
+            self.cap = cap
+            storage = [CChar](repeating: ABITests.sentinel, count: cap + 16)
+        }
+
+        var message: String {
+            String(decoding: storage.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+
+        /// Nothing was written at or after `cap`.
+        var untouchedPastCap: Bool { storage[cap...].allSatisfy { $0 == ABITests.sentinel } }
+
+        func call(_ body: (UnsafeMutablePointer<CChar>, Int) -> Int32) -> Int32 {
+            storage.withUnsafeMutableBufferPointer { body($0.baseAddress!, cap) }
+        }
+    }
+
+    /// Calls `body` with `text` as a (pointer, length) pair that is not NUL-terminated.
+    static func withBytes<R>(_ text: String, _ body: (UnsafePointer<CChar>, Int) -> R) -> R {
+        let bytes = [CChar](text.utf8.map { CChar(bitPattern: $0) }) + [CChar(UInt8(ascii: "#"))]
+        return bytes.withUnsafeBufferPointer { body($0.baseAddress!, $0.count - 1) }
+    }
+
+    static func status(_ code: Int) -> Int32 { Int32(code) }
+
+    // MARK: Directive parsing
+
+    @Test(arguments: [("SHA256withRSA", BJWT_ALG_RS256), ("RS256", BJWT_ALG_RS256), ("NONE", BJWT_ALG_NONE)])
+    func parseAlgorithm(_ text: String, _ expected: Int) {
+        var alg: Int32 = -1
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes(text) { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        #expect(rc == Self.status(BJWT_OK))
+        #expect(alg == Int32(expected))
+    }
+
+    /// A NULL output pointer is an error, never a reason to skip the check or the work.
+    @Test func nullOutputPointersAreErrors() {
+        let err = ErrorBuffer()
+        #expect(err.call { e, cap in Self.withBytes("abc") { bjwtParseTTL($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "output pointer is NULL")
+        #expect(err.call { e, cap in Self.withBytes("RS256") { bjwtParseAlgorithm($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.call { e, cap in Self.withBytes("base64") { bjwtParseEncoding($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
+        let path = Fixture.path("rsa2048-pkcs8.pem")
+        #expect(err.call { e, cap in Self.withBytes(path) { bjwtKeyLoad($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.call { e, cap in bjwtSignerCreate(Int32(BJWT_ALG_NONE), 0, 60, nil, nil, nil, e, cap) } == Self.status(BJWT_ERR_CONFIG))
+    }
+
+    /// A size_t past Int.max arrives as a negative Int: no bound fits it.
+    @Test func tokenBoundOfAHugeSizeIsTheMaximum() throws {
+        let signer = try Signer(algorithm: .none, encoding: .base64url, ttl: 60, key: nil, claims: [])
+        #expect(signer.tokenBound(valueBytes: -1) == Int.max)
+        #expect(signer.tokenBound(valueBytes: Int.min) == Int.max)
+    }
+
+    @Test func parseAlgorithmReadsOnlyTheGivenLength() {
+        var alg: Int32 = -1
+        let rc = Self.withBytes("RS256 and more") { text, _ in bjwtParseAlgorithm(text, 5, &alg, nil, 0) }
+        #expect(rc == Self.status(BJWT_OK))
+        #expect(alg == Int32(BJWT_ALG_RS256))
+    }
+
+    @Test func parseAlgorithmErrorLeavesTheOutputAlone() {
+        var alg: Int32 = -1
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(alg == -1)
+        #expect(err.message == "unknown signing algorithm \"HS256\"; use SHA256withRSA (or RS256) or NONE")
+        #expect(err.untouchedPastCap)
+    }
+
+    @Test func aNullStringIsEmpty() {
+        var alg: Int32 = -1
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in bjwtParseAlgorithm(nil, 0, &alg, e, cap) }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message.hasPrefix("unknown signing algorithm \"\";"))
+    }
+
+    @Test func parseEncoding() {
+        var enc: Int32 = -1
+        #expect(Self.withBytes("base64") { bjwtParseEncoding($0, $1, &enc, nil, 0) } == Self.status(BJWT_OK))
+        #expect(enc == Int32(BJWT_ENC_BASE64))
+        #expect(Self.withBytes("Base64Url") { bjwtParseEncoding($0, $1, &enc, nil, 0) } == Self.status(BJWT_OK))
+        #expect(enc == Int32(BJWT_ENC_BASE64URL))
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes("hex") { bjwtParseEncoding($0, $1, &enc, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(enc == Int32(BJWT_ENC_BASE64URL))
+        #expect(err.message == "unknown encoding \"hex\"; use base64url or base64")
+    }
+
+    @Test func parseTTL() {
+        var seconds: Int64 = -1
+        #expect(Self.withBytes("1h 30m") { bjwtParseTTL($0, $1, &seconds, nil, 0) } == Self.status(BJWT_OK))
+        #expect(seconds == 5400)
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes("30m1h") { bjwtParseTTL($0, $1, &seconds, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(seconds == 5400)
+        #expect(err.message.hasPrefix("invalid token TTL \"30m1h\""))
+    }
+
+    @Test func checkHeaderName() {
+        #expect(Self.withBytes("X-JWT-Assertion") { bjwtCheckHeaderName($0, $1, nil, 0) } == Self.status(BJWT_OK))
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes("Host") { bjwtCheckHeaderName($0, $1, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "header name \"Host\" controls how the request is routed or framed; choose another")
+    }
+
+    // MARK: Error text
+
+    @Test(arguments: [1, 2, 8, 40])
+    func errorTextIsTruncatedAndNULTerminated(_ cap: Int) {
+        let full = "unknown signing algorithm \"HS256\"; use SHA256withRSA (or RS256) or NONE"
+        let err = ErrorBuffer(cap: cap)
+        var alg: Int32 = -1
+        let rc = err.call { e, cap in Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == String(full.prefix(cap - 1)))
+        #expect(err.storage[cap - 1] == 0)
+        #expect(err.untouchedPastCap)
+    }
+
+    @Test func noErrorBufferStillGivesTheStatus() {
+        var alg: Int32 = -1
+        let err = ErrorBuffer(cap: 0)
+        let rc = err.call { e, _ in Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, e, 0) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.untouchedPastCap)
+        #expect(Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, nil, 256) } == Self.status(BJWT_ERR_CONFIG))
+    }
+
+    // MARK: Keys and claims
+
+    static func loadKey(_ file: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
+        var key: OpaquePointer?
+        let rc = err.call { e, cap in Self.withBytes(Fixture.path(file)) { bjwtKeyLoad($0, $1, &key, e, cap) } }
+        return (rc, key)
+    }
+
+    @Test func keyLoadAndFree() {
+        let (rc, key) = Self.loadKey("rsa2048-pkcs1.pem")
+        #expect(rc == Self.status(BJWT_OK))
+        #expect(key != nil)
+        bjwtKeyFree(key)
+        bjwtKeyFree(nil)
+    }
+
+    @Test(arguments: ["missing.pem", "rsa2048-public.pem", "certificate.pem", "rsa1024.pem", "garbage.pem"])
+    func keyLoadErrorsAreKeyErrors(_ file: String) {
+        let err = ErrorBuffer()
+        let (rc, key) = Self.loadKey(file, err)
+        #expect(rc == Self.status(BJWT_ERR_KEY))
+        #expect(key == nil)
+        #expect(err.message.contains("key file \""))
+    }
+
+    @Test func claimList() {
+        let claims = bjwtClaimsCreate()
+        defer { bjwtClaimsFree(claims) }
+        #expect(bjwtClaimsCount(claims) == 0)
+        #expect(Self.withBytes("dept") { bjwtClaimsAdd(claims, $0, $1, nil, 0, nil, 0) } == Self.status(BJWT_OK))
+        let rc = Self.withBytes("level") { name, nameLength in
+            Self.withBytes("type=int") { bjwtClaimsAdd(claims, name, nameLength, $0, $1, nil, 0) }
+        }
+        #expect(rc == Self.status(BJWT_OK))
+        #expect(bjwtClaimsCount(claims) == 2)
+        #expect(borrowClaims(claims).map(\.type) == [.string, .int])
+
+        let err = ErrorBuffer()
+        let reserved = err.call { e, cap in Self.withBytes("exp") { bjwtClaimsAdd(claims, $0, $1, nil, 0, e, cap) } }
+        #expect(reserved == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "claim name \"exp\" is reserved: the module sets it")
+        #expect(bjwtClaimsCount(claims) == 2)
+    }
+
+    func borrowClaims(_ handle: OpaquePointer) -> [ClaimList.Claim] {
+        Unmanaged<ClaimList>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue().claims
+    }
+
+    @Test func nullClaimList() {
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes("a") { bjwtClaimsAdd(nil, $0, $1, nil, 0, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "no claim list")
+        #expect(bjwtClaimsCount(nil) == 0)
+        bjwtClaimsFree(nil)
+    }
+
+    // MARK: Signer
+
+    static func createSigner(
+        alg: Int = BJWT_ALG_RS256, enc: Int = BJWT_ENC_BASE64URL, ttl: Int64 = 3600, key: OpaquePointer?,
+        claims: OpaquePointer?, _ err: ErrorBuffer = ErrorBuffer()
+    ) -> (Int32, OpaquePointer?) {
+        var signer: OpaquePointer?
+        let rc = err.call { e, cap in bjwtSignerCreate(Int32(alg), Int32(enc), ttl, key, claims, &signer, e, cap) }
+        return (rc, signer)
+    }
+
+    /// Calls bjwt_signer_mint with C arrays; nil values are NULL pointers.
+    static func mintC(
+        _ signer: OpaquePointer?, now: Int64, values: [String?], outCap: Int? = nil, _ err: ErrorBuffer = ErrorBuffer()
+    ) -> (status: Int32, token: String, untouchedAfterToken: Bool) {
+        let storage = values.map { $0.map { [UInt8]($0.utf8) } }
+        let pointers = storage.map { bytes -> UnsafeMutablePointer<UInt8>? in
+            guard let bytes else { return nil }
+            let p = UnsafeMutablePointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+            p.initialize(from: bytes, count: bytes.count)
+            return p
+        }
+        defer { pointers.forEach { $0?.deallocate() } }
+        let lengths = storage.map { $0?.count ?? 0 }
+        let cap = outCap ?? bjwtSignerTokenBound(signer, lengths.reduce(0, +))
+        var out = [UInt8](repeating: 0xEE, count: cap + 16)
+        var outLength = -1
+        let cPointers = pointers.map { UnsafePointer($0) }
+        let rc = err.call { e, errCap in
+            cPointers.withUnsafeBufferPointer { valuesBuffer in
+                lengths.withUnsafeBufferPointer { lengthsBuffer in
+                    out.withUnsafeMutableBufferPointer { o in
+                        bjwtSignerMint(
+                            signer, now, valuesBuffer.baseAddress, lengthsBuffer.baseAddress, values.count, o.baseAddress,
+                            cap, &outLength, e, errCap)
+                    }
+                }
+            }
+        }
+        guard rc == Int32(BJWT_OK) else { return (rc, "", out.allSatisfy { $0 == 0xEE }) }
+        return (rc, String(decoding: out[0..<outLength], as: UTF8.self), out[outLength...].allSatisfy { $0 == 0xEE })
+    }
+
+    @Test func roundTripVerifiedByJWTKit() async throws {
+        let (keyStatus, key) = Self.loadKey("rsa2048-pkcs8.pem")
+        try #require(keyStatus == Self.status(BJWT_OK))
+        let claims = bjwtClaimsCreate()
+        _ = Self.withBytes("level") { name, nameLength in
+            Self.withBytes("type=int") { bjwtClaimsAdd(claims, name, nameLength, $0, $1, nil, 0) }
+        }
+        _ = Self.withBytes("team") { bjwtClaimsAdd(claims, $0, $1, nil, 0, nil, 0) }
+        let (rc, signer) = Self.createSigner(key: key, claims: claims)
+        try #require(rc == Self.status(BJWT_OK))
+        // The signer keeps what it needs: key and claims may be freed first.
+        bjwtKeyFree(key)
+        bjwtClaimsFree(claims)
+        defer { bjwtSignerFree(signer) }
+
+        let now = Int64(Date().timeIntervalSince1970)
+        let minted = Self.mintC(signer, now: now, values: ["issuer", "alice", "42", nil])
+        #expect(minted.status == Self.status(BJWT_OK))
+        #expect(minted.untouchedAfterToken, "no NUL or other byte is written after the token")
+        let verifier = await JWTKeyCollection().add(
+            rsa: try Insecure.RSA.PublicKey(pem: Fixture.text("rsa2048-public.pem")), digestAlgorithm: .sha256)
+        let payload = try await verifier.verify(minted.token, as: SigningTests.RegisteredClaims.self)
+        #expect(payload.sub?.value == "alice")
+        #expect(Int64(payload.exp.value.timeIntervalSince1970) == now + 3600)
+        let decoded = try DecodedToken(minted.token)
+        #expect(decoded.payload.hasSuffix(#","level":42}"#))
+    }
+
+    @Test func handlesAreReleasedByTheirFree() throws {
+        let (_, keyHandle) = Self.loadKey("rsa2048-pkcs8.pem")
+        let claimsHandle = bjwtClaimsCreate()
+        weak var key = Unmanaged<SigningKey>.fromOpaque(UnsafeRawPointer(try #require(keyHandle))).takeUnretainedValue()
+        weak var claims = Unmanaged<ClaimList>.fromOpaque(UnsafeRawPointer(claimsHandle)).takeUnretainedValue()
+        let (rc, signerHandle) = Self.createSigner(key: keyHandle, claims: claimsHandle)
+        try #require(rc == Self.status(BJWT_OK))
+        weak var signer = Unmanaged<Signer>.fromOpaque(UnsafeRawPointer(try #require(signerHandle))).takeUnretainedValue()
+
+        bjwtKeyFree(keyHandle)
+        bjwtClaimsFree(claimsHandle)
+        #expect(key != nil, "the signer still holds the key")
+        #expect(claims == nil)
+        bjwtSignerFree(signerHandle)
+        #expect(signer == nil)
+        #expect(key == nil)
+    }
+
+    @Test func noneSignerWithoutKeyOrClaims() throws {
+        let (rc, signer) = Self.createSigner(alg: BJWT_ALG_NONE, enc: BJWT_ENC_BASE64, key: nil, claims: nil)
+        try #require(rc == Self.status(BJWT_OK))
+        defer { bjwtSignerFree(signer) }
+        let minted = Self.mintC(signer, now: 1_700_000_000, values: [nil, ""])
+        #expect(minted.status == Self.status(BJWT_OK))
+        #expect(minted.token.hasPrefix("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."))
+        #expect(minted.token.hasSuffix("."))
+        #expect(try DecodedToken(minted.token, standardBase64: true).payload.hasPrefix(#"{"iat":1700000000,"exp":1700003600,"#))
+    }
+
+    @Test(arguments: [
+        (7, BJWT_ENC_BASE64URL, Int64(3600), "rsa2048-pkcs8.pem" as String?, BJWT_ERR_CONFIG, "unknown algorithm code 7"),
+        (BJWT_ALG_RS256, 9, 3600, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "unknown encoding code 9"),
+        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, nil, BJWT_ERR_CONFIG, "no signing key: RS256 needs backend_jwt_signing_key"),
+        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 0, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "token TTL 0 is out of range"),
+        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, "ec-p256.pem", BJWT_ERR_KEY, "holds a key of type EC, which cannot sign RS256"),
+    ])
+    func signerCreateErrors(_ alg: Int, _ enc: Int, _ ttl: Int64, _ keyFile: String?, _ status: Int, _ message: String) {
+        let key = keyFile.flatMap { Self.loadKey($0).1 }
+        defer { bjwtKeyFree(key) }
+        let err = ErrorBuffer()
+        let (rc, signer) = Self.createSigner(alg: alg, enc: enc, ttl: ttl, key: key, claims: nil, err)
+        #expect(rc == Self.status(status))
+        #expect(signer == nil)
+        #expect(err.message.contains(message), "\(err.message)")
+    }
+
+    @Test func mintErrors() throws {
+        let (_, key) = Self.loadKey("rsa2048-pkcs8.pem")
+        defer { bjwtKeyFree(key) }
+        let claims = bjwtClaimsCreate()
+        defer { bjwtClaimsFree(claims) }
+        _ = Self.withBytes("on") { name, nameLength in
+            Self.withBytes("type=bool") { bjwtClaimsAdd(claims, name, nameLength, $0, $1, nil, 0) }
+        }
+        let (_, signer) = Self.createSigner(key: key, claims: claims)
+        defer { bjwtSignerFree(signer) }
+
+        let value = ErrorBuffer()
+        #expect(Self.mintC(signer, now: 0, values: ["i", "s", "maybe"], value).status == Self.status(BJWT_ERR_VALUE))
+        #expect(value.message == "claim \"on\": value \"maybe\" is not a bool (true, false, 1 or 0)")
+
+        let space = ErrorBuffer()
+        let small = Self.mintC(signer, now: 0, values: ["i", "s", "1"], outCap: 100, space)
+        #expect(small.status == Self.status(BJWT_ERR_SPACE))
+        #expect(small.untouchedAfterToken, "nothing is written into a buffer that is too small")
+        #expect(space.message.hasSuffix("bytes, buffer has 100"))
+
+        let count = ErrorBuffer()
+        #expect(Self.mintC(signer, now: 0, values: ["i", "s"], count).status == Self.status(BJWT_ERR_CONFIG))
+        #expect(count.message == "expected 3 values, got 2")
+
+        let missing = ErrorBuffer()
+        #expect(Self.mintC(nil, now: 0, values: ["i", "s", "1"], outCap: 2000, missing).status == Self.status(BJWT_ERR_CONFIG))
+        #expect(missing.message == "bjwt_signer_mint: missing argument")
+
+        var outLength = 0
+        var out = [UInt8](repeating: 0, count: 2000)
+        let noValues = bjwtSignerMint(signer, 0, nil, nil, 3, &out, out.count, &outLength, nil, 0)
+        #expect(noValues == Self.status(BJWT_ERR_CONFIG))
+        let noOutLength = bjwtSignerMint(signer, 0, nil, nil, 0, &out, out.count, nil, nil, 0)
+        #expect(noOutLength == Self.status(BJWT_ERR_CONFIG))
+    }
+
+    @Test func tokenBound() throws {
+        #expect(bjwtSignerTokenBound(nil, 100) == 0)
+        let (_, key) = Self.loadKey("rsa4096-pkcs8.pem")
+        defer { bjwtKeyFree(key) }
+        let (_, signer) = Self.createSigner(key: key, claims: nil)
+        defer { bjwtSignerFree(signer) }
+        let issuer = String(repeating: "\u{1}", count: 200)
+        let minted = Self.mintC(signer, now: Int64.min, values: [issuer, "\"\"\""], outCap: bjwtSignerTokenBound(signer, 203))
+        #expect(minted.status == Self.status(BJWT_OK))
+        #expect(minted.token.utf8.count <= bjwtSignerTokenBound(signer, 203))
+    }
+}
