@@ -118,8 +118,8 @@ struct JWKSTests {
         ("rsa2048-encrypted.pem", "holds an encrypted private key; publish its public half instead (openssl pkey -in KEY -pubout)"),
         ("rsa1024.pem", "holds an RSA 1024-bit key; at least 2048 bits are required"),
         ("ed448.pem", "holds a key of type Ed448, which no JOSE algorithm here signs with"),
-        ("certificate.pem", "holds a certificate, not a private key"),
-        ("garbage.pem", "holds no PEM private key"),
+        ("certificate.pem", "holds a certificate; publish its public key (openssl x509 -in CERT -pubkey -noout)"),
+        ("garbage.pem", "holds no PEM key"),
     ])
     func refusesAFileWithoutAPublishableKey(_ file: String, _ why: String) {
         let error = #expect(throws: BackendJWTError.self) { _ = try Fixture.publicKey(file) }
@@ -196,13 +196,27 @@ struct JWKSTests {
         }
     }
 
-    /// With backend_jwt_key_id off, tokens carry no kid and neither does the entry.
-    @Test func keyIDOffPublishesNoKeyID() throws {
+    /// One key with two certificates (in two locations): each token's x5t is in the set.
+    @Test func twoCertificatesForOneKeyAreBothPublished() throws {
+        let set = JWKSet()
+        try set.add(makeSigner(certificate: "certificate.pem"))
+        try set.add(makeSigner(certificate: "certificate-2.pem"))
+        let published = Set(try Self.entries(set).compactMap { $0["x5t#S256"] as? String })
+        let expected = Set(try ["certificate.pem", "certificate-2.pem"].map {
+            String(decoding: try Fixture.certificate($0).sha256Thumbprint, as: UTF8.self)
+        })
+        #expect(published == expected)
+    }
+
+    /// With backend_jwt_key_id off, tokens carry no kid, but the entry still has one (the
+    /// thumbprint): libraries such as jwt-kit refuse a set with an entry that has none.
+    @Test func keyIDOffPublishesTheThumbprint() throws {
         let set = JWKSet()
         try set.add(makeSigner(.es256, key: "ec-p256.pem", keyID: .off))
         let entry = try #require(try Self.entries(set).first)
-        #expect(entry["kid"] == nil)
-        #expect(Set(entry.keys) == ["kty", "use", "alg", "crv", "x", "y"])
+        let thumbprint = try #require(try Fixture.key("ec-p256.pem").thumbprint())
+        #expect(entry["kid"] as? String == String(decoding: thumbprint, as: UTF8.self))
+        #expect(Set(entry.keys) == ["kty", "use", "alg", "kid", "crv", "x", "y"])
     }
 
     // MARK: ETag

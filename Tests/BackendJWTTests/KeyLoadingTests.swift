@@ -136,7 +136,7 @@ struct KeyLoadingTests {
     @Test func rejectsAnEncryptedPKCS1KeyWithoutPassword() {
         Self.expectKeyError(
             Fixture.path("rsa2048-pkcs1-encrypted.pem"),
-            "holds a private key OpenSSL cannot parse (damaged, or encrypted in a legacy form)")
+            "holds an encrypted private key; name its password with password_file=")
     }
 
     @Test func rejectsADamagedKey() {

@@ -13,6 +13,7 @@ import Testing
 ///     openssl pkcs8 -topk8 -in rsa2048-pkcs8.pem -v2 aes-256-cbc -passout pass:secret -out rsa2048-encrypted.pem
 ///     openssl pkey -in rsa2048-pkcs8.pem -traditional -aes256 -passout pass:secret -out rsa2048-pkcs1-encrypted.pem
 ///     openssl req -x509 -key rsa2048-pkcs8.pem -subj /CN=backend-jwt-test -days 3650 -out certificate.pem
+///     openssl req -x509 -key rsa2048-pkcs8.pem -subj /CN=backend-jwt-test-2 -days 3650 -out certificate-2.pem
 ///     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:4096 -out rsa4096-pkcs8.pem
 ///     openssl pkey -in rsa4096-pkcs8.pem -pubout -out rsa4096-public.pem
 ///     openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out rsa1024.pem
