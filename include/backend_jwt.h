@@ -24,15 +24,30 @@ enum {
     BJWT_ERR_KEY = 2,      /* a key file cannot be read or used */
     BJWT_ERR_VALUE = 3,    /* a request value does not convert to its claim type */
     BJWT_ERR_SIGN = 4,     /* OpenSSL failed to sign */
-    BJWT_ERR_SPACE = 5     /* the output buffer is too small */
+    BJWT_ERR_SPACE = 5,    /* the output buffer is too small */
+    BJWT_ERR_CERT = 6      /* a certificate cannot be read or is not for the key */
 };
 
-/* Signing algorithms and token encodings, as parsed from directives. */
-enum { BJWT_ALG_NONE = 0, BJWT_ALG_RS256 = 1 };
+/* Signing algorithms (RFC 7518, RFC 8037) and token encodings. */
+enum {
+    BJWT_ALG_NONE = 0,
+    BJWT_ALG_RS256 = 1, BJWT_ALG_RS384 = 2, BJWT_ALG_RS512 = 3,
+    BJWT_ALG_PS256 = 4, BJWT_ALG_PS384 = 5, BJWT_ALG_PS512 = 6,
+    BJWT_ALG_ES256 = 7, BJWT_ALG_ES384 = 8, BJWT_ALG_ES512 = 9,
+    BJWT_ALG_HS256 = 10, BJWT_ALG_HS384 = 11, BJWT_ALG_HS512 = 12,
+    BJWT_ALG_EDDSA = 13
+};
 enum { BJWT_ENC_BASE64URL = 0, BJWT_ENC_BASE64 = 1 };
 
-/* A private key loaded from a PEM file at configuration time. */
+/* Where the JOSE header's kid comes from (backend_jwt_key_id). */
+enum { BJWT_KID_THUMBPRINT = 0, BJWT_KID_OFF = 1, BJWT_KID_CUSTOM = 2 };
+
+/* A signing key loaded at configuration time: a PEM key or an HMAC secret. */
 typedef struct bjwt_key bjwt_key;
+/* An X.509 certificate of a signing key. */
+typedef struct bjwt_cert bjwt_cert;
+/* The JWK Set of an http block: the public keys backends verify with. */
+typedef struct bjwt_jwks bjwt_jwks;
 /* The ordered custom claims (name and type) of one configuration level. */
 typedef struct bjwt_claims bjwt_claims;
 /* Everything constant about the tokens of one location: mints them. */
@@ -56,10 +71,27 @@ int bjwt_parse_ttl(const char *s, size_t len, int64_t *seconds,
 int bjwt_check_header_name(const char *s, size_t len,
                            char *err, size_t err_cap);
 
-/* `backend_jwt_signing_key`: reads and parses a PEM private key file. */
-int bjwt_key_load(const char *path, size_t len, bjwt_key **key,
-                  char *err, size_t err_cap);
+/* `backend_jwt_signing_key file [password_file=file]`: reads a PEM private
+ * key. `option` is the optional second argument (len 0 if absent); a relative
+ * password_file is taken from `conf_prefix`, as nginx does for its own files. */
+int bjwt_key_load(const char *path, size_t len,
+                  const char *option, size_t option_len,
+                  const char *conf_prefix, size_t conf_prefix_len,
+                  bjwt_key **key, char *err, size_t err_cap);
+
+/* `backend_jwt_signing_secret file [encoding=base64|base64url|hex]`. */
+int bjwt_secret_load(const char *path, size_t len,
+                     const char *option, size_t option_len, bjwt_key **key,
+                     char *err, size_t err_cap);
 void bjwt_key_free(bjwt_key *key);
+
+/* `backend_jwt_certificate file`: a PEM certificate of the signing key. */
+int bjwt_cert_load(const char *path, size_t len, bjwt_cert **cert,
+                   char *err, size_t err_cap);
+void bjwt_cert_free(bjwt_cert *cert);
+
+/* `backend_jwt_key_id string`: checks a custom kid. */
+int bjwt_check_key_id(const char *s, size_t len, char *err, size_t err_cap);
 
 /* `backend_jwt_claim`: an empty claim list, then one call per directive.
  * `option` is the optional third argument ("type=int"); pass len 0 if absent. */
@@ -70,13 +102,42 @@ int bjwt_claims_add(bjwt_claims *claims, const char *name, size_t name_len,
 size_t bjwt_claims_count(const bjwt_claims *claims);
 void bjwt_claims_free(bjwt_claims *claims);
 
-/* The signer of a location, built once its configuration is merged.
- * `key` may be NULL only for BJWT_ALG_NONE; `claims` may be NULL (none).
- * The signer keeps its own references: key and claims may be freed after. */
-int bjwt_signer_create(int alg, int enc, int64_t ttl, const bjwt_key *key,
-                       const bjwt_claims *claims, bjwt_signer **signer,
+/* What a location signs with, once its configuration is merged. */
+typedef struct {
+    int                 alg;       /* BJWT_ALG_* */
+    int                 enc;       /* BJWT_ENC_* */
+    int64_t             ttl;       /* seconds */
+    const bjwt_key     *key;       /* NULL only for BJWT_ALG_NONE */
+    const bjwt_cert    *cert;      /* NULL: no x5t, x5t#S256 */
+    int                 kid_mode;  /* BJWT_KID_* */
+    const char         *kid;       /* for BJWT_KID_CUSTOM */
+    size_t              kid_len;
+    const bjwt_claims  *claims;    /* NULL: no custom claims */
+} bjwt_signer_params;
+
+/* The signer of a location. It keeps its own references: the handles in
+ * `params` may be freed after. Fails if the key does not fit the algorithm
+ * or the certificate is not for the key. */
+int bjwt_signer_create(const bjwt_signer_params *params, bjwt_signer **signer,
                        char *err, size_t err_cap);
 void bjwt_signer_free(bjwt_signer *signer);
+
+/* --- the JWK Set (configuration time) --- */
+
+bjwt_jwks *bjwt_jwks_create(void);
+/* Publishes the public key of a signer (HMAC secrets are never published). */
+int bjwt_jwks_add_signer(bjwt_jwks *jwks, const bjwt_signer *signer,
+                         char *err, size_t err_cap);
+/* `backend_jwt_jwks_key file [alg=NAME]`: a public or private PEM key whose
+ * public half is published, such as a retired or an upcoming key. */
+int bjwt_jwks_add_key_file(bjwt_jwks *jwks, const char *path, size_t len,
+                           const char *option, size_t option_len,
+                           char *err, size_t err_cap);
+/* Writes the JWKS JSON into `out` if it fits; returns its length. */
+size_t bjwt_jwks_json(const bjwt_jwks *jwks, unsigned char *out, size_t cap);
+/* Writes the JSON's quoted ETag into `out` if it fits; returns its length. */
+size_t bjwt_jwks_etag(const bjwt_jwks *jwks, unsigned char *out, size_t cap);
+void bjwt_jwks_free(bjwt_jwks *jwks);
 
 /* --- per request (called by workers) --- */
 

@@ -25,6 +25,14 @@ typedef struct {
 } ngx_http_backend_jwt_where_t;
 
 
+/* The http block's JWK Set: every signer's public key, rendered once. */
+typedef struct {
+    bjwt_jwks                 *jwks;
+    ngx_str_t                  json;
+    ngx_str_t                  etag;
+} ngx_http_backend_jwt_main_conf_t;
+
+
 typedef struct {
     ngx_flag_t                 enable;
     ngx_http_backend_jwt_where_t  enable_where;
@@ -37,8 +45,14 @@ typedef struct {
     u_char                    *header_lc;     /* lowercase, for headers_in */
     ngx_uint_t                 header_hash;
 
-    bjwt_key                  *key;
+    bjwt_key                  *key;           /* a PEM key or an HMAC secret */
     ngx_http_backend_jwt_where_t  key_where;
+
+    bjwt_cert                 *cert;
+    ngx_http_backend_jwt_where_t  cert_where;
+
+    ngx_int_t                  kid_mode;      /* BJWT_KID_* */
+    ngx_str_t                  kid;
 
     ngx_http_complex_value_t  *issuer;
     ngx_http_complex_value_t  *subject;
@@ -67,7 +81,9 @@ static ngx_int_t ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
 static ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_backend_jwt_add_variables(ngx_conf_t *cf);
+static void *ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
@@ -84,6 +100,14 @@ static char *ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_backend_jwt_signing_key(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_certificate(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_key_id(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_jwks_key(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -103,9 +127,44 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
       NULL },
 
     { ngx_string("backend_jwt_signing_key"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
       ngx_http_backend_jwt_signing_key,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_signing_secret"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
+      ngx_http_backend_jwt_signing_key,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_certificate"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_certificate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_key_id"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_key_id,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_jwks"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_backend_jwt_jwks,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_jwks_key"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_backend_jwt_jwks_key,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -166,7 +225,7 @@ static ngx_http_module_t  ngx_http_backend_jwt_module_ctx = {
     ngx_http_backend_jwt_add_variables,    /* preconfiguration */
     ngx_http_backend_jwt_init,             /* postconfiguration */
 
-    NULL,                                  /* create main configuration */
+    ngx_http_backend_jwt_create_main_conf, /* create main configuration */
     NULL,                                  /* init main configuration */
 
     NULL,                                  /* create server configuration */
@@ -449,6 +508,101 @@ ngx_http_backend_jwt_variable(ngx_http_request_t *r,
 }
 
 
+/* backend_jwt_jwks: serves the http block's JWK Set (RFC 7517). */
+static ngx_int_t
+ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                          rc;
+    ngx_buf_t                         *b;
+    ngx_chain_t                        out;
+    ngx_table_elt_t                   *etag, *cc;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+#if (nginx_version < 1023000)
+    ngx_table_elt_t                  **ccp;
+#endif
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
+
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = jmcf->json.len;
+    ngx_str_set(&r->headers_out.content_type, "application/json");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+
+    /* the ETag lets the not_modified filter answer If-None-Match with 304 */
+    etag = ngx_list_push(&r->headers_out.headers);
+    cc = ngx_list_push(&r->headers_out.headers);
+    if (etag == NULL || cc == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    etag->hash = 1;
+    ngx_str_set(&etag->key, "ETag");
+    etag->value = jmcf->etag;
+    r->headers_out.etag = etag;
+
+    /* backends refetch within five minutes: the wait the README's rotation
+     * steps give between publishing a key and signing with it */
+    cc->hash = 1;
+    ngx_str_set(&cc->key, "Cache-Control");
+    ngx_str_set(&cc->value, "max-age=300");
+#if (nginx_version >= 1023000)
+    etag->next = NULL;
+    cc->next = NULL;
+    r->headers_out.cache_control = cc;
+#else
+    if (r->headers_out.cache_control.elts == NULL
+        && ngx_array_init(&r->headers_out.cache_control, r->pool, 1,
+                          sizeof(ngx_table_elt_t *))
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ccp = ngx_array_push(&r->headers_out.cache_control);
+    if (ccp == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    *ccp = cc;
+#endif
+
+    if (r->method == NGX_HTTP_HEAD) {
+        r->header_only = 1;
+        return ngx_http_send_header(r);
+    }
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = jmcf->json.data;
+    b->last = jmcf->json.data + jmcf->json.len;
+    b->memory = 1;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    rc = ngx_http_send_header(r);
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
 static ngx_int_t
 ngx_http_backend_jwt_add_variables(ngx_conf_t *cf)
 {
@@ -471,6 +625,20 @@ static void
 ngx_http_backend_jwt_free_key(void *data)
 {
     bjwt_key_free(data);
+}
+
+
+static void
+ngx_http_backend_jwt_free_cert(void *data)
+{
+    bjwt_cert_free(data);
+}
+
+
+static void
+ngx_http_backend_jwt_free_jwks(void *data)
+{
+    bjwt_jwks_free(data);
 }
 
 
@@ -509,6 +677,29 @@ ngx_http_backend_jwt_cleanup(ngx_conf_t *cf, ngx_pool_cleanup_pt handler,
 
 
 static void *
+ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_backend_jwt_main_conf_t));
+    if (jmcf == NULL) {
+        return NULL;
+    }
+
+    jmcf->jwks = bjwt_jwks_create();
+    if (jmcf->jwks == NULL
+        || ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_jwks,
+                                        jmcf->jwks)
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return jmcf;
+}
+
+
+static void *
 ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_backend_jwt_loc_conf_t  *conf;
@@ -525,6 +716,8 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
      *     conf->header = { 0, NULL };
      *     conf->header_lc = NULL;
      *     conf->key_where = { null, 0 };
+     *     conf->cert_where = { null, 0 };
+     *     conf->kid = { 0, NULL };
      *     conf->signer = NULL;
      */
 
@@ -533,6 +726,8 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->encoding = NGX_CONF_UNSET;
     conf->ttl = NGX_CONF_UNSET;
     conf->key = NGX_CONF_UNSET_PTR;
+    conf->cert = NGX_CONF_UNSET_PTR;
+    conf->kid_mode = NGX_CONF_UNSET;
     conf->issuer = NGX_CONF_UNSET_PTR;
     conf->subject = NGX_CONF_UNSET_PTR;
     conf->claims = NGX_CONF_UNSET_PTR;
@@ -548,8 +743,11 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_backend_jwt_loc_conf_t  *prev = parent;
     ngx_http_backend_jwt_loc_conf_t  *conf = child;
 
-    int   rc;
-    char  err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int                                rc;
+    bjwt_signer_params                 params;
+    ngx_http_backend_jwt_where_t      *where;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+    char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     if (conf->enable == NGX_CONF_UNSET) {
         conf->enable_where = prev->enable_where;
@@ -576,7 +774,17 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->key_where = prev->key_where;
     }
 
+    if (conf->cert == NGX_CONF_UNSET_PTR) {
+        conf->cert_where = prev->cert_where;
+    }
+
+    if (conf->kid_mode == NGX_CONF_UNSET) {
+        conf->kid = prev->kid;
+    }
+
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
+    ngx_conf_merge_ptr_value(conf->cert, prev->cert, NULL);
+    ngx_conf_merge_value(conf->kid_mode, prev->kid_mode, BJWT_KID_THUMBPRINT);
     ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
     ngx_conf_merge_ptr_value(conf->subject, prev->subject, NULL);
 
@@ -595,35 +803,41 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_OK;
     }
 
-    if (conf->algorithm != BJWT_ALG_NONE && conf->key == NULL) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"backend_jwt on\" needs \"backend_jwt_signing_key\" "
-                      "for this signing algorithm (or "
-                      "\"backend_jwt_signing_algorithm NONE\") in %V:%ui",
-                      &conf->enable_where.file, conf->enable_where.line);
-        return NGX_CONF_ERROR;
-    }
-
     /* a level that changes nothing that signs shares its parent's signer */
     if (prev->signer != NULL
         && prev->algorithm == conf->algorithm
         && prev->encoding == conf->encoding
         && prev->ttl == conf->ttl
         && prev->key == conf->key
+        && prev->cert == conf->cert
+        && prev->kid_mode == conf->kid_mode
+        && prev->kid.data == conf->kid.data
         && prev->claims == conf->claims)
     {
         conf->signer = prev->signer;
         return NGX_CONF_OK;
     }
 
-    rc = bjwt_signer_create((int) conf->algorithm, (int) conf->encoding,
-                            conf->ttl, conf->key, conf->claims,
-                            &conf->signer, err, sizeof(err));
+    params.alg = (int) conf->algorithm;
+    params.enc = (int) conf->encoding;
+    params.ttl = conf->ttl;
+    params.key = conf->key;
+    params.cert = conf->cert;
+    params.kid_mode = (int) conf->kid_mode;
+    params.kid = (char *) conf->kid.data;
+    params.kid_len = conf->kid.len;
+    params.claims = conf->claims;
+
+    rc = bjwt_signer_create(&params, &conf->signer, err, sizeof(err));
 
     if (rc != BJWT_OK) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"backend_jwt_signing_key\" directive: %s in %V:%ui",
-                      err, &conf->key_where.file, conf->key_where.line);
+        /* point at the directive the error is about */
+        where = (conf->key == NULL) ? &conf->enable_where
+                : (rc == BJWT_ERR_CERT) ? &conf->cert_where
+                : &conf->key_where;
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "backend_jwt: %s in %V:%ui",
+                      err, &where->file, where->line);
         return NGX_CONF_ERROR;
     }
 
@@ -634,6 +848,16 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+
+    if (bjwt_jwks_add_signer(jmcf->jwks, conf->signer, err, sizeof(err))
+        != BJWT_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "backend_jwt: %s in %V:%ui",
+                      err, &conf->key_where.file, conf->key_where.line);
+        return NGX_CONF_ERROR;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -641,8 +865,9 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_backend_jwt_init(ngx_conf_t *cf)
 {
-    ngx_http_handler_pt        *h;
-    ngx_http_core_main_conf_t  *cmcf;
+    ngx_http_handler_pt               *h;
+    ngx_http_core_main_conf_t         *cmcf;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
@@ -652,6 +877,21 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_backend_jwt_handler;
+
+    /* every signer exists now (locations are merged before this runs) */
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+
+    jmcf->json.len = bjwt_jwks_json(jmcf->jwks, NULL, 0);
+    jmcf->etag.len = bjwt_jwks_etag(jmcf->jwks, NULL, 0);
+    jmcf->json.data = ngx_pnalloc(cf->pool, jmcf->json.len);
+    jmcf->etag.data = ngx_pnalloc(cf->pool, jmcf->etag.len);
+
+    if (jmcf->json.data == NULL || jmcf->etag.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    bjwt_jwks_json(jmcf->jwks, jmcf->json.data, jmcf->json.len);
+    bjwt_jwks_etag(jmcf->jwks, jmcf->etag.data, jmcf->etag.len);
 
     return NGX_OK;
 }
@@ -812,31 +1052,58 @@ ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+/* The second argument of a directive that may have one, else empty. */
+static ngx_str_t
+ngx_http_backend_jwt_option(ngx_conf_t *cf, ngx_uint_t i)
+{
+    ngx_str_t  *value, none = ngx_null_string;
+
+    value = cf->args->elts;
+
+    return (cf->args->nelts > i) ? value[i] : none;
+}
+
+
+/* backend_jwt_signing_key file [password_file=file] and
+ * backend_jwt_signing_secret file [encoding=...]: the key a level signs with */
 static char *
 ngx_http_backend_jwt_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
     ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
 
+    int         rc;
     bjwt_key   *key;
-    ngx_str_t  *value, path;
+    ngx_str_t  *value, path, option;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     if (jlcf->key != NGX_CONF_UNSET_PTR) {
-        return "is duplicate";
+        return "is duplicate (a level signs with one key or secret)";
     }
 
     value = cf->args->elts;
     path = value[1];
+    option = ngx_http_backend_jwt_option(cf, 2);
 
     /* relative to the configuration prefix, as ssl_certificate_key */
     if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
-    if (bjwt_key_load((char *) path.data, path.len, &key, err, sizeof(err))
-        != BJWT_OK)
-    {
+    if (cmd->name.len == sizeof("backend_jwt_signing_secret") - 1) {
+        rc = bjwt_secret_load((char *) path.data, path.len,
+                              (char *) option.data, option.len, &key,
+                              err, sizeof(err));
+
+    } else {
+        rc = bjwt_key_load((char *) path.data, path.len,
+                           (char *) option.data, option.len,
+                           (char *) cf->cycle->conf_prefix.data,
+                           cf->cycle->conf_prefix.len, &key,
+                           err, sizeof(err));
+    }
+
+    if (rc != BJWT_OK) {
         return ngx_http_backend_jwt_conf_error(cf, cmd, err);
     }
 
@@ -848,6 +1115,124 @@ ngx_http_backend_jwt_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
 
     jlcf->key = key;
     ngx_http_backend_jwt_where(cf, &jlcf->key_where);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_backend_jwt_certificate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    bjwt_cert  *cert;
+    ngx_str_t  *value, path;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->cert != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    path = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (bjwt_cert_load((char *) path.data, path.len, &cert, err, sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_cert, cert)
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    jlcf->cert = cert;
+    ngx_http_backend_jwt_where(cf, &jlcf->cert_where);
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_key_id string | off */
+static char *
+ngx_http_backend_jwt_key_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    ngx_str_t  *value;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->kid_mode != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 3
+        && ngx_strncasecmp(value[1].data, (u_char *) "off", 3) == 0)
+    {
+        jlcf->kid_mode = BJWT_KID_OFF;
+        return NGX_CONF_OK;
+    }
+
+    if (bjwt_check_key_id((char *) value[1].data, value[1].len, err,
+                          sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    jlcf->kid_mode = BJWT_KID_CUSTOM;
+    jlcf->kid = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_jwks: this location serves the JWK Set */
+static char *
+ngx_http_backend_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_backend_jwt_jwks_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_jwks_key file [alg=NAME]: publish one more public key */
+static char *
+ngx_http_backend_jwt_jwks_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_main_conf_t *jmcf = conf;
+
+    ngx_str_t  *value, path, option;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    value = cf->args->elts;
+    path = value[1];
+    option = ngx_http_backend_jwt_option(cf, 2);
+
+    if (ngx_conf_full_name(cf->cycle, &path, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (bjwt_jwks_add_key_file(jmcf->jwks, (char *) path.data, path.len,
+                               (char *) option.data, option.len,
+                               err, sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
 
     return NGX_CONF_OK;
 }
@@ -917,13 +1302,7 @@ ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     value = cf->args->elts;
-
-    if (cf->args->nelts == 4) {
-        option = value[3];
-
-    } else {
-        ngx_str_null(&option);
-    }
+    option = ngx_http_backend_jwt_option(cf, 3);
 
     if (bjwt_claims_add(jlcf->claims, (char *) value[1].data, value[1].len,
                         (char *) option.data, option.len, err, sizeof(err))

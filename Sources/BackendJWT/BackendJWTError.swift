@@ -14,6 +14,8 @@ public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatab
         public static let sign = Kind(code: 4)
         /// The caller's output buffer is too small.
         public static let space = Kind(code: 5)
+        /// A certificate cannot be read or is not for the signing key.
+        public static let certificate = Kind(code: 6)
         /// The status the C ABI returns for this kind (the BJWT_ERR_* constants).
         public var status: Int32 { code }
     }
@@ -45,6 +47,10 @@ func quoted<Bytes: Collection>(_ bytes: Bytes, limit: Int = 64) -> String where 
 }
 
 func quoted(_ text: String) -> String { quoted(Array(text.utf8)) }
+
+/// Quotes a file name from the configuration: escaped like any value, but never cut, since the
+/// operator needs all of it to find the file.
+func quotedPath(_ path: String) -> String { quoted(Array(path.utf8), limit: Int.max) }
 
 func hex2(_ byte: UInt8) -> String {
     let digits = Array("0123456789abcdef".utf8)

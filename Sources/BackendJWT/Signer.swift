@@ -9,6 +9,17 @@ public final class Signer {
     public let ttl: Int64
     public let claims: [ClaimList.Claim]
     let key: SigningKey?
+    let certificate: Certificate?
+    /// The `kid` header value, if any.
+    public let keyID: [UInt8]?
+
+    /// Where the JOSE header's `kid` comes from (`backend_jwt_key_id`).
+    public enum KeyIDSource: Equatable, Sendable {
+        /// The RFC 7638 thumbprint of the public key (none for HMAC secrets).
+        case thumbprint
+        case off
+        case custom([UInt8])
+    }
 
     /// The encoded JOSE header and the `.` after it: the same for every token.
     private let headerSegment: [UInt8]
@@ -16,13 +27,16 @@ public final class Signer {
     private let claimPrefixes: [[UInt8]]
 
     public init(
-        algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?, claims: [ClaimList.Claim]
+        algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
+        certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, claims: [ClaimList.Claim]
     ) throws(BackendJWTError) {
         if algorithm != .none {
             guard let key else {
-                throw BackendJWTError(.config, "no signing key: \(algorithm.joseName) needs backend_jwt_signing_key")
+                let directive = algorithm.family == .hmac ? "backend_jwt_signing_secret" : "backend_jwt_signing_key"
+                throw BackendJWTError(.config, "no signing key: \(algorithm.joseName) needs \(directive)")
             }
             try key.check(for: algorithm)
+            if let certificate { try certificate.check(matches: key) }
         }
         guard ttl > 0, ttl <= TokenTTL.maximum else {
             throw BackendJWTError(.config, "token TTL \(ttl) is out of range")
@@ -31,11 +45,28 @@ public final class Signer {
         self.encoding = encoding
         self.ttl = ttl
         self.key = algorithm == .none ? nil : key
+        self.certificate = algorithm == .none ? nil : certificate
         self.claims = claims
+        switch keyID {
+        case .thumbprint: self.keyID = try self.key?.thumbprint()
+        case .off: self.keyID = nil
+        case .custom(let text): self.keyID = algorithm == .none ? nil : text
+        }
         var header = JSONWriter()
         header.append("{\"alg\":")
         header.appendString(Array(algorithm.joseName.utf8))
-        header.append(",\"typ\":\"JWT\"}")
+        header.append(",\"typ\":\"JWT\"")
+        if let kid = self.keyID {
+            header.append(",\"kid\":")
+            header.appendString(kid)
+        }
+        if let certificate = self.certificate {
+            header.append(",\"x5t\":")
+            header.appendString(certificate.sha1Thumbprint)
+            header.append(",\"x5t#S256\":")
+            header.appendString(certificate.sha256Thumbprint)
+        }
+        header.append("}")
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
         claimPrefixes = claims.map { claim in
             var prefix = JSONWriter()
@@ -128,7 +159,7 @@ public final class Signer {
     /// A random (version 4) UUID from OpenSSL's CSPRNG, in lowercase 8-4-4-4-12 form.
     static func uuid4() throws(BackendJWTError) -> [UInt8] {
         var raw = [UInt8](repeating: 0, count: 16)
-        guard RAND_bytes(&raw, 16) == 1 else { throw SigningKey.signError("RAND_bytes") }
+        guard RAND_bytes(&raw, 16) == 1 else { throw SigningKey.openSSLError("RAND_bytes") }
         raw[6] = raw[6] & 0x0F | 0x40
         raw[8] = raw[8] & 0x3F | 0x80
         let digits = Array("0123456789abcdef".utf8)

@@ -1,158 +1,217 @@
 import COpenSSL
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
-/// A private key read from a PEM file at configuration time (by nginx's master, so a key file
-/// readable only by root works while workers run unprivileged).
+/// A key read at configuration time (by nginx's master, so a file readable only by root works
+/// while workers run unprivileged): a PEM private or public key, or an HMAC secret.
 public final class SigningKey {
     /// What the key is, for messages and for matching the algorithm.
     public enum KeyType: Equatable, Sendable, CustomStringConvertible {
         case rsa(bits: Int)
+        case ec(curve: String)  // the OpenSSL group name, such as prime256v1
+        case ed25519
+        case secret(bytes: Int)
         case other(String)
 
         public var description: String {
             switch self {
             case .rsa(let bits): "RSA \(bits)-bit"
+            case .ec(let curve): "EC \(SigningKey.jwkCurves[curve] ?? curve)"
+            case .ed25519: "Ed25519"
+            case .secret(let bytes): "HMAC secret of \(bytes) bytes"
             case .other(let name): name
             }
         }
     }
 
-    /// Key files are small; refusing large ones keeps a wrong path (a log, a disk image) cheap.
-    static let maximumFileSize = 1 << 20
     static let minimumRSABits = 2048
 
-    let pkey: OpaquePointer
+    /// An OpenSSL key for asymmetric algorithms; nil for an HMAC secret.
+    let pkey: OpaquePointer?
+    /// The HMAC secret; empty for asymmetric keys. Wiped in place when the key is released.
+    private(set) var secret: [UInt8]
     public let type: KeyType
     public let path: String
+    /// Whether the private half is here (false for a public key named by backend_jwt_jwks_key).
+    public let isPrivate: Bool
 
-    /// Reads and parses `path`: PKCS#8 (`BEGIN PRIVATE KEY`) or PKCS#1 (`BEGIN RSA PRIVATE KEY`).
-    public init<Path: Collection>(path pathBytes: Path) throws(BackendJWTError) where Path.Element == UInt8 {
-        let path = String(decoding: pathBytes, as: UTF8.self)
-        guard !pathBytes.contains(0) else { throw BackendJWTError(.key, "key file \(quoted(path)) has a NUL byte in its name") }
-        var pem = try Self.readFile(Array(pathBytes), shownAs: path)
-        defer { pem.withUnsafeMutableBytes { OPENSSL_cleanse($0.baseAddress, $0.count) } }
-        let parsed = pem.withUnsafeBytes { buffer -> OpaquePointer? in
-            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return nil }
-            defer { BIO_free(bio) }
-            // A password callback that gives none: an encrypted key fails instead of prompting
-            // on the terminal of the master process.
-            return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
+    /// Reads a PEM private key: PKCS#8 (plain, or encrypted with the first line of
+    /// `passwordFile` as its password), PKCS#1 RSA or SEC1 EC.
+    public convenience init(path: [UInt8], passwordFile: [UInt8]? = nil) throws(BackendJWTError) {
+        var password: [UInt8] = []
+        defer { KeyFile.wipe(&password) }
+        if let passwordFile {
+            password = try Self.firstLine(of: passwordFile)
+        }
+        try self.init(pem: path, password: passwordFile == nil ? nil : password, publicAllowed: false)
+    }
+
+    /// Reads a PEM public or private key for publishing in the JWKS (only its public half is used).
+    public convenience init(publicPath path: [UInt8]) throws(BackendJWTError) {
+        try self.init(pem: path, password: nil, publicAllowed: true)
+    }
+
+    private init(pem path: [UInt8], password: [UInt8]?, publicAllowed: Bool) throws(BackendJWTError) {
+        let shown = String(decoding: path, as: UTF8.self)
+        var pem = try KeyFile.load(path, noun: "key file")
+        defer { KeyFile.wipe(&pem) }
+        var isPrivate = true
+        var parsed = Self.parsePrivate(pem, password: password)
+        if parsed == nil && publicAllowed {
+            parsed = Self.parsePublic(pem)
+            isPrivate = false
         }
         ERR_clear_error()  // nginx reads OpenSSL's error queue for its own TLS errors
-        guard let pkey = parsed else { throw BackendJWTError(.key, Self.whyNotAPrivateKey(pem, path: path)) }
-        self.pkey = pkey
-        self.path = path
-        switch EVP_PKEY_get_base_id(pkey) {
-        case EVP_PKEY_RSA: type = .rsa(bits: Int(EVP_PKEY_get_bits(pkey)))
-        case EVP_PKEY_RSA_PSS: type = .other("RSA-PSS")
-        case EVP_PKEY_EC: type = .other("EC")
-        case EVP_PKEY_ED25519: type = .other("Ed25519")
-        case EVP_PKEY_ED448: type = .other("Ed448")
-        default: type = .other("unsupported")
+        guard let pkey = parsed else {
+            throw BackendJWTError(
+                .key, Self.whyNotAPrivateKey(pem, path: shown, password: password != nil, publishing: publicAllowed))
         }
+        self.pkey = pkey
+        self.secret = []
+        self.path = shown
+        self.isPrivate = isPrivate
+        self.type = Self.type(of: pkey)
         if case .rsa(let bits) = type, bits < Self.minimumRSABits {
             throw BackendJWTError(
-                .key, "key file \(quoted(path)) holds an RSA \(bits)-bit key; at least \(Self.minimumRSABits) bits are required")
+                .key, "key file \(quotedPath(shown)) holds an RSA \(bits)-bit key; at least \(Self.minimumRSABits) bits are required")
+        }
+        if case .other(let name) = type {
+            throw BackendJWTError(.key, "key file \(quotedPath(shown)) holds a key of type \(name), which no JOSE algorithm here signs with")
         }
     }
 
-    deinit { EVP_PKEY_free(pkey) }
+    /// An HMAC secret (`backend_jwt_signing_secret`): the file's bytes as they are, or decoded
+    /// from `encoding` (base64, base64url or hex; surrounding white space ignored).
+    public init(secretPath path: [UInt8], encoding: SecretEncoding) throws(BackendJWTError) {
+        let shown = String(decoding: path, as: UTF8.self)
+        var raw = try KeyFile.load(path, noun: "secret file")
+        defer { KeyFile.wipe(&raw) }
+        guard let secret = encoding.decode(raw) else {
+            throw BackendJWTError(.key, "secret file \(quotedPath(shown)) is not valid \(encoding)")
+        }
+        guard !secret.isEmpty else { throw BackendJWTError(.key, "secret file \(quotedPath(shown)) is empty") }
+        self.pkey = nil
+        self.secret = secret
+        self.path = shown
+        self.isPrivate = true
+        self.type = .secret(bytes: secret.count)
+    }
 
-    /// Checks that this key can sign with `algorithm`.
-    func check(for algorithm: SigningAlgorithm) throws(BackendJWTError) {
-        switch (algorithm, type) {
-        case (.rs256, .rsa): return
-        case (.none, _): return
+    deinit {
+        if let pkey { EVP_PKEY_free(pkey) }
+        KeyFile.wipe(&secret)
+    }
+
+    /// Checks that this key can sign with `algorithm` (RFC 7518: RSA keys of 2048 bits or more,
+    /// the curve of each ES algorithm, HMAC secrets at least as long as the hash).
+    /// `requirePrivate` is false for keys that are only published (`backend_jwt_jwks_key`).
+    func check(for algorithm: SigningAlgorithm, requirePrivate: Bool = true) throws(BackendJWTError) {
+        let fits: Bool
+        var why = ""
+        switch (algorithm.family, type) {
+        case (.none, _): fits = true
+        case (.rsa, .rsa), (.rsaPSS, .rsa), (.edDSA, .ed25519): fits = true
+        case (.ecdsa, .ec(let curve)):
+            fits = curve == algorithm.curve?.group
+            why = "; \(algorithm.joseName) needs an EC \(algorithm.curve?.jwk ?? "") key"
+        case (.hmac, .secret(let bytes)):
+            fits = bytes >= algorithm.hashBytes
+            why = "; \(algorithm.joseName) needs a secret of at least \(algorithm.hashBytes) bytes (RFC 7518 3.2)"
         default:
-            throw BackendJWTError(
-                .key, "key file \(quoted(path)) holds a key of type \(type), which cannot sign \(algorithm.joseName); \(algorithm.joseName) needs an RSA key")
-        }
-    }
-
-    private static func readFile(_ path: [UInt8], shownAs shown: String) throws(BackendJWTError) -> [UInt8] {
-        let fd = (path + [0]).withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
-        }
-        guard fd >= 0 else { throw ioError("cannot open key file", shown) }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ioError("cannot read key file", shown) }
-        guard info.st_mode & S_IFMT == S_IFREG else {
-            throw BackendJWTError(.key, "key file \(quoted(shown)) is not a regular file")
-        }
-        guard Int(info.st_size) <= maximumFileSize else {
-            throw BackendJWTError(.key, "key file \(quoted(shown)) is larger than \(maximumFileSize) bytes")
-        }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var filled = 0
-        while filled < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + filled, $0.count - filled) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                if n == 0 { break }
-                throw ioError("cannot read key file", shown)
+            fits = false
+            switch algorithm.family {
+            case .hmac: why = "; \(algorithm.joseName) needs backend_jwt_signing_secret"
+            case .rsa, .rsaPSS: why = "; \(algorithm.joseName) needs an RSA key"
+            case .edDSA: why = "; EdDSA needs an Ed25519 key"
+            case .ecdsa: why = "; \(algorithm.joseName) needs an EC \(algorithm.curve?.jwk ?? "") key"
+            default: why = ""
             }
-            filled += n
         }
-        return Array(bytes[0..<filled])
+        guard fits else {
+            let noun = pkey == nil ? "secret file" : "key file"
+            throw BackendJWTError(
+                .key, "\(noun) \(quotedPath(path)) holds a key of type \(type), which cannot sign \(algorithm.joseName)\(why)")
+        }
+        guard isPrivate || !requirePrivate else {
+            throw BackendJWTError(
+                .key,
+                "key file \(quotedPath(path)) holds a public \(type) key, which cannot sign \(algorithm.joseName)")
+        }
     }
 
-    private static func ioError(_ what: String, _ path: String) -> BackendJWTError {
-        let reason = String(cString: strerror(errno))
-        return BackendJWTError(.key, "\(what) \(quoted(path)): \(reason)")
+    // MARK: - parsing
+
+    private static func parsePrivate(_ pem: [UInt8], password: [UInt8]?) -> OpaquePointer? {
+        pem.withUnsafeBytes { buffer -> OpaquePointer? in
+            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return nil }
+            defer { BIO_free(bio) }
+            guard let password else {
+                // A callback that gives no password: an encrypted key fails instead of
+                // prompting on the terminal of the master process.
+                return PEM_read_bio_PrivateKey(bio, nil, { _, _, _, _ in 0 }, nil)
+            }
+            // With no callback, OpenSSL takes `u` as the NUL-terminated password.
+            var terminated = password + [0]
+            defer { KeyFile.wipe(&terminated) }
+            return terminated.withUnsafeMutableBytes { PEM_read_bio_PrivateKey(bio, nil, nil, $0.baseAddress) }
+        }
+    }
+
+    private static func parsePublic(_ pem: [UInt8]) -> OpaquePointer? {
+        pem.withUnsafeBytes { buffer -> OpaquePointer? in
+            guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return nil }
+            defer { BIO_free(bio) }
+            return PEM_read_bio_PUBKEY(bio, nil, nil, nil)
+        }
+    }
+
+    private static func type(of pkey: OpaquePointer) -> KeyType {
+        switch EVP_PKEY_get_base_id(pkey) {
+        case EVP_PKEY_RSA: return .rsa(bits: Int(EVP_PKEY_get_bits(pkey)))
+        case EVP_PKEY_EC:
+            var name = [CChar](repeating: 0, count: 64)
+            var length = 0
+            guard EVP_PKEY_get_group_name(pkey, &name, name.count, &length) == 1 else { return .other("EC") }
+            return .ec(curve: String(decoding: name.prefix(length).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        case EVP_PKEY_ED25519: return .ed25519
+        case EVP_PKEY_RSA_PSS: return .other("RSA-PSS")
+        case EVP_PKEY_ED448: return .other("Ed448")
+        default: return .other("unknown")
+        }
     }
 
     /// Says what a PEM file holds instead of a usable private key, without echoing its content.
-    private static func whyNotAPrivateKey(_ pem: [UInt8], path: String) -> String {
+    private static func whyNotAPrivateKey(_ pem: [UInt8], path: String, password: Bool, publishing: Bool) -> String {
+        let encrypted =
+            publishing
+            ? "an encrypted private key; publish its public half instead (openssl pkey -in KEY -pubout)"
+            : password
+                ? "an encrypted private key that the password does not open"
+                : "an encrypted private key; name its password with password_file="
         let labels: [(String, String)] = [
-            ("-----BEGIN ENCRYPTED PRIVATE KEY-----", "an encrypted private key; password-protected keys are not supported yet, decrypt it with openssl pkey"),
+            ("-----BEGIN ENCRYPTED PRIVATE KEY-----", encrypted),
+            ("Proc-Type: 4,ENCRYPTED", encrypted),
             ("-----BEGIN PUBLIC KEY-----", "a public key, not a private key"),
             ("-----BEGIN RSA PUBLIC KEY-----", "a public key, not a private key"),
-            ("-----BEGIN CERTIFICATE-----", "a certificate, not a private key"),
+            (
+                "-----BEGIN CERTIFICATE-----",
+                publishing
+                    ? "a certificate; publish its public key (openssl x509 -in CERT -pubkey -noout)"
+                    : "a certificate, not a private key"
+            ),
+            ("PRIVATE KEY-----", "a private key OpenSSL cannot parse (damaged, or encrypted in a legacy form)"),
         ]
-        for (label, what) in labels where contains(pem, Array(label.utf8)) {
-            return "key file \(quoted(path)) holds \(what)"
+        for (label, what) in labels where KeyFile.contains(pem, label) {
+            return "key file \(quotedPath(path)) holds \(what)"
         }
-        if contains(pem, Array("PRIVATE KEY-----".utf8)) {
-            return "key file \(quoted(path)) holds a private key OpenSSL cannot parse (damaged or encrypted)"
-        }
-        return "key file \(quoted(path)) holds no PEM private key"
+        return "key file \(quotedPath(path)) holds no PEM \(publishing ? "key" : "private key")"
     }
 
-    private static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        guard haystack.count >= needle.count else { return false }
-        return (0...(haystack.count - needle.count)).contains { haystack[$0..<$0 + needle.count].elementsEqual(needle) }
-    }
-
-    /// Signs `message` (the JWS signing input) and returns the signature bytes.
-    func sign(_ message: UnsafeRawBufferPointer, algorithm: SigningAlgorithm) throws(BackendJWTError) -> [UInt8] {
-        guard let ctx = EVP_MD_CTX_new() else { throw Self.signError("EVP_MD_CTX_new") }
-        defer { EVP_MD_CTX_free(ctx) }
-        guard EVP_DigestSignInit(ctx, nil, EVP_sha256(), nil, pkey) == 1 else {
-            throw Self.signError("EVP_DigestSignInit")
+    private static func firstLine(of path: [UInt8]) throws(BackendJWTError) -> [UInt8] {
+        var bytes = try KeyFile.load(path, noun: "password file")
+        defer { KeyFile.wipe(&bytes) }
+        let line = Array(bytes.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") })
+        guard !line.isEmpty else {
+            throw BackendJWTError(.key, "password file \(quoted(String(decoding: path, as: UTF8.self))) is empty")
         }
-        var length = Int(EVP_PKEY_get_size(pkey))
-        var signature = [UInt8](repeating: 0, count: length)
-        let rc = signature.withUnsafeMutableBufferPointer { out in
-            EVP_DigestSign(
-                ctx, out.baseAddress, &length, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count)
-        }
-        guard rc == 1 else { throw Self.signError("EVP_DigestSign") }
-        signature.removeLast(signature.count - length)
-        return signature
-    }
-
-    /// The most bytes a signature can take.
-    var maximumSignatureLength: Int { Int(EVP_PKEY_get_size(pkey)) }
-
-    static func signError(_ call: String) -> BackendJWTError {
-        let code = ERR_get_error()
-        var text = [CChar](repeating: 0, count: 256)
-        ERR_error_string_n(code, &text, text.count)
-        ERR_clear_error()
-        return BackendJWTError(.sign, "\(call) failed: \(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+        return line
     }
 }

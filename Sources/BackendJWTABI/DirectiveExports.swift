@@ -36,13 +36,48 @@ public func bjwtCheckHeaderName(
 
 @_cdecl("bjwt_key_load")
 public func bjwtKeyLoad(
-    _ path: UnsafePointer<CChar>?, _ len: Int, _ key: UnsafeMutablePointer<OpaquePointer?>?,
+    _ path: UnsafePointer<CChar>?, _ len: Int, _ option: UnsafePointer<CChar>?, _ optionLen: Int,
+    _ prefix: UnsafePointer<CChar>?, _ prefixLen: Int, _ key: UnsafeMutablePointer<OpaquePointer?>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
         let out = try output(key)
-        out.pointee = retain(try SigningKey(path: bytes(path, len)))
+        let password = optionLen > 0 ? try KeyOptions.passwordFile(bytes(option, optionLen), prefix: bytes(prefix, prefixLen)) : nil
+        out.pointee = retain(try SigningKey(path: Array(bytes(path, len)), passwordFile: password))
     }
+}
+
+@_cdecl("bjwt_secret_load")
+public func bjwtSecretLoad(
+    _ path: UnsafePointer<CChar>?, _ len: Int, _ option: UnsafePointer<CChar>?, _ optionLen: Int,
+    _ key: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        let out = try output(key)
+        let encoding = optionLen > 0 ? try SecretEncoding.parseOption(bytes(option, optionLen)) : .raw
+        out.pointee = retain(try SigningKey(secretPath: Array(bytes(path, len)), encoding: encoding))
+    }
+}
+
+@_cdecl("bjwt_cert_load")
+public func bjwtCertLoad(
+    _ path: UnsafePointer<CChar>?, _ len: Int, _ cert: UnsafeMutablePointer<OpaquePointer?>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        let out = try output(cert)
+        out.pointee = retain(try Certificate(path: Array(bytes(path, len))))
+    }
+}
+
+@_cdecl("bjwt_cert_free")
+public func bjwtCertFree(_ cert: OpaquePointer?) { release(cert) }
+
+@_cdecl("bjwt_check_key_id")
+public func bjwtCheckKeyID(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in try KeyOptions.checkKeyID(bytes(s, len)) }
 }
 
 @_cdecl("bjwt_key_free")

@@ -5,20 +5,33 @@ import CBackendJWT
 
 @_cdecl("bjwt_signer_create")
 public func bjwtSignerCreate(
-    _ alg: Int32, _ enc: Int32, _ ttl: Int64, _ key: OpaquePointer?, _ claims: OpaquePointer?,
-    _ signer: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+    _ params: UnsafePointer<bjwt_signer_params>?, _ signer: UnsafeMutablePointer<OpaquePointer?>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
         let out = try output(signer)
-        guard let algorithm = SigningAlgorithm(rawValue: alg) else {
-            throw BackendJWTError(.config, "unknown algorithm code \(alg)")
+        guard let p = params?.pointee else { throw BackendJWTError(.config, "bjwt_signer_create: no parameters") }
+        guard let algorithm = SigningAlgorithm(rawValue: p.alg) else {
+            throw BackendJWTError(.config, "unknown algorithm code \(p.alg)")
         }
-        guard let encoding = TokenEncoding(rawValue: enc) else {
-            throw BackendJWTError(.config, "unknown encoding code \(enc)")
+        guard let encoding = TokenEncoding(rawValue: p.enc) else {
+            throw BackendJWTError(.config, "unknown encoding code \(p.enc)")
+        }
+        let keyID: Signer.KeyIDSource
+        switch Int(p.kid_mode) {
+        case BJWT_KID_THUMBPRINT: keyID = .thumbprint
+        case BJWT_KID_OFF: keyID = .off
+        case BJWT_KID_CUSTOM:
+            let text = bytes(p.kid, p.kid_len)
+            try KeyOptions.checkKeyID(text)
+            keyID = .custom(Array(text))
+        default: throw BackendJWTError(.config, "unknown key id mode \(p.kid_mode)")
         }
         let made = try Signer(
-            algorithm: algorithm, encoding: encoding, ttl: ttl, key: key.map { borrow($0, as: SigningKey.self) },
-            claims: claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
+            algorithm: algorithm, encoding: encoding, ttl: p.ttl,
+            key: p.key.map { borrow($0, as: SigningKey.self) },
+            certificate: p.cert.map { borrow($0, as: Certificate.self) }, keyID: keyID,
+            claims: p.claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
         out.pointee = retain(made)
     }
 }
