@@ -16,6 +16,7 @@
 
 
 #define NGX_HTTP_BACKEND_JWT_ERR_LEN  512
+#define NGX_HTTP_BACKEND_JWT_NCMDS    19  /* entries of the command table */
 
 
 /* Where a directive stood, for errors found only once levels are merged. */
@@ -31,6 +32,13 @@ typedef struct {
     ngx_str_t                  json;
     ngx_str_t                  etag;
 } ngx_http_backend_jwt_main_conf_t;
+
+
+/* A custom claim's value and where it was declared. */
+typedef struct {
+    ngx_http_complex_value_t   value;
+    ngx_http_backend_jwt_where_t  where;
+} ngx_http_backend_jwt_claim_t;
 
 
 typedef struct {
@@ -56,9 +64,18 @@ typedef struct {
 
     ngx_http_complex_value_t  *issuer;
     ngx_http_complex_value_t  *subject;
+    ngx_array_t               *audience;      /* ngx_http_complex_value_t */
+    ngx_int_t                  nbf_leeway;    /* -1: no nbf */
+    ngx_flag_t                 jti;
 
     bjwt_claims               *claims;        /* names and types */
-    ngx_array_t               *claim_values;  /* ngx_http_complex_value_t */
+    ngx_array_t               *claim_values;  /* ngx_http_backend_jwt_claim_t */
+
+    ngx_flag_t                 enforce;
+    ngx_http_backend_jwt_where_t  enforce_where;
+
+    /* where each directive was set at this level, for backend_jwt_enforce */
+    ngx_http_backend_jwt_where_t  set[NGX_HTTP_BACKEND_JWT_NCMDS];
 
     bjwt_signer               *signer;        /* built by merge when enabled */
 } ngx_http_backend_jwt_loc_conf_t;
@@ -112,6 +129,16 @@ static char *ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_backend_jwt_wso2_claims(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_backend_jwt_not_before(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_backend_jwt_flag(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_backend_jwt_compile(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_http_complex_value_t *cv);
 
 
 #define NGX_HTTP_BACKEND_JWT_CONF                                            \
@@ -211,14 +238,54 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
       NULL },
 
     { ngx_string("backend_jwt_claim"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE23,
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_2MORE,
       ngx_http_backend_jwt_claim,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 
+    { ngx_string("backend_jwt_wso2_claims"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_1MORE,
+      ngx_http_backend_jwt_wso2_claims,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_audience"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_1MORE,
+      ngx_http_backend_jwt_audience,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_not_before"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_not_before,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("backend_jwt_jti"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_FLAG,
+      ngx_http_backend_jwt_flag,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, jti),
+      NULL },
+
+    { ngx_string("backend_jwt_enforce"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_http_backend_jwt_flag,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, enforce),
+      NULL },
+
       ngx_null_command
 };
+
+/* set[] has a slot for each command: keep the count in step with the table */
+typedef char ngx_http_backend_jwt_ncmds_check[
+    (sizeof(ngx_http_backend_jwt_commands) / sizeof(ngx_command_t) - 1
+     == NGX_HTTP_BACKEND_JWT_NCMDS) ? 1 : -1];
 
 
 static ngx_http_module_t  ngx_http_backend_jwt_module_ctx = {
@@ -325,14 +392,17 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
 {
     int                        rc;
-    size_t                     i, n, total, bound, len, *lens;
-    ngx_str_t                  value;
-    const u_char             **values;
-    ngx_http_complex_value_t  *cv;
+    size_t                         i, n, naud, total, bound, len, *lens;
+    ngx_str_t                      value;
+    const u_char                 **values;
+    ngx_http_complex_value_t      *cv;
+    ngx_http_backend_jwt_claim_t  *claim;
     char                       err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
-    /* issuer, subject, then the custom claims, as bjwt_signer_mint wants */
-    n = 2 + (jlcf->claim_values ? jlcf->claim_values->nelts : 0);
+    /* issuer, subject, the audiences, then the custom claims, as
+     * bjwt_signer_mint wants */
+    naud = jlcf->audience ? jlcf->audience->nelts : 0;
+    n = 2 + naud + (jlcf->claim_values ? jlcf->claim_values->nelts : 0);
 
     values = ngx_pcalloc(r->pool, n * sizeof(u_char *));
     lens = ngx_pcalloc(r->pool, n * sizeof(size_t));
@@ -347,8 +417,11 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
             cv = jlcf->issuer;
         } else if (i == 1) {
             cv = jlcf->subject;
+        } else if (i < 2 + naud) {
+            cv = (ngx_http_complex_value_t *) jlcf->audience->elts + i - 2;
         } else {
-            cv = (ngx_http_complex_value_t *) jlcf->claim_values->elts + i - 2;
+            claim = jlcf->claim_values->elts;
+            cv = &claim[i - 2 - naud].value;
         }
 
         if (cv == NULL) {
@@ -718,6 +791,8 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
      *     conf->key_where = { null, 0 };
      *     conf->cert_where = { null, 0 };
      *     conf->kid = { 0, NULL };
+     *     conf->enforce_where = { null, 0 };
+     *     conf->set = { { null, 0 }, ... };
      *     conf->signer = NULL;
      */
 
@@ -730,10 +805,106 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->kid_mode = NGX_CONF_UNSET;
     conf->issuer = NGX_CONF_UNSET_PTR;
     conf->subject = NGX_CONF_UNSET_PTR;
+    conf->audience = NGX_CONF_UNSET_PTR;
+    conf->nbf_leeway = NGX_CONF_UNSET;
+    conf->jti = NGX_CONF_UNSET;
+    conf->enforce = NGX_CONF_UNSET;
     conf->claims = NGX_CONF_UNSET_PTR;
     conf->claim_values = NGX_CONF_UNSET_PTR;
 
     return conf;
+}
+
+
+/*
+ * backend_jwt_enforce: a level below an enforcing one may not set anything
+ * but claims of its own; each directive it sets fails nginx -t at its line.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_check_enforced(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *prev, ngx_http_backend_jwt_loc_conf_t *conf)
+{
+    ngx_uint_t                     i;
+    ngx_command_t                 *cmd;
+    ngx_http_backend_jwt_where_t  *w;
+
+    for (i = 0; i < NGX_HTTP_BACKEND_JWT_NCMDS; i++) {
+        cmd = &ngx_http_backend_jwt_commands[i];
+        w = &conf->set[i];
+
+        if (w->line == 0
+            || cmd->set == ngx_http_backend_jwt_claim
+            || cmd->set == ngx_http_backend_jwt_wso2_claims)
+        {
+            continue;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"%V\" cannot be set here: \"backend_jwt_enforce on\" "
+                      "in %V:%ui keeps the enclosing level's settings (only "
+                      "claims can be added) in %V:%ui",
+                      &cmd->name, &prev->enforce_where.file,
+                      prev->enforce_where.line, &w->file, w->line);
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Under backend_jwt_enforce: the enclosing claims, then this level's. */
+static ngx_int_t
+ngx_http_backend_jwt_append_claims(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *prev, ngx_http_backend_jwt_loc_conf_t *conf)
+{
+    size_t                         conflict;
+    ngx_uint_t                     i;
+    ngx_array_t                   *values;
+    bjwt_claims                   *merged;
+    ngx_http_backend_jwt_claim_t  *claim, *own;
+    char                           err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    own = conf->claim_values->elts;
+
+    if (bjwt_claims_append(prev->claims, conf->claims, &merged, &conflict,
+                           err, sizeof(err))
+        != BJWT_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "backend_jwt: %s in %V:%ui",
+                      err, &own[conflict].where.file, own[conflict].where.line);
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_claims,
+                                     merged)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    values = ngx_array_create(cf->pool,
+                              prev->claim_values->nelts
+                              + conf->claim_values->nelts,
+                              sizeof(ngx_http_backend_jwt_claim_t));
+    if (values == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < prev->claim_values->nelts + conf->claim_values->nelts; i++) {
+        claim = ngx_array_push(values);
+        if (claim == NULL) {
+            return NGX_ERROR;
+        }
+
+        *claim = (i < prev->claim_values->nelts)
+                 ? ((ngx_http_backend_jwt_claim_t *) prev->claim_values->elts)[i]
+                 : own[i - prev->claim_values->nelts];
+    }
+
+    conf->claims = merged;
+    conf->claim_values = values;
+
+    return NGX_OK;
 }
 
 
@@ -748,6 +919,18 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_backend_jwt_where_t      *where;
     ngx_http_backend_jwt_main_conf_t  *jmcf;
     char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (prev->enforce == 1
+        && ngx_http_backend_jwt_check_enforced(cf, prev, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->enforce == NGX_CONF_UNSET) {
+        conf->enforce_where = prev->enforce_where;
+    }
+
+    ngx_conf_merge_value(conf->enforce, prev->enforce, 0);
 
     if (conf->enable == NGX_CONF_UNSET) {
         conf->enable_where = prev->enable_where;
@@ -787,11 +970,21 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->kid_mode, prev->kid_mode, BJWT_KID_THUMBPRINT);
     ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
     ngx_conf_merge_ptr_value(conf->subject, prev->subject, NULL);
+    ngx_conf_merge_ptr_value(conf->audience, prev->audience, NULL);
+    ngx_conf_merge_value(conf->nbf_leeway, prev->nbf_leeway, -1);
+    ngx_conf_merge_value(conf->jti, prev->jti, 1);
 
-    /* a level that declares claims replaces the inherited list */
+    /* a level that declares claims replaces the inherited list, or adds to
+     * it under backend_jwt_enforce */
     if (conf->claims == NGX_CONF_UNSET_PTR) {
         conf->claims = prev->claims;
         conf->claim_values = prev->claim_values;
+
+    } else if (prev->enforce == 1 && prev->claims != NGX_CONF_UNSET_PTR
+               && prev->claims != NULL
+               && ngx_http_backend_jwt_append_claims(cf, prev, conf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     if (conf->claims == NGX_CONF_UNSET_PTR) {
@@ -812,6 +1005,9 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         && prev->cert == conf->cert
         && prev->kid_mode == conf->kid_mode
         && prev->kid.data == conf->kid.data
+        && prev->audience == conf->audience
+        && prev->nbf_leeway == conf->nbf_leeway
+        && prev->jti == conf->jti
         && prev->claims == conf->claims)
     {
         conf->signer = prev->signer;
@@ -826,6 +1022,9 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     params.kid_mode = (int) conf->kid_mode;
     params.kid = (char *) conf->kid.data;
     params.kid_len = conf->kid.len;
+    params.audiences = conf->audience ? conf->audience->nelts : 0;
+    params.nbf_leeway = conf->nbf_leeway;
+    params.jti = (int) conf->jti;
     params.claims = conf->claims;
 
     rc = bjwt_signer_create(&params, &conf->signer, err, sizeof(err));
@@ -916,12 +1115,30 @@ ngx_http_backend_jwt_where(ngx_conf_t *cf, ngx_http_backend_jwt_where_t *w)
 }
 
 
+/* Records where this level sets a directive, for backend_jwt_enforce. */
+static void
+ngx_http_backend_jwt_mark(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    ngx_http_backend_jwt_where_t  *w;
+
+    w = &jlcf->set[cmd - ngx_http_backend_jwt_commands];
+
+    if (w->line == 0) {
+        ngx_http_backend_jwt_where(cf, w);
+    }
+}
+
+
 static char *
 ngx_http_backend_jwt_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
 
     char  *rv;
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv == NGX_CONF_OK) {
@@ -940,6 +1157,8 @@ ngx_http_backend_jwt_algorithm(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t  *value;
     ngx_int_t  *field;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
     field = (ngx_int_t *) ((char *) conf + cmd->offset);
     if (*field != NGX_CONF_UNSET) {
@@ -970,6 +1189,8 @@ ngx_http_backend_jwt_encoding(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_int_t  *field;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
     field = (ngx_int_t *) ((char *) conf + cmd->offset);
     if (*field != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -998,6 +1219,8 @@ ngx_http_backend_jwt_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_int_t  *field;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
     field = (ngx_int_t *) ((char *) conf + cmd->offset);
     if (*field != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -1025,6 +1248,8 @@ ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
     if (jlcf->header.data != NULL) {
         return "is duplicate";
@@ -1076,6 +1301,8 @@ ngx_http_backend_jwt_signing_key(ngx_conf_t *cf, ngx_command_t *cmd,
     bjwt_key   *key;
     ngx_str_t  *value, path, option;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
     if (jlcf->key != NGX_CONF_UNSET_PTR) {
         return "is duplicate (a level signs with one key or secret)";
@@ -1130,6 +1357,8 @@ ngx_http_backend_jwt_certificate(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_str_t  *value, path;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
     if (jlcf->cert != NGX_CONF_UNSET_PTR) {
         return "is duplicate";
     }
@@ -1168,6 +1397,8 @@ ngx_http_backend_jwt_key_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_str_t  *value;
     char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
     if (jlcf->kid_mode != NGX_CONF_UNSET) {
         return "is duplicate";
@@ -1240,9 +1471,10 @@ ngx_http_backend_jwt_jwks_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 static char *
 ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_str_t                          *value;
-    ngx_http_complex_value_t          **cv;
-    ngx_http_compile_complex_value_t    ccv;
+    ngx_str_t                  *value;
+    ngx_http_complex_value_t  **cv;
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
     cv = (ngx_http_complex_value_t **) ((char *) conf + cmd->offset);
     if (*cv != NGX_CONF_UNSET_PTR) {
@@ -1256,13 +1488,7 @@ ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[1];
-    ccv.complex_value = *cv;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+    if (ngx_http_backend_jwt_compile(cf, &value[1], *cv) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -1270,59 +1496,266 @@ ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* backend_jwt_claim name value [type=T] */
+/* Compiles a value that may contain variables into `cv`. */
+static ngx_int_t
+ngx_http_backend_jwt_compile(ngx_conf_t *cf, ngx_str_t *text,
+    ngx_http_complex_value_t *cv)
+{
+    ngx_http_compile_complex_value_t  ccv;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = text;
+    ccv.complex_value = cv;
+
+    return ngx_http_compile_complex_value(&ccv);
+}
+
+
+/* The directive's arguments from `first` on, as the core's C arrays. */
+static ngx_int_t
+ngx_http_backend_jwt_args(ngx_conf_t *cf, ngx_uint_t first,
+    const char ***args, size_t **lens, size_t *n)
+{
+    ngx_uint_t   i;
+    ngx_str_t   *value;
+
+    value = cf->args->elts;
+    *n = cf->args->nelts - first;
+    *args = ngx_palloc(cf->pool, (*n + 1) * sizeof(char *));
+    *lens = ngx_palloc(cf->pool, (*n + 1) * sizeof(size_t));
+    if (*args == NULL || *lens == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < *n; i++) {
+        (*args)[i] = (char *) value[first + i].data;
+        (*lens)[i] = value[first + i].len;
+    }
+
+    return NGX_OK;
+}
+
+
+/* The level's claim list, created with its first claim. */
+static ngx_int_t
+ngx_http_backend_jwt_claims_init(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
+{
+    if (jlcf->claims != NGX_CONF_UNSET_PTR) {
+        return NGX_OK;
+    }
+
+    jlcf->claims = bjwt_claims_create();
+    if (jlcf->claims == NULL
+        || ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_claims,
+                                        jlcf->claims)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    jlcf->claim_values = ngx_array_create(cf->pool, 4,
+                                          sizeof(ngx_http_backend_jwt_claim_t));
+    if (jlcf->claim_values == NULL) {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* Adds the value of the claim the core just declared. */
+static ngx_int_t
+ngx_http_backend_jwt_claim_value(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *text)
+{
+    ngx_http_backend_jwt_claim_t  *claim;
+
+    claim = ngx_array_push(jlcf->claim_values);
+    if (claim == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_http_backend_jwt_where(cf, &claim->where);
+
+    return ngx_http_backend_jwt_compile(cf, text, &claim->value);
+}
+
+
+/* backend_jwt_claim name value [type=T] [separator=S] [if_empty=E] */
 static char *
 ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
 
-    ngx_str_t                          *value, option;
-    ngx_http_complex_value_t           *cv;
-    ngx_http_compile_complex_value_t    ccv;
-    char                                err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    size_t       n, *lens;
+    ngx_str_t   *value;
+    const char **options;
+    char         err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
-    if (jlcf->claims == NGX_CONF_UNSET_PTR) {
-        jlcf->claims = bjwt_claims_create();
-        if (jlcf->claims == NULL
-            || ngx_http_backend_jwt_cleanup(cf,
-                                            ngx_http_backend_jwt_free_claims,
-                                            jlcf->claims)
-               != NGX_OK)
-        {
-            return NGX_CONF_ERROR;
-        }
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
 
-        jlcf->claim_values = ngx_array_create(cf->pool, 4,
-                                              sizeof(ngx_http_complex_value_t));
-        if (jlcf->claim_values == NULL) {
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_backend_jwt_claims_init(cf, jlcf) != NGX_OK
+        || ngx_http_backend_jwt_args(cf, 3, &options, &lens, &n) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     value = cf->args->elts;
-    option = ngx_http_backend_jwt_option(cf, 3);
 
     if (bjwt_claims_add(jlcf->claims, (char *) value[1].data, value[1].len,
-                        (char *) option.data, option.len, err, sizeof(err))
+                        options, lens, n, err, sizeof(err))
         != BJWT_OK)
     {
         return ngx_http_backend_jwt_conf_error(cf, cmd, err);
     }
 
-    cv = ngx_array_push(jlcf->claim_values);
-    if (cv == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
-
-    ccv.cf = cf;
-    ccv.value = &value[2];
-    ccv.complex_value = cv;
-
-    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+    if (ngx_http_backend_jwt_claim_value(cf, jlcf, &value[2]) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_wso2_claims apiname=A version=V [NAME=VALUE...] */
+static char *
+ngx_http_backend_jwt_wso2_claims(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    size_t       i, n, first, count, *lens;
+    ngx_str_t    text;
+    const char **args;
+    char         err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
+    if (ngx_http_backend_jwt_claims_init(cf, jlcf) != NGX_OK
+        || ngx_http_backend_jwt_args(cf, 1, &args, &lens, &n) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    first = bjwt_claims_count(jlcf->claims);
+
+    if (bjwt_claims_add_wso2(jlcf->claims, args, lens, n, err, sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    count = bjwt_claims_count(jlcf->claims);
+
+    /* the recipe gives each claim's value as text that may hold variables */
+    for (i = first; i < count; i++) {
+        text.len = bjwt_claims_template(jlcf->claims, i, NULL, 0);
+        text.data = ngx_pnalloc(cf->pool, text.len);
+        if (text.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        bjwt_claims_template(jlcf->claims, i, text.data, text.len);
+
+        if (ngx_http_backend_jwt_claim_value(cf, jlcf, &text) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_audience value...: a string, or an array when several */
+static char *
+ngx_http_backend_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    ngx_uint_t                 i;
+    ngx_str_t                 *value;
+    ngx_http_complex_value_t  *cv;
+
+    if (jlcf->audience != NGX_CONF_UNSET_PTR) {
+        return "is duplicate (give every audience in one directive)";
+    }
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
+    jlcf->audience = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(ngx_http_complex_value_t));
+    if (jlcf->audience == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        cv = ngx_array_push(jlcf->audience);
+        if (cv == NULL
+            || ngx_http_backend_jwt_compile(cf, &value[i], cv) != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_not_before on | off | time */
+static char *
+ngx_http_backend_jwt_not_before(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    int64_t     leeway;
+    ngx_str_t  *value;
+    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->nbf_leeway != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
+    value = cf->args->elts;
+
+    if (bjwt_parse_not_before((char *) value[1].data, value[1].len, &leeway,
+                              err, sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    jlcf->nbf_leeway = (ngx_int_t) leeway;
+
+    return NGX_CONF_OK;
+}
+
+
+/* on | off directives: nginx's own flag slot, plus where it was set */
+static char *
+ngx_http_backend_jwt_flag(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_flag_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_backend_jwt_mark(cf, cmd, conf);
+
+        if (cmd->offset == offsetof(ngx_http_backend_jwt_loc_conf_t, enforce))
+        {
+            ngx_http_backend_jwt_where(cf, &jlcf->enforce_where);
+        }
+    }
+
+    return rv;
 }

@@ -21,14 +21,33 @@ public final class Signer {
         case custom([UInt8])
     }
 
+    /// The registered claims beside `iss`, `sub`, `iat` and `exp`.
+    public struct Registered: Sendable, Equatable {
+        /// How many `backend_jwt_audience` values come after the subject.
+        public var audienceCount: Int
+        /// `nbf` = `iat` minus this leeway (`backend_jwt_not_before`); nil: no `nbf`.
+        public var notBeforeLeeway: Int64?
+        /// Whether tokens carry a `jti` (`backend_jwt_jti`).
+        public var jti: Bool
+
+        public init(audienceCount: Int = 0, notBeforeLeeway: Int64? = nil, jti: Bool = true) {
+            self.audienceCount = audienceCount
+            self.notBeforeLeeway = notBeforeLeeway
+            self.jti = jti
+        }
+    }
+
+    public let registered: Registered
+
     /// The encoded JOSE header and the `.` after it: the same for every token.
     private let headerSegment: [UInt8]
-    /// `,"name":` for each custom claim, JSON-escaped once.
-    private let claimPrefixes: [[UInt8]]
+    /// The custom claims' members, nested objects shared.
+    private let claimTree: ClaimTree
 
     public init(
         algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
-        certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, claims: [ClaimList.Claim]
+        certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, registered: Registered = Registered(),
+        claims: [ClaimList.Claim]
     ) throws(BackendJWTError) {
         if algorithm != .none {
             guard let key else {
@@ -41,6 +60,12 @@ public final class Signer {
         guard ttl > 0, ttl <= TokenTTL.maximum else {
             throw BackendJWTError(.config, "token TTL \(ttl) is out of range")
         }
+        guard registered.audienceCount >= 0, (registered.notBeforeLeeway ?? 0) >= 0,
+            (registered.notBeforeLeeway ?? 0) <= TokenTTL.maximum
+        else {
+            throw BackendJWTError(.config, "audience count or not-before leeway is out of range")
+        }
+        self.registered = registered
         self.algorithm = algorithm
         self.encoding = encoding
         self.ttl = ttl
@@ -68,18 +93,15 @@ public final class Signer {
         }
         header.append("}")
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
-        claimPrefixes = claims.map { claim in
-            var prefix = JSONWriter()
-            prefix.append(",")
-            prefix.appendString(Array(claim.name.utf8))
-            prefix.append(":")
-            return prefix.bytes
-        }
+        claimTree = ClaimTree(claims)
     }
 
-    /// Constant payload text: braces, `"iss":`, `"sub":`, `"iat":` and `"exp":` with 20-digit
-    /// numbers, `"jti":` with a UUID, and separators.
-    private static let payloadOverhead = 128
+    /// How many values `mint` takes: issuer, subject, the audiences, then each custom claim.
+    public var valueCount: Int { 2 + registered.audienceCount + claims.count }
+
+    /// Constant payload text: braces, `"iss":`, `"sub":`, `"aud":[]`, `"iat":`, `"nbf":` and
+    /// `"exp":` with 20-digit numbers, `"jti":` with a UUID, and separators.
+    private static let payloadOverhead = 192
 
     /// An upper bound of the token length when the request values total `valueBytes` bytes.
     public func tokenBound(valueBytes: Int) -> Int {
@@ -87,7 +109,7 @@ public final class Signer {
         let (expanded, overflow) = valueBytes.multipliedReportingOverflow(by: JSONWriter.stringExpansion)
         // A negative count is a size_t past Int.max from C: no bound fits it.
         guard !overflow, valueBytes >= 0, valueBytes < Int.max / 16 else { return Int.max }
-        let payload = Self.payloadOverhead + expanded + claimPrefixes.reduce(0) { $0 + $1.count + perValue } + 2 * perValue
+        let payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
         return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
     }
@@ -98,8 +120,8 @@ public final class Signer {
     public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
         throws(BackendJWTError) -> Int
     {
-        guard values.count == 2 + claims.count else {
-            throw BackendJWTError(.config, "expected \(2 + claims.count) values, got \(values.count)")
+        guard values.count == valueCount else {
+            throw BackendJWTError(.config, "expected \(valueCount) values, got \(values.count)")
         }
         let payload = try payload(now: now, values: values)
         let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
@@ -123,7 +145,8 @@ public final class Signer {
         return n
     }
 
-    /// The payload JSON: `iss`, `sub`, `iat`, `exp`, `jti`, then the custom claims in order.
+    /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, then the custom claims
+    /// in order. Empty issuer, subject and audience values are left out.
     func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
         var json = JSONWriter()
         json.bytes.reserveCapacity(256 + values.reduce(0) { $0 + ($1?.count ?? 0) } * 2)
@@ -138,20 +161,35 @@ public final class Signer {
             json.appendString(subject)
             json.append(",")
         }
+        let audiences = values[2..<(2 + registered.audienceCount)].compactMap { $0 }.filter { !$0.isEmpty }
+        if !audiences.isEmpty {
+            // One audience is a string, several an array (RFC 7519 4.1.3).
+            json.append("\"aud\":")
+            if audiences.count > 1 { json.append("[") }
+            for (index, audience) in audiences.enumerated() {
+                if index > 0 { json.append(",") }
+                json.appendString(audience)
+            }
+            json.append(audiences.count > 1 ? "]," : ",")
+        }
         let (expiry, overflow) = now.addingReportingOverflow(ttl)
-        guard !overflow else { throw BackendJWTError(.sign, "the clock (\(now)) plus the TTL overflows") }
+        let (notBefore, underflow) = now.subtractingReportingOverflow(registered.notBeforeLeeway ?? 0)
+        guard !overflow, !underflow else { throw BackendJWTError(.sign, "the clock (\(now)) plus the TTL overflows") }
         json.append("\"iat\":")
         json.append(now)
+        if registered.notBeforeLeeway != nil {
+            json.append(",\"nbf\":")
+            json.append(notBefore)
+        }
         json.append(",\"exp\":")
         json.append(expiry)
-        json.append(",\"jti\":\"")
-        json.bytes.append(contentsOf: try Self.uuid4())
-        json.append("\"")
-        for (index, claim) in claims.enumerated() {
-            guard let value = values[2 + index], !value.isEmpty else { continue }
-            json.bytes.append(contentsOf: claimPrefixes[index])
-            try claim.type.appendJSON(value, claim: claim.name, to: &json)
+        if registered.jti {
+            json.append(",\"jti\":\"")
+            json.bytes.append(contentsOf: try Self.uuid4())
+            json.append("\"")
         }
+        var needComma = true
+        try claimTree.append(claims, values: values[(2 + registered.audienceCount)...], to: &json, needComma: &needComma)
         json.append("}")
         return json.bytes
     }

@@ -31,6 +31,8 @@ public func bjwtSignerCreate(
             algorithm: algorithm, encoding: encoding, ttl: p.ttl,
             key: p.key.map { borrow($0, as: SigningKey.self) },
             certificate: p.cert.map { borrow($0, as: Certificate.self) }, keyID: keyID,
+            registered: Signer.Registered(
+                audienceCount: p.audiences, notBeforeLeeway: p.nbf_leeway < 0 ? nil : p.nbf_leeway, jti: p.jti != 0),
             claims: p.claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
         out.pointee = retain(made)
     }
