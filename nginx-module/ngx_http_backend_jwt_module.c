@@ -1406,7 +1406,9 @@ ngx_http_backend_jwt_key_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (value[1].len == 3 && ngx_strncmp(value[1].data, "off", 3) == 0) {
+    if (value[1].len == 3
+        && ngx_strncasecmp(value[1].data, (u_char *) "off", 3) == 0)
+    {
         jlcf->kid_mode = BJWT_KID_OFF;
         return NGX_CONF_OK;
     }

@@ -48,6 +48,10 @@ func quoted<Bytes: Collection>(_ bytes: Bytes, limit: Int = 64) -> String where 
 
 func quoted(_ text: String) -> String { quoted(Array(text.utf8)) }
 
+/// Quotes a file name from the configuration: escaped like any value, but never cut, since the
+/// operator needs all of it to find the file.
+func quotedPath(_ path: String) -> String { quoted(Array(path.utf8), limit: Int.max) }
+
 func hex2(_ byte: UInt8) -> String {
     let digits = Array("0123456789abcdef".utf8)
     return String(decoding: [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]], as: UTF8.self)

@@ -18,7 +18,7 @@ public final class Certificate {
         }
         ERR_clear_error()
         guard let x509 = parsed else {
-            throw BackendJWTError(.certificate, "certificate file \(quoted(path)) holds no PEM certificate")
+            throw BackendJWTError(.certificate, "certificate file \(quotedPath(path)) holds no PEM certificate")
         }
         var derPointer: UnsafeMutablePointer<UInt8>?
         let length = i2d_X509(x509, &derPointer)
@@ -39,7 +39,7 @@ public final class Certificate {
         guard let pkey = key.pkey, EVP_PKEY_eq(X509_get0_pubkey(x509), pkey) == 1 else {
             ERR_clear_error()
             throw BackendJWTError(
-                .certificate, "certificate file \(quoted(path)) is not for the signing key in \(quoted(key.path))")
+                .certificate, "certificate file \(quotedPath(path)) is not for the signing key in \(quotedPath(key.path))")
         }
     }
 

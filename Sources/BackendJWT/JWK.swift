@@ -16,7 +16,7 @@ extension SigningKey {
                     ("n", b64.encode(try bigNumber(pkey, "n")))]
         case .ec(let curve):
             guard let name = Self.jwkCurves[curve] else {
-                throw BackendJWTError(.key, "key file \(quoted(path)) uses curve \(curve), which JOSE does not name")
+                throw BackendJWTError(.key, "key file \(quotedPath(path)) uses curve \(curve), which JOSE does not name")
             }
             let size = name == "P-521" ? 66 : name == "P-384" ? 48 : 32
             return [("crv", Array(name.utf8)), ("kty", Array("EC".utf8)),
@@ -93,7 +93,10 @@ public final class JWKSet {
     /// Publishes a key named by `backend_jwt_jwks_key`, with its thumbprint as kid.
     public func add(key: SigningKey, algorithm: SigningAlgorithm?) throws(BackendJWTError) {
         guard let algorithm = algorithm ?? Self.defaultAlgorithm(for: key.type) else {
-            throw BackendJWTError(.key, "key file \(quoted(key.path)) holds a key of type \(key.type), which cannot be published")
+            throw BackendJWTError(.key, "key file \(quotedPath(key.path)) holds a key of type \(key.type), which cannot be published")
+        }
+        guard algorithm.family != .none, algorithm.family != .hmac else {
+            throw BackendJWTError(.config, "alg=\(algorithm.joseName) has no public key to publish")
         }
         try key.check(for: algorithm, requirePrivate: false)
         try add(key: key, keyID: key.thumbprint(), algorithm: algorithm, certificate: nil)
@@ -103,10 +106,19 @@ public final class JWKSet {
         throws(BackendJWTError)
     {
         guard let members = try key.publicJWKMembers() else { return }  // HMAC: never published
-        if entries.contains(where: { $0.keyID == keyID && $0.algorithm == algorithm && $0.members.elementsEqual(members, by: { $0.name == $1.name && $0.value == $1.value }) }) {
+        let same = entries.firstIndex {
+            $0.keyID == keyID && $0.algorithm == algorithm
+                && $0.members.elementsEqual(members, by: { $0.name == $1.name && $0.value == $1.value })
+        }
+        guard let same else {
+            entries.append(Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate))
             return
         }
-        entries.append(Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate))
+        // One key signing in several locations is one entry; its certificate, wherever one is
+        // configured, is published with it.
+        if entries[same].certificate == nil, let certificate {
+            entries[same] = Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate)
+        }
     }
 
     /// The algorithm a key of this type signs with when the configuration does not say.

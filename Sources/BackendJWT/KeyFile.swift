@@ -14,7 +14,7 @@ enum KeyFile {
     static func load(_ path: [UInt8], noun: String) throws(BackendJWTError) -> [UInt8] {
         let shown = String(decoding: path, as: UTF8.self)
         // open() would stop at a NUL and read another file than the one named.
-        guard !path.contains(0) else { throw BackendJWTError(.key, "\(noun) \(quoted(shown)) has a NUL byte in its name") }
+        guard !path.contains(0) else { throw BackendJWTError(.key, "\(noun) \(quotedPath(shown)) has a NUL byte in its name") }
         let fd = (path + [0]).withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { open($0.baseAddress!, O_RDONLY | O_CLOEXEC) }
         }
@@ -23,10 +23,10 @@ enum KeyFile {
         var info = stat()
         guard fstat(fd, &info) == 0 else { throw ioError("cannot read \(noun)", shown) }
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw BackendJWTError(.key, "\(noun) \(quoted(shown)) is not a regular file")
+            throw BackendJWTError(.key, "\(noun) \(quotedPath(shown)) is not a regular file")
         }
         guard Int(info.st_size) <= maximumSize else {
-            throw BackendJWTError(.key, "\(noun) \(quoted(shown)) is larger than \(maximumSize) bytes")
+            throw BackendJWTError(.key, "\(noun) \(quotedPath(shown)) is larger than \(maximumSize) bytes")
         }
         var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
         var filled = 0
@@ -43,7 +43,7 @@ enum KeyFile {
 
     private static func ioError(_ what: String, _ path: String) -> BackendJWTError {
         let reason = String(cString: strerror(errno))
-        return BackendJWTError(.key, "\(what) \(quoted(path)): \(reason)")
+        return BackendJWTError(.key, "\(what) \(quotedPath(path)): \(reason)")
     }
 
     /// Whether `haystack` contains `needle` (PEM labels).

@@ -20,10 +20,8 @@ public enum SecretEncoding: String, Sendable, CaseIterable, CustomStringConverti
     /// The secret bytes, or nil if the text is not in this encoding.
     func decode(_ input: [UInt8]) -> [UInt8]? {
         if self == .raw { return input }
-        let isSpace: (UInt8) -> Bool = { $0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
-        var text = ArraySlice(input)
-        while let first = text.first, isSpace(first) { text = text.dropFirst() }
-        while let last = text.last, isSpace(last) { text = text.dropLast() }
+        // White space anywhere is ignored: `openssl rand -base64 64` wraps its lines.
+        let text = ArraySlice(input.filter { !($0 == 0x20 || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D) })
         switch self {
         case .hex: return Self.decodeHex(text)
         case .base64: return Self.decodeBase64(text, alphabet: "+/")

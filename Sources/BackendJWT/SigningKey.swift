@@ -14,7 +14,7 @@ public final class SigningKey {
         public var description: String {
             switch self {
             case .rsa(let bits): "RSA \(bits)-bit"
-            case .ec(let curve): "EC \(curve)"
+            case .ec(let curve): "EC \(SigningKey.jwkCurves[curve] ?? curve)"
             case .ed25519: "Ed25519"
             case .secret(let bytes): "HMAC secret of \(bytes) bytes"
             case .other(let name): name
@@ -61,7 +61,8 @@ public final class SigningKey {
         }
         ERR_clear_error()  // nginx reads OpenSSL's error queue for its own TLS errors
         guard let pkey = parsed else {
-            throw BackendJWTError(.key, Self.whyNotAPrivateKey(pem, path: shown, password: password != nil))
+            throw BackendJWTError(
+                .key, Self.whyNotAPrivateKey(pem, path: shown, password: password != nil, publishing: publicAllowed))
         }
         self.pkey = pkey
         self.secret = []
@@ -70,10 +71,10 @@ public final class SigningKey {
         self.type = Self.type(of: pkey)
         if case .rsa(let bits) = type, bits < Self.minimumRSABits {
             throw BackendJWTError(
-                .key, "key file \(quoted(shown)) holds an RSA \(bits)-bit key; at least \(Self.minimumRSABits) bits are required")
+                .key, "key file \(quotedPath(shown)) holds an RSA \(bits)-bit key; at least \(Self.minimumRSABits) bits are required")
         }
         if case .other(let name) = type {
-            throw BackendJWTError(.key, "key file \(quoted(shown)) holds a key of type \(name), which no JOSE algorithm here signs with")
+            throw BackendJWTError(.key, "key file \(quotedPath(shown)) holds a key of type \(name), which no JOSE algorithm here signs with")
         }
     }
 
@@ -84,9 +85,9 @@ public final class SigningKey {
         var raw = try KeyFile.load(path, noun: "secret file")
         defer { KeyFile.wipe(&raw) }
         guard let secret = encoding.decode(raw) else {
-            throw BackendJWTError(.key, "secret file \(quoted(shown)) is not valid \(encoding)")
+            throw BackendJWTError(.key, "secret file \(quotedPath(shown)) is not valid \(encoding)")
         }
-        guard !secret.isEmpty else { throw BackendJWTError(.key, "secret file \(quoted(shown)) is empty") }
+        guard !secret.isEmpty else { throw BackendJWTError(.key, "secret file \(quotedPath(shown)) is empty") }
         self.pkey = nil
         self.secret = secret
         self.path = shown
@@ -120,16 +121,17 @@ public final class SigningKey {
             case .hmac: why = "; \(algorithm.joseName) needs backend_jwt_signing_secret"
             case .rsa, .rsaPSS: why = "; \(algorithm.joseName) needs an RSA key"
             case .edDSA: why = "; EdDSA needs an Ed25519 key"
+            case .ecdsa: why = "; \(algorithm.joseName) needs an EC \(algorithm.curve?.jwk ?? "") key"
             default: why = ""
             }
         }
         guard fits else {
             let noun = pkey == nil ? "secret file" : "key file"
             throw BackendJWTError(
-                .key, "\(noun) \(quoted(path)) holds a key of type \(type), which cannot sign \(algorithm.joseName)\(why)")
+                .key, "\(noun) \(quotedPath(path)) holds a key of type \(type), which cannot sign \(algorithm.joseName)\(why)")
         }
         guard isPrivate || !requirePrivate else {
-            throw BackendJWTError(.key, "key file \(quoted(path)) holds a public key, which cannot sign")
+            throw BackendJWTError(.key, "key file \(quotedPath(path)) holds a public key, which cannot sign")
         }
     }
 
@@ -175,23 +177,24 @@ public final class SigningKey {
     }
 
     /// Says what a PEM file holds instead of a usable private key, without echoing its content.
-    private static func whyNotAPrivateKey(_ pem: [UInt8], path: String, password: Bool) -> String {
+    private static func whyNotAPrivateKey(_ pem: [UInt8], path: String, password: Bool, publishing: Bool) -> String {
+        let encrypted =
+            publishing
+            ? "an encrypted private key; publish its public half instead (openssl pkey -in KEY -pubout)"
+            : password
+                ? "an encrypted private key that the password does not open"
+                : "an encrypted private key; name its password with password_file="
         let labels: [(String, String)] = [
-            (
-                "-----BEGIN ENCRYPTED PRIVATE KEY-----",
-                password
-                    ? "an encrypted private key that the password does not open"
-                    : "an encrypted private key; name its password with password_file="
-            ),
+            ("-----BEGIN ENCRYPTED PRIVATE KEY-----", encrypted),
             ("-----BEGIN PUBLIC KEY-----", "a public key, not a private key"),
             ("-----BEGIN RSA PUBLIC KEY-----", "a public key, not a private key"),
             ("-----BEGIN CERTIFICATE-----", "a certificate, not a private key"),
             ("PRIVATE KEY-----", "a private key OpenSSL cannot parse (damaged, or encrypted in a legacy form)"),
         ]
         for (label, what) in labels where KeyFile.contains(pem, label) {
-            return "key file \(quoted(path)) holds \(what)"
+            return "key file \(quotedPath(path)) holds \(what)"
         }
-        return "key file \(quoted(path)) holds no PEM private key"
+        return "key file \(quotedPath(path)) holds no PEM private key"
     }
 
     private static func firstLine(of path: [UInt8]) throws(BackendJWTError) -> [UInt8] {

@@ -7,6 +7,7 @@ Only 127.0.0.1 is ever used.
 
 import base64
 import datetime
+import hashlib
 import http.client
 import json
 import os
@@ -26,7 +27,7 @@ import jwt
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,43 +81,156 @@ def _write(path, data, mode=0o644):
     return str(path)
 
 
+PASSWORD = b"correct horse battery staple"
+# the key every algorithm signs with in the harness (distinct keys, so distinct kids)
+ALG_KEYS = {
+    "RS256": "rsa", "RS384": "rsa2", "RS512": "rsa3", "PS256": "rsa4", "PS384": "rsa5",
+    "PS512": "rsa6", "ES256": "ec", "ES384": "ec384", "ES512": "ec521", "EdDSA": "ed25519",
+    "HS256": "secret", "HS384": "secret", "HS512": "secret",
+}
+SIGNING = list(ALG_KEYS)
+ASYMMETRIC = [a for a in SIGNING if not a.startswith("HS")]
+SIGNATURE_BYTES = {"RS": 256, "PS": 256, "ES256": 64, "ES384": 96, "ES512": 132, "Ed": 64,
+                   "HS256": 32, "HS384": 48, "HS512": 64}
+
+
+def signature_bytes(alg):
+    return SIGNATURE_BYTES.get(alg) or SIGNATURE_BYTES[alg[:2]]
+
+
+def _self_signed(key, name):
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return (
+        x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
+        .public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, None if isinstance(key, ed25519.Ed25519PrivateKey) else hashes.SHA256())
+    )
+
+
 @pytest.fixture(scope="session")
 def keys():
-    """Key material, generated once: paths plus the public key of `rsa` for verification."""
+    """Key material, generated once. Paths as attributes (keys.rsa, keys.ec384, keys.secret, ...);
+    keys.pub and keys.kid map a key name (rsa, rsa2..rsa6, ec, ec384, ec521, ed25519) to its public
+    key and its RFC 7638 thumbprint, computed here independently of the module; keys.public_key is
+    keys.pub["rsa"]; keys.secret_bytes is the HMAC secret, in raw and encoded files."""
     d = Path(tempfile.mkdtemp(prefix="bjwt-keys-"))
     d.chmod(0o755)
     pem = serialization.Encoding.PEM
     none = serialization.NoEncryption()
     pkcs8 = serialization.PrivateFormat.PKCS8
-    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    legacy = serialization.PrivateFormat.TraditionalOpenSSL
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    private = {name: rsa.generate_private_key(65537, 2048)
+               for name in ("rsa", "rsa2", "rsa3", "rsa4", "rsa5", "rsa6")}
+    private.update(ec=ec.generate_private_key(ec.SECP256R1()),
+                   ec384=ec.generate_private_key(ec.SECP384R1()),
+                   ec521=ec.generate_private_key(ec.SECP521R1()),
+                   ed25519=ed25519.Ed25519PrivateKey.generate())
+    paths = {name: _write(d / f"{name}.pem", key.private_bytes(pem, pkcs8, none), 0o600)
+             for name, key in private.items()}
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
-    ec_key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "backend-jwt-test")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name)
-        .public_key(rsa_key.public_key()).serial_number(1)
-        .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-        .sign(rsa_key, hashes.SHA256())
-    )
+    cert, cert_ec = _self_signed(private["rsa"], "backend-jwt-test"), _self_signed(private["ec"], "ec")
+    # 64 bytes whose base64 has '+' and '/' (0xfbffbf), so each alphabet is exercised
+    secret = b"\xfb\xff\xbf" + os.urandom(61)
     k = SimpleNamespace(
         dir=str(d),
-        public_key=rsa_key.public_key(),
-        rsa=_write(d / "rsa.pem", rsa_key.private_bytes(pem, pkcs8, none), 0o600),
-        rsa_pkcs1=_write(
-            d / "rsa-pkcs1.pem",
-            rsa_key.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, none), 0o600),
+        pub={name: key.public_key() for name, key in private.items()},
+        public_key=private["rsa"].public_key(),
+        rsa_pkcs1=_write(d / "rsa-pkcs1.pem", private["rsa"].private_bytes(pem, legacy, none), 0o600),
         rsa1024=_write(d / "rsa1024.pem", small.private_bytes(pem, pkcs8, none), 0o600),
-        ec=_write(d / "ec.pem", ec_key.private_bytes(pem, pkcs8, none), 0o600),
-        public=_write(d / "public.pem", rsa_key.public_key().public_bytes(
-            pem, serialization.PublicFormat.SubjectPublicKeyInfo)),
+        ec_sec1=_write(d / "ec-sec1.pem", private["ec"].private_bytes(pem, legacy, none), 0o600),
+        rsa_encrypted=_write(d / "rsa-encrypted.pem", private["rsa2"].private_bytes(
+            pem, pkcs8, serialization.BestAvailableEncryption(PASSWORD)), 0o600),
+        password=_write(d / "password", PASSWORD + b"\n", 0o600),
+        wrong_password=_write(d / "wrong-password", b"not the password\n", 0o600),
+        public=_write(d / "public.pem", private["rsa"].public_key().public_bytes(pem, spki)),
+        ed25519_public=_write(d / "ed25519-public.pem",
+                              private["ed25519"].public_key().public_bytes(pem, spki)),
         cert=_write(d / "cert.pem", cert.public_bytes(pem)),
+        cert_ec=_write(d / "cert-ec.pem", cert_ec.public_bytes(pem)),
+        certs={"rsa": cert, "ec": cert_ec},
         garbage=_write(d / "garbage.pem", b"this is not a key\n" * 4),
         htpasswd=_write(d / "htpasswd", b"alice:{PLAIN}secret\n"),  # read by workers: 0644
+        secret_bytes=secret,
+        secret=_write(d / "secret.bin", secret, 0o600),
+        secret_base64=_write(d / "secret.b64", base64.b64encode(secret) + b"\n", 0o600),
+        secret_base64url=_write(d / "secret.b64u", b64url(secret).encode() + b"\n", 0o600),
+        secret_hex=_write(d / "secret.hex", b"  " + secret.hex().upper().encode() + b"\r\n", 0o600),
+        **paths,
     )
-    assert k.rsa_pkcs1 and b"BEGIN RSA PRIVATE KEY" in Path(k.rsa_pkcs1).read_bytes()
+    k.kid = {name: thumbprint(pub) for name, pub in k.pub.items()}
+    assert b"BEGIN RSA PRIVATE KEY" in Path(k.rsa_pkcs1).read_bytes()
+    assert b"BEGIN EC PRIVATE KEY" in Path(k.ec_sec1).read_bytes()
+    assert b"BEGIN ENCRYPTED PRIVATE KEY" in Path(k.rsa_encrypted).read_bytes()
+    assert {"+", "/"} <= set(base64.b64encode(secret).decode())
     yield k
     shutil.rmtree(d, ignore_errors=True)
+
+
+def key_directive(keys, alg):
+    """The directive that gives `alg` its harness key (ALG_KEYS)."""
+    name = ALG_KEYS[alg]
+    if name == "secret":
+        return f"backend_jwt_signing_secret {keys.secret};"
+    return f"backend_jwt_signing_key {getattr(keys, name)};"
+
+
+def verification_key(keys, alg):
+    """What an independent verifier needs for `alg`: the public key, or the HMAC secret."""
+    name = ALG_KEYS[alg]
+    return keys.secret_bytes if name == "secret" else keys.pub[name]
+
+
+def signing_location(keys, alg, body="", path="/"):
+    """A location signing with `alg` and its harness key, plus `body`."""
+    return f"""
+        location {path} {{
+            backend_jwt on;
+            backend_jwt_signing_algorithm {alg};
+            {key_directive(keys, alg)}
+            {body}
+            proxy_pass BACKEND;
+        }}
+"""
+
+
+# ---------------------------------------------------------------- JOSE, computed here
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def public_jwk(public_key):
+    """The members RFC 7638 3.2 requires, built from the key's numbers (not by the module)."""
+    if isinstance(public_key, rsa.RSAPublicKey):
+        nums = public_key.public_numbers()
+        return {"e": b64url(nums.e.to_bytes((nums.e.bit_length() + 7) // 8, "big")), "kty": "RSA",
+                "n": b64url(nums.n.to_bytes((nums.n.bit_length() + 7) // 8, "big"))}
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        size = (public_key.curve.key_size + 7) // 8
+        nums = public_key.public_numbers()
+        return {"crv": f"P-{public_key.curve.key_size}", "kty": "EC",
+                "x": b64url(nums.x.to_bytes(size, "big")), "y": b64url(nums.y.to_bytes(size, "big"))}
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return {"crv": "Ed25519", "kty": "OKP", "x": b64url(raw)}
+
+
+def thumbprint(key_or_jwk):
+    """RFC 7638: base64url(SHA-256(required members, sorted, no white space))."""
+    jwk_ = key_or_jwk if isinstance(key_or_jwk, dict) else public_jwk(key_or_jwk)
+    required = {"RSA": ("e", "kty", "n"), "EC": ("crv", "kty", "x", "y"), "OKP": ("crv", "kty", "x")}
+    members = {m: jwk_[m] for m in required[jwk_["kty"]]}
+    digest = hashlib.sha256(json.dumps(members, sort_keys=True, separators=(",", ":")).encode())
+    return b64url(digest.digest())
+
+
+def cert_thumbprints(cert):
+    """(x5t, x5t#S256) of a certificate: base64url of the SHA-1 and SHA-256 of its DER."""
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return b64url(hashlib.sha1(der).digest()), b64url(hashlib.sha256(der).digest())
 
 
 # ---------------------------------------------------------------- backend
@@ -218,9 +332,14 @@ class Nginx:
             try:
                 self.pid = int(Path(pid_file).read_text())
                 with socket.create_connection((HOST, self.port), timeout=1):
+                    pass
+                # the master forks its workers after blocking signals: once they exist, a
+                # SIGHUP is not lost (sent earlier, it waits in nginx for the next signal)
+                if len(self.workers()) >= workers:
                     return self
             except (OSError, ValueError):
-                time.sleep(0.02)
+                pass
+            time.sleep(0.02)
         raise AssertionError(f"nginx did not accept on port {self.port}:\n{self.log()}")
 
     def running(self):
@@ -269,7 +388,7 @@ class Nginx:
         raw = b"\r\n".join(lines) + b"\r\n\r\n"
         with socket.create_connection((HOST, self.port), timeout=10) as s:
             s.sendall(raw)
-            resp = http.client.HTTPResponse(s)
+            resp = http.client.HTTPResponse(s, method=method)  # HEAD: no body to read
             resp.begin()
             return resp.status, resp.getheaders(), resp.read()
 
@@ -278,6 +397,15 @@ class Nginx:
         code, _, body = self.request(path, headers)
         assert code == status, body
         return json.loads(body)["headers"]
+
+
+def wait_for(predicate, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def headers_named(seen, name):
@@ -294,7 +422,8 @@ def only_token(seen, name="X-JWT-Assertion"):
 def verify(token, keys):
     """Verifies an RS256 base64url token with the session key; returns its claims."""
     claims = jwt.decode(token, keys.public_key, algorithms=["RS256"])
-    assert jwt.get_unverified_header(token) == {"alg": "RS256", "typ": "JWT"}
+    assert jwt.get_unverified_header(token) == {
+        "alg": "RS256", "typ": "JWT", "kid": thumbprint(keys.public_key)}
     assert UUID4.match(claims["jti"]), claims["jti"]
     return claims
 
@@ -386,3 +515,24 @@ def payload_json(token):
     segment = token.split(".")[1]
     raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
     return json.loads(raw, object_pairs_hook=list)
+
+
+def fetch_jwks(n, path="/jwks"):
+    """GET the JWK Set; returns it as a dict."""
+    code, headers, body = n.request(path)
+    assert code == 200, body
+    return json.loads(body)
+
+
+def jwk_for(jwks, token):
+    """The entry of `jwks` a verifier picks for `token`: by kid, with the token's alg."""
+    header = jwt.get_unverified_header(token)
+    found = [k for k in jwks["keys"] if k.get("kid") == header.get("kid") and k["alg"] == header["alg"]]
+    assert len(found) == 1, f"{header} in {jwks}"
+    return found[0]
+
+
+def verify_with_jwks(token, jwks):
+    """Verifies a base64url token with the key `jwks` publishes for it; returns its claims."""
+    jwk_ = jwk_for(jwks, token)
+    return jwt.decode(token, jwt.PyJWK(jwk_).key, algorithms=[jwk_["alg"]])

@@ -1,11 +1,13 @@
 """`nginx -t` rejects every bad directive with the directive, the value and its file:line.
-The line that must be reported is marked `#HERE` in the configuration."""
+The line that must be reported is marked `#HERE` in the configuration. Errors found only when the
+levels are merged read `[emerg] backend_jwt: <message> in <file>:<line>` (MERGE below)."""
 
 import re
 
 import pytest
 
 MISSING = "/nonexistent/backend-jwt/key.pem"
+MERGE = "backend_jwt:"  # the prefix of merge-time errors, whose value is the whole message
 
 
 def cases(keys):
@@ -31,7 +33,8 @@ def cases(keys):
         "key-ec-for-rs256": (f"""
             backend_jwt_signing_key {keys.ec}; #HERE
             location / {{ backend_jwt on; proxy_pass BACKEND; }}""",
-                             "backend_jwt_signing_key", f'"{keys.ec}" holds a'),
+                             MERGE, f'key file "{keys.ec}" holds a key of type EC P-256, '
+                                    "which cannot sign RS256; RS256 needs an RSA key"),
         "ttl-zero": ("backend_jwt_token_ttl 0; #HERE", "backend_jwt_token_ttl", '"0"'),
         "ttl-word": ("backend_jwt_token_ttl abc; #HERE", "backend_jwt_token_ttl", '"abc"'),
         "ttl-ms": ("backend_jwt_token_ttl 1ms; #HERE", "backend_jwt_token_ttl", '"1ms"'),
@@ -51,7 +54,7 @@ def cases(keys):
             location / {
                 backend_jwt on; #HERE
                 proxy_pass BACKEND;
-            }""", '"backend_jwt on"', '"backend_jwt_signing_key"'),
+            }""", MERGE, "no signing key: RS256 needs backend_jwt_signing_key"),
         "duplicate-directive": ("backend_jwt_encoding base64;\n backend_jwt_encoding base64url; #HERE",
                                 '"backend_jwt_encoding"', "is duplicate"),
         "duplicate-key": (f"{key}\n {key} #HERE", '"backend_jwt_signing_key"', "is duplicate"),
@@ -70,7 +73,10 @@ def assert_emerg(result, directive, value):
     code, out, conf, line = result
     assert code != 0, out
     assert line is not None
-    pattern = rf"\[emerg\] .*{re.escape(directive)}.*{re.escape(value)}.* in {re.escape(conf)}:{line}$"
+    if directive == MERGE:  # exactly the merge-time form
+        pattern = rf"^nginx: \[emerg\] backend_jwt: {re.escape(value)} in {re.escape(conf)}:{line}$"
+    else:
+        pattern = rf"\[emerg\] .*{re.escape(directive)}.*{re.escape(value)}.* in {re.escape(conf)}:{line}$"
     assert re.search(pattern, out, re.M), f"{pattern!r} not in:\n{out}"
 
 
@@ -88,14 +94,15 @@ def test_ec_key_inherited_from_http_reported_at_its_line(nginx_t, keys):
     result = nginx_t(
         "location / { backend_jwt on; proxy_pass BACKEND; }",
         http=f"    backend_jwt_signing_key {keys.ec}; #HERE")
-    assert_emerg(result, "backend_jwt_signing_key", "cannot sign RS256")
+    assert_emerg(result, MERGE, f'key file "{keys.ec}" holds a key of type EC P-256, '
+                                "which cannot sign RS256; RS256 needs an RSA key")
 
 
 def test_on_at_server_without_key_reported_at_server_line(nginx_t, keys):
     result = nginx_t("""
         backend_jwt on; #HERE
         location / { backend_jwt off; proxy_pass BACKEND; }""")
-    assert_emerg(result, '"backend_jwt on"', "NONE")
+    assert_emerg(result, MERGE, "no signing key: RS256 needs backend_jwt_signing_key")
 
 
 @pytest.mark.parametrize("server", [

@@ -4,18 +4,8 @@ import http.client
 import json
 import os
 import signal
-import time
 
-from conftest import HOST, headers_named, location, only_token, verify
-
-
-def wait_for(predicate, timeout=10):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from conftest import HOST, headers_named, location, only_token, verify, wait_for
 
 
 def issuer(n, keys):

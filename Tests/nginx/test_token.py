@@ -8,7 +8,8 @@ import time
 import jwt
 import pytest
 
-from conftest import b64std_decode, location, only_token, payload_json, verify, verify_signature
+from conftest import (b64std_decode, location, only_token, payload_json, thumbprint, verify,
+                      verify_signature)
 
 ALICE = ("Authorization", "Basic " + base64.b64encode(b"alice:secret").decode())
 
@@ -122,7 +123,8 @@ def test_encoding_base64_standard_alphabet_without_padding(nginx, keys, backend)
         value = "??>>" * (i % 4 + 1) + str(i)
         token = only_token(n.seen(f"/?v={value}"))
         header, payload, signature = token.split(".")
-        assert json.loads(b64std_decode(header)) == {"alg": "RS256", "typ": "JWT"}
+        assert json.loads(b64std_decode(header)) == {
+            "alg": "RS256", "typ": "JWT", "kid": thumbprint(keys.public_key)}
         claims = json.loads(b64std_decode(payload))
         assert claims["v"] == value and claims["exp"] - claims["iat"] == 3600
         verify_signature(f"{header}.{payload}".encode(), b64std_decode(signature), keys)
