@@ -134,9 +134,11 @@ public final class ClaimList {
         if literal || name.contains("://") {
             segments = [name]
         } else {
+            // `\.` is a dot and `\\` a backslash; any other backslash stays as written.
             var escaped = false
             for c in name {
                 if escaped {
+                    if c != "." && c != "\\" { segments[segments.count - 1].append("\\") }
                     segments[segments.count - 1].append(c)
                     escaped = false
                 } else if c == "\\" {
