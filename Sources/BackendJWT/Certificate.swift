@@ -10,7 +10,12 @@ public final class Certificate {
 
     public init(path pathBytes: [UInt8]) throws(BackendJWTError) {
         let path = String(decoding: pathBytes, as: UTF8.self)
-        let pem = try KeyFile.load(pathBytes, noun: "certificate file")
+        let pem: [UInt8]
+        do {
+            pem = try KeyFile.load(pathBytes, noun: "certificate file")
+        } catch {
+            throw BackendJWTError(.certificate, error.message)
+        }
         let parsed = pem.withUnsafeBytes { buffer -> OpaquePointer? in
             guard let bio = BIO_new_mem_buf(buffer.baseAddress, Int32(buffer.count)) else { return nil }
             defer { BIO_free(bio) }

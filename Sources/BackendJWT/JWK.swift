@@ -106,9 +106,14 @@ public final class JWKSet {
         throws(BackendJWTError)
     {
         guard let members = try key.publicJWKMembers() else { return }  // HMAC: never published
+        // Backends and libraries (jwt-kit among them) look keys up by kid: an entry always has
+        // one, the thumbprint where the tokens carry none.
+        var keyID = keyID
+        if keyID == nil { keyID = try key.thumbprint() }
         let same = entries.firstIndex {
             $0.keyID == keyID && $0.algorithm == algorithm
                 && $0.members.elementsEqual(members, by: { $0.name == $1.name && $0.value == $1.value })
+                && ($0.certificate == nil || certificate == nil || $0.certificate?.der == certificate?.der)
         }
         guard let same else {
             entries.append(Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate))

@@ -131,7 +131,9 @@ public final class SigningKey {
                 .key, "\(noun) \(quotedPath(path)) holds a key of type \(type), which cannot sign \(algorithm.joseName)\(why)")
         }
         guard isPrivate || !requirePrivate else {
-            throw BackendJWTError(.key, "key file \(quotedPath(path)) holds a public key, which cannot sign")
+            throw BackendJWTError(
+                .key,
+                "key file \(quotedPath(path)) holds a public \(type) key, which cannot sign \(algorithm.joseName)")
         }
     }
 
@@ -186,15 +188,21 @@ public final class SigningKey {
                 : "an encrypted private key; name its password with password_file="
         let labels: [(String, String)] = [
             ("-----BEGIN ENCRYPTED PRIVATE KEY-----", encrypted),
+            ("Proc-Type: 4,ENCRYPTED", encrypted),
             ("-----BEGIN PUBLIC KEY-----", "a public key, not a private key"),
             ("-----BEGIN RSA PUBLIC KEY-----", "a public key, not a private key"),
-            ("-----BEGIN CERTIFICATE-----", "a certificate, not a private key"),
+            (
+                "-----BEGIN CERTIFICATE-----",
+                publishing
+                    ? "a certificate; publish its public key (openssl x509 -in CERT -pubkey -noout)"
+                    : "a certificate, not a private key"
+            ),
             ("PRIVATE KEY-----", "a private key OpenSSL cannot parse (damaged, or encrypted in a legacy form)"),
         ]
         for (label, what) in labels where KeyFile.contains(pem, label) {
             return "key file \(quotedPath(path)) holds \(what)"
         }
-        return "key file \(quotedPath(path)) holds no PEM private key"
+        return "key file \(quotedPath(path)) holds no PEM \(publishing ? "key" : "private key")"
     }
 
     private static func firstLine(of path: [UInt8]) throws(BackendJWTError) -> [UInt8] {

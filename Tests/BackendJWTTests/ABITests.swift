@@ -41,9 +41,37 @@ struct ABITests {
 
     static func status(_ code: Int) -> Int32 { Int32(code) }
 
+    /// The message for an algorithm name that is still unknown.
+    static let unknownHS999 =
+        "unknown signing algorithm \"HS999\"; use one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, "
+        + "PS512, ES256, ES384, ES512, EdDSA, NONE or a Java-style name such as SHA256withRSA"
+
+    /// bjwt_key_load without the optional password_file= argument.
+    static func keyLoad(
+        _ path: UnsafePointer<CChar>, _ len: Int, _ key: UnsafeMutablePointer<OpaquePointer?>?,
+        _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+    ) -> Int32 {
+        bjwtKeyLoad(path, len, nil, 0, nil, 0, key, err, cap)
+    }
+
+    /// bjwt_signer_create with the kid from the key's thumbprint and no certificate.
+    static func signerCreate(
+        _ alg: Int32, _ enc: Int32, _ ttl: Int64, _ key: OpaquePointer?, _ claims: OpaquePointer?,
+        _ signer: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+    ) -> Int32 {
+        var params = bjwt_signer_params(
+            alg: alg, enc: enc, ttl: ttl, key: key, cert: nil, kid_mode: Int32(BJWT_KID_THUMBPRINT), kid: nil,
+            kid_len: 0, claims: claims)
+        return bjwtSignerCreate(&params, signer, err, cap)
+    }
+
     // MARK: Directive parsing
 
-    @Test(arguments: [("SHA256withRSA", BJWT_ALG_RS256), ("RS256", BJWT_ALG_RS256), ("NONE", BJWT_ALG_NONE)])
+    @Test(arguments: [
+        ("SHA256withRSA", BJWT_ALG_RS256), ("RS256", BJWT_ALG_RS256), ("NONE", BJWT_ALG_NONE),
+        ("HmacSHA512", BJWT_ALG_HS512), ("SHA384withECDSA", BJWT_ALG_ES384), ("SHA256withRSA/PSS", BJWT_ALG_PS256),
+        ("Ed25519", BJWT_ALG_EDDSA),
+    ])
     func parseAlgorithm(_ text: String, _ expected: Int) {
         var alg: Int32 = -1
         let err = ErrorBuffer()
@@ -60,8 +88,8 @@ struct ABITests {
         #expect(err.call { e, cap in Self.withBytes("RS256") { bjwtParseAlgorithm($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
         #expect(err.call { e, cap in Self.withBytes("base64") { bjwtParseEncoding($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
         let path = Fixture.path("rsa2048-pkcs8.pem")
-        #expect(err.call { e, cap in Self.withBytes(path) { bjwtKeyLoad($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.call { e, cap in bjwtSignerCreate(Int32(BJWT_ALG_NONE), 0, 60, nil, nil, nil, e, cap) } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.call { e, cap in Self.withBytes(path) { Self.keyLoad($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.call { e, cap in Self.signerCreate(Int32(BJWT_ALG_NONE), 0, 60, nil, nil, nil, e, cap) } == Self.status(BJWT_ERR_CONFIG))
     }
 
     /// A size_t past Int.max arrives as a negative Int: no bound fits it.
@@ -81,10 +109,10 @@ struct ABITests {
     @Test func parseAlgorithmErrorLeavesTheOutputAlone() {
         var alg: Int32 = -1
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        let rc = err.call { e, cap in Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
         #expect(alg == -1)
-        #expect(err.message == "unknown signing algorithm \"HS256\"; use SHA256withRSA (or RS256) or NONE")
+        #expect(err.message == Self.unknownHS999)
         #expect(err.untouchedPastCap)
     }
 
@@ -132,12 +160,11 @@ struct ABITests {
 
     @Test(arguments: [1, 2, 8, 40])
     func errorTextIsTruncatedAndNULTerminated(_ cap: Int) {
-        let full = "unknown signing algorithm \"HS256\"; use SHA256withRSA (or RS256) or NONE"
         let err = ErrorBuffer(cap: cap)
         var alg: Int32 = -1
-        let rc = err.call { e, cap in Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        let rc = err.call { e, cap in Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message == String(full.prefix(cap - 1)))
+        #expect(err.message == String(Self.unknownHS999.prefix(cap - 1)))
         #expect(err.storage[cap - 1] == 0)
         #expect(err.untouchedPastCap)
     }
@@ -145,17 +172,17 @@ struct ABITests {
     @Test func noErrorBufferStillGivesTheStatus() {
         var alg: Int32 = -1
         let err = ErrorBuffer(cap: 0)
-        let rc = err.call { e, _ in Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, e, 0) } }
+        let rc = err.call { e, _ in Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, e, 0) } }
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
         #expect(err.untouchedPastCap)
-        #expect(Self.withBytes("HS256") { bjwtParseAlgorithm($0, $1, &alg, nil, 256) } == Self.status(BJWT_ERR_CONFIG))
+        #expect(Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, nil, 256) } == Self.status(BJWT_ERR_CONFIG))
     }
 
     // MARK: Keys and claims
 
     static func loadKey(_ file: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
         var key: OpaquePointer?
-        let rc = err.call { e, cap in Self.withBytes(Fixture.path(file)) { bjwtKeyLoad($0, $1, &key, e, cap) } }
+        let rc = err.call { e, cap in Self.withBytes(Fixture.path(file)) { Self.keyLoad($0, $1, &key, e, cap) } }
         return (rc, key)
     }
 
@@ -215,7 +242,7 @@ struct ABITests {
         claims: OpaquePointer?, _ err: ErrorBuffer = ErrorBuffer()
     ) -> (Int32, OpaquePointer?) {
         var signer: OpaquePointer?
-        let rc = err.call { e, cap in bjwtSignerCreate(Int32(alg), Int32(enc), ttl, key, claims, &signer, e, cap) }
+        let rc = err.call { e, cap in Self.signerCreate(Int32(alg), Int32(enc), ttl, key, claims, &signer, e, cap) }
         return (rc, signer)
     }
 
@@ -309,11 +336,16 @@ struct ABITests {
     }
 
     @Test(arguments: [
-        (7, BJWT_ENC_BASE64URL, Int64(3600), "rsa2048-pkcs8.pem" as String?, BJWT_ERR_CONFIG, "unknown algorithm code 7"),
+        (14, BJWT_ENC_BASE64URL, Int64(3600), "rsa2048-pkcs8.pem" as String?, BJWT_ERR_CONFIG, "unknown algorithm code 14"),
+        (-1, BJWT_ENC_BASE64URL, 3600, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "unknown algorithm code -1"),
         (BJWT_ALG_RS256, 9, 3600, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "unknown encoding code 9"),
         (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, nil, BJWT_ERR_CONFIG, "no signing key: RS256 needs backend_jwt_signing_key"),
         (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 0, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "token TTL 0 is out of range"),
-        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, "ec-p256.pem", BJWT_ERR_KEY, "holds a key of type EC, which cannot sign RS256"),
+        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, "ec-p256.pem", BJWT_ERR_KEY,
+         "holds a key of type EC P-256, which cannot sign RS256; RS256 needs an RSA key"),
+        (BJWT_ALG_ES384, BJWT_ENC_BASE64URL, 3600, "ec-p256.pem", BJWT_ERR_KEY,
+         "holds a key of type EC P-256, which cannot sign ES384; ES384 needs an EC P-384 key"),
+        (BJWT_ALG_HS256, BJWT_ENC_BASE64URL, 3600, nil, BJWT_ERR_CONFIG, "no signing key: HS256 needs backend_jwt_signing_secret"),
     ])
     func signerCreateErrors(_ alg: Int, _ enc: Int, _ ttl: Int64, _ keyFile: String?, _ status: Int, _ message: String) {
         let key = keyFile.flatMap { Self.loadKey($0).1 }
@@ -372,5 +404,178 @@ struct ABITests {
         let minted = Self.mintC(signer, now: Int64.min, values: [issuer, "\"\"\""], outCap: bjwtSignerTokenBound(signer, 203))
         #expect(minted.status == Self.status(BJWT_OK))
         #expect(minted.token.utf8.count <= bjwtSignerTokenBound(signer, 203))
+    }
+
+    // MARK: Secrets, password files, certificates and kid
+
+    /// bjwt_key_load with password_file=: a relative name is taken from the configuration prefix.
+    @Test func keyLoadWithAPasswordFile() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        _ = try directory.write("password", "secret\n")
+        let path = Fixture.path("rsa2048-encrypted.pem")
+        for (option, prefix) in [("password_file=password", directory.path + "/"), ("password_file=" + directory.path + "/password", "/elsewhere/")] {
+            var key: OpaquePointer?
+            let err = ErrorBuffer()
+            let rc = err.call { e, cap in
+                Self.withBytes(path) { p, n in
+                    Self.withBytes(option) { o, on in Self.withBytes(prefix) { bjwtKeyLoad(p, n, o, on, $0, $1, &key, e, cap) } }
+                }
+            }
+            #expect(rc == Self.status(BJWT_OK), "\(err.message)")
+            #expect(key != nil)
+            bjwtKeyFree(key)
+        }
+    }
+
+    @Test(arguments: [
+        ("password_file=", BJWT_ERR_CONFIG, "unknown option \"password_file=\"; the only option is password_file=FILE"),
+        ("password=secret", BJWT_ERR_CONFIG, "unknown option \"password=secret\"; the only option is password_file=FILE"),
+        ("password_file=nowhere", BJWT_ERR_KEY, "cannot open password file \"/conf/nowhere\": No such file or directory"),
+    ])
+    func keyLoadOptionErrors(_ option: String, _ status: Int, _ message: String) {
+        var key: OpaquePointer?
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in
+            Self.withBytes(Fixture.path("rsa2048-encrypted.pem")) { p, n in
+                Self.withBytes(option) { o, on in Self.withBytes("/conf/") { bjwtKeyLoad(p, n, o, on, $0, $1, &key, e, cap) } }
+            }
+        }
+        #expect(rc == Self.status(status))
+        #expect(key == nil)
+        #expect(err.message == message)
+    }
+
+    static func loadSecret(_ file: String, option: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
+        var key: OpaquePointer?
+        let rc = err.call { e, cap in
+            Self.withBytes(Fixture.path(file)) { p, n in Self.withBytes(option) { bjwtSecretLoad(p, n, $0, $1, &key, e, cap) } }
+        }
+        return (rc, key)
+    }
+
+    @Test func secretLoadAndHS512() throws {
+        let (rc, key) = Self.loadSecret("secret-64.hex", option: "encoding=hex")
+        try #require(rc == Self.status(BJWT_OK))
+        defer { bjwtKeyFree(key) }
+        let (signerStatus, signer) = Self.createSigner(alg: BJWT_ALG_HS512, key: key, claims: nil)
+        try #require(signerStatus == Self.status(BJWT_OK))
+        defer { bjwtSignerFree(signer) }
+        let minted = Self.mintC(signer, now: 1_700_000_000, values: ["i", "s"])
+        #expect(minted.status == Self.status(BJWT_OK))
+        #expect(try DecodedToken(minted.token).header == #"{"alg":"HS512","typ":"JWT"}"#)
+
+        let short = ErrorBuffer()
+        let (rawStatus, rawKey) = Self.loadSecret("secret-32.hex", option: "", short)
+        try #require(rawStatus == Self.status(BJWT_OK), "raw: the 64 hex characters are the secret")
+        defer { bjwtKeyFree(rawKey) }
+        #expect(Self.createSigner(alg: BJWT_ALG_HS512, key: rawKey, claims: nil).0 == Self.status(BJWT_OK))
+    }
+
+    @Test(arguments: [
+        ("secret-64.hex", "encoding=raw", BJWT_ERR_CONFIG, "unknown option \"encoding=raw\"; use encoding=base64, encoding=base64url or encoding=hex"),
+        ("secret-64.hex", "encoding=base64url", BJWT_OK, ""),  // hex digits are base64url too: 96 bytes
+        ("rsa2048-pkcs8.pem", "encoding=hex", BJWT_ERR_KEY, "is not valid hex"),
+        ("missing.hex", "encoding=hex", BJWT_ERR_KEY, "cannot open secret file"),
+    ])
+    func secretLoadErrors(_ file: String, _ option: String, _ status: Int, _ message: String) {
+        let err = ErrorBuffer()
+        let (rc, key) = Self.loadSecret(file, option: option, err)
+        defer { bjwtKeyFree(key) }
+        #expect(rc == Self.status(status))
+        #expect((key != nil) == (status == BJWT_OK))
+        if status != BJWT_OK { #expect(err.message.contains(message), "\(err.message)") }
+    }
+
+    static func loadCertificate(_ file: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
+        var cert: OpaquePointer?
+        let rc = err.call { e, cap in Self.withBytes(Fixture.path(file)) { bjwtCertLoad($0, $1, &cert, e, cap) } }
+        return (rc, cert)
+    }
+
+    static func createSigner(
+        alg: Int, key: OpaquePointer?, cert: OpaquePointer?, kidMode: Int, kid: String = "", _ err: ErrorBuffer = ErrorBuffer()
+    ) -> (Int32, OpaquePointer?) {
+        var signer: OpaquePointer?
+        let kidBytes = [CChar](kid.utf8.map { CChar(bitPattern: $0) })
+        let rc = kidBytes.withUnsafeBufferPointer { kidBuffer in
+            var params = bjwt_signer_params(
+                alg: Int32(alg), enc: Int32(BJWT_ENC_BASE64URL), ttl: 60, key: key, cert: cert, kid_mode: Int32(kidMode),
+                kid: kidBuffer.baseAddress, kid_len: kidBuffer.count, claims: nil)
+            return err.call { e, cap in bjwtSignerCreate(&params, &signer, e, cap) }
+        }
+        return (rc, signer)
+    }
+
+    /// A certificate and a custom kid through bjwt_signer_params; the signer keeps the certificate.
+    @Test func signerWithACertificateAndACustomKeyID() throws {
+        let (_, key) = Self.loadKey("rsa2048-pkcs8.pem")
+        defer { bjwtKeyFree(key) }
+        let (certStatus, cert) = Self.loadCertificate("certificate.pem")
+        try #require(certStatus == Self.status(BJWT_OK))
+        let (rc, signer) = Self.createSigner(alg: BJWT_ALG_RS256, key: key, cert: cert, kidMode: BJWT_KID_CUSTOM, kid: "2025-a")
+        bjwtCertFree(cert)
+        try #require(rc == Self.status(BJWT_OK))
+        defer { bjwtSignerFree(signer) }
+        let header = try DecodedToken(Self.mintC(signer, now: 1_700_000_000, values: [nil, nil]).token).header
+        #expect(header.hasPrefix(#"{"alg":"RS256","typ":"JWT","kid":"2025-a","x5t":""#))
+        #expect(header.contains(#","x5t#S256":""#))
+        bjwtCertFree(nil)
+    }
+
+    @Test func signerKeyIDModes() throws {
+        let (_, key) = Self.loadKey("ec-p256.pem")
+        defer { bjwtKeyFree(key) }
+        let (offStatus, off) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, cert: nil, kidMode: BJWT_KID_OFF)
+        try #require(offStatus == Self.status(BJWT_OK))
+        defer { bjwtSignerFree(off) }
+        #expect(try DecodedToken(Self.mintC(off, now: 0, values: [nil, nil]).token).header == #"{"alg":"ES256","typ":"JWT"}"#)
+
+        let (thumbStatus, thumb) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, cert: nil, kidMode: BJWT_KID_THUMBPRINT)
+        try #require(thumbStatus == Self.status(BJWT_OK))
+        defer { bjwtSignerFree(thumb) }
+        let kid = try Independent.thumbprint(of: "ec-p256.pem")
+        #expect(
+            try DecodedToken(Self.mintC(thumb, now: 0, values: [nil, nil]).token).header
+                == #"{"alg":"ES256","typ":"JWT","kid":""# + kid + #""}"#)
+
+        for (mode, kid, message) in [
+            (BJWT_KID_CUSTOM, "", "invalid key id \"\": use 1 to 256 bytes of printable UTF-8, or off"),
+            (BJWT_KID_CUSTOM, "a\u{7F}", "invalid key id \"a\\x7f\": use 1 to 256 bytes of printable UTF-8, or off"),
+            (3, "", "unknown key id mode 3"),
+        ] {
+            let err = ErrorBuffer()
+            let (rc, signer) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, cert: nil, kidMode: mode, kid: kid, err)
+            #expect(rc == Self.status(BJWT_ERR_CONFIG))
+            #expect(signer == nil)
+            #expect(err.message == message)
+        }
+    }
+
+    @Test func certificateErrors() {
+        let err = ErrorBuffer()
+        let (rc, cert) = Self.loadCertificate("rsa2048-pkcs8.pem", err)
+        #expect(rc == Self.status(BJWT_ERR_CERT))
+        #expect(cert == nil)
+        #expect(err.message == "certificate file \(shownPath(Fixture.path("rsa2048-pkcs8.pem"))) holds no PEM certificate")
+
+        let (_, key) = Self.loadKey("rsa4096-pkcs8.pem")
+        defer { bjwtKeyFree(key) }
+        let (_, other) = Self.loadCertificate("certificate.pem")
+        defer { bjwtCertFree(other) }
+        let mismatch = ErrorBuffer()
+        let (signerStatus, signer) = Self.createSigner(alg: BJWT_ALG_RS256, key: key, cert: other, kidMode: BJWT_KID_THUMBPRINT, mismatch)
+        #expect(signerStatus == Self.status(BJWT_ERR_CERT))
+        #expect(signer == nil)
+        #expect(mismatch.message.hasSuffix("is not for the signing key in \(shownPath(Fixture.path("rsa4096-pkcs8.pem")))"))
+    }
+
+    @Test func checkKeyID() {
+        #expect(Self.withBytes("2025-rotation") { bjwtCheckKeyID($0, $1, nil, 0) } == Self.status(BJWT_OK))
+        let err = ErrorBuffer()
+        let rc = err.call { e, cap in Self.withBytes(String(repeating: "k", count: 257)) { bjwtCheckKeyID($0, $1, e, cap) } }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message.hasPrefix("invalid key id \"kkkk"))
+        #expect(err.message.hasSuffix("\"...: use 1 to 256 bytes of printable UTF-8, or off"))
     }
 }

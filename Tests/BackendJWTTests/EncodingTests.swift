@@ -49,14 +49,21 @@ struct EncodingTests {
         #expect(TokenEncoding.base64url.encode([UInt8](repeating: 0xAB, count: count)).count == length)
     }
 
-    /// The header segment a backend sees, decoded.
+    /// The header segment a backend sees, byte for byte (computed with Python's base64 module):
+    /// `{"alg":"RS256","typ":"JWT"}` with the kid off, and with the kid of rsa2048-pkcs8.pem.
     @Test(arguments: [
-        (SigningAlgorithm.rs256, TokenEncoding.base64url, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"),
-        (.rs256, .base64, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"),
-        (.none, .base64url, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"),
+        (SigningAlgorithm.rs256, TokenEncoding.base64url, Signer.KeyIDSource.off, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"),
+        (.rs256, .base64, .off, "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"),
+        (.rs256, .base64url, .thumbprint,
+         "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6Ik1nMnppbXEyY1N3TEw3Qll6dWRqdTFFZUk0eS1KZUVzSU16ejFqUEc5dlEifQ"),
+        (.rs256, .base64, .thumbprint,
+         "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCIsImtpZCI6Ik1nMnppbXEyY1N3TEw3Qll6dWRqdTFFZUk0eS1KZUVzSU16ejFqUEc5dlEifQ"),
+        (.none, .base64url, .thumbprint, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0"),
     ])
-    func headerSegment(_ algorithm: SigningAlgorithm, _ encoding: TokenEncoding, _ segment: String) throws {
-        let signer = try makeSigner(algorithm, encoding: encoding)
+    func headerSegment(
+        _ algorithm: SigningAlgorithm, _ encoding: TokenEncoding, _ keyID: Signer.KeyIDSource, _ segment: String
+    ) throws {
+        let signer = try makeSigner(algorithm, encoding: encoding, keyID: keyID)
         let token = try mint(signer, [nil, nil])
         #expect(token.split(separator: ".", omittingEmptySubsequences: false).first == Substring(segment))
     }

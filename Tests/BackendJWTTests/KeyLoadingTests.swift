@@ -7,10 +7,8 @@ import Testing
 /// `backend_jwt_signing_key`: what loads, and the message for each kind of wrong file.
 @Suite("Signing key files")
 struct KeyLoadingTests {
-    /// How a message shows a path: quoted, cut after 64 bytes (a clone may live at a long path).
-    static func shown(_ path: String) -> String {
-        path.utf8.count <= 64 ? "\"\(path)\"" : "\"\(String(decoding: path.utf8.prefix(64), as: UTF8.self))\"..."
-    }
+    /// How a message shows a path: quoted, whole (the operator needs all of it to find the file).
+    static func shown(_ path: String) -> String { shownPath(path) }
 
     static func expectKeyError(
         _ path: String, _ ending: String, sourceLocation: SourceLocation = #_sourceLocation
@@ -48,10 +46,35 @@ struct KeyLoadingTests {
         #expect(key.path == Fixture.path(file))
     }
 
-    /// Other key types load, and the signer refuses them for RS256 (see SigningTests).
-    @Test(arguments: [("ec-p256.pem", "EC"), ("ed25519.pem", "Ed25519"), ("rsa-pss.pem", "RSA-PSS")])
-    func namesOtherKeyTypes(_ file: String, _ name: String) throws {
-        #expect(try Fixture.key(file).type == .other(name))
+    /// EC keys (PKCS#8 or SEC1) name their curve as OpenSSL does; the signer matches it to the
+    /// algorithm (see AlgorithmTests). secp256k1 loads but no algorithm here accepts it.
+    @Test(arguments: [
+        ("ec-p256.pem", SigningKey.KeyType.ec(curve: "prime256v1")), ("ec-p256-sec1.pem", .ec(curve: "prime256v1")),
+        ("ec-p384.pem", .ec(curve: "secp384r1")), ("ec-p521.pem", .ec(curve: "secp521r1")),
+        ("ec-secp256k1.pem", .ec(curve: "secp256k1")), ("ed25519.pem", .ed25519),
+    ])
+    func loadsECAndEd25519Keys(_ file: String, _ type: SigningKey.KeyType) throws {
+        let key = try Fixture.key(file)
+        #expect(key.type == type)
+        #expect(key.isPrivate)
+    }
+
+    /// Messages name curves as JOSE does where it has a name.
+    @Test func keyTypeDescriptions() {
+        #expect(SigningKey.KeyType.ec(curve: "prime256v1").description == "EC P-256")
+        #expect(SigningKey.KeyType.ec(curve: "secp384r1").description == "EC P-384")
+        #expect(SigningKey.KeyType.ec(curve: "secp521r1").description == "EC P-521")
+        #expect(SigningKey.KeyType.ec(curve: "secp256k1").description == "EC secp256k1")
+        #expect(SigningKey.KeyType.rsa(bits: 3072).description == "RSA 3072-bit")
+        #expect(SigningKey.KeyType.ed25519.description == "Ed25519")
+        #expect(SigningKey.KeyType.secret(bytes: 40).description == "HMAC secret of 40 bytes")
+    }
+
+    /// Key types no JOSE algorithm here signs with are refused when the file is read, naming the type.
+    @Test(arguments: [("rsa-pss.pem", "RSA-PSS"), ("ed448.pem", "Ed448")])
+    func rejectsKeyTypesNoAlgorithmSignsWith(_ file: String, _ type: String) {
+        Self.expectKeyError(
+            Fixture.path(file), "holds a key of type \(type), which no JOSE algorithm here signs with")
     }
 
     @Test func loadsTheKeyAfterACertificateInTheSameFile() throws {
@@ -68,6 +91,18 @@ struct KeyLoadingTests {
         #expect(
             error?.message == "cannot open key file \(Self.shown(Fixture.path("missing.pem"))): No such file or directory")
         #expect(error?.kind == .key)
+    }
+
+    /// Paths are never cut (unlike request values), and bytes that are not printable are escaped.
+    @Test func messagesShowTheWholePath() throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let path = directory.path + "/" + String(repeating: "long-directory-name/", count: 10) + "k\u{1}\"ey.pem"
+        let error = #expect(throws: BackendJWTError.self) { _ = try SigningKey(path: [UInt8](path)) }
+        #expect(path.utf8.count > 200)
+        #expect(
+            error?.message == "cannot open key file \"\(path.replacingOccurrences(of: "\u{1}\"", with: #"\x01\x22"#))\": "
+                + "No such file or directory")
     }
 
     @Test func rejectsAnEmptyPath() {
@@ -92,21 +127,21 @@ struct KeyLoadingTests {
         Self.expectKeyError(Fixture.path("certificate.pem"), "holds a certificate, not a private key")
     }
 
-    @Test func rejectsAnEncryptedPKCS8Key() {
+    /// Without password_file= an encrypted key fails (and never prompts on the terminal).
+    @Test func rejectsAnEncryptedPKCS8KeyWithoutPassword() {
         Self.expectKeyError(
-            Fixture.path("rsa2048-encrypted.pem"),
-            "holds an encrypted private key; password-protected keys are not supported yet, decrypt it with openssl pkey"
-        )
+            Fixture.path("rsa2048-encrypted.pem"), "holds an encrypted private key; name its password with password_file=")
     }
 
-    @Test func rejectsAnEncryptedPKCS1Key() {
+    @Test func rejectsAnEncryptedPKCS1KeyWithoutPassword() {
         Self.expectKeyError(
-            Fixture.path("rsa2048-pkcs1-encrypted.pem"), "holds a private key OpenSSL cannot parse (damaged or encrypted)")
+            Fixture.path("rsa2048-pkcs1-encrypted.pem"),
+            "holds an encrypted private key; name its password with password_file=")
     }
 
     @Test func rejectsADamagedKey() {
         Self.expectKeyError(
-            Fixture.path("truncated.pem"), "holds a private key OpenSSL cannot parse (damaged or encrypted)")
+            Fixture.path("truncated.pem"), "holds a private key OpenSSL cannot parse (damaged, or encrypted in a legacy form)")
     }
 
     @Test func rejectsAFileWithoutPEM() {
@@ -145,7 +180,10 @@ struct KeyLoadingTests {
     }
 
     /// nginx reads OpenSSL's error queue for its own TLS errors: a failed load must leave it empty.
-    @Test(arguments: ["garbage.pem", "rsa2048-public.pem", "rsa2048-encrypted.pem", "truncated.pem", "rsa1024.pem"])
+    @Test(arguments: [
+        "garbage.pem", "rsa2048-public.pem", "rsa2048-encrypted.pem", "truncated.pem", "rsa1024.pem", "rsa-pss.pem",
+        "ed448.pem",
+    ])
     func leavesNoOpenSSLErrorBehind(_ file: String) {
         ERR_clear_error()
         #expect(throws: BackendJWTError.self) { _ = try Fixture.key(file) }

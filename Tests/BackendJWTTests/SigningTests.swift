@@ -62,10 +62,12 @@ struct SigningTests {
         #expect(claims.jti.value.wholeMatch(of: Self.uuidV4) != nil)
     }
 
+    /// The header carries the key's RFC 7638 thumbprint as kid, computed here by swift-crypto.
     @Test func rs256TokenLayout() throws {
         let token = try mint(try makeSigner(key: "rsa2048-pkcs8.pem"), ["i", "s"])
         let decoded = try DecodedToken(token)
-        #expect(decoded.header == #"{"alg":"RS256","typ":"JWT"}"#)
+        let kid = try Independent.thumbprint(of: "rsa2048-public.pem")
+        #expect(decoded.header == #"{"alg":"RS256","typ":"JWT","kid":""# + kid + #""}"#)
         // A 2048-bit signature is 256 bytes: 342 base64url characters.
         #expect(decoded.segments[2].count == 342)
         #expect(decodeBase64URL(decoded.segments[2])?.count == 256)
@@ -76,6 +78,7 @@ struct SigningTests {
     @Test func base64TokenSignatureVerifiesOverTheEmittedText() async throws {
         let signer = try makeSigner(.rs256, encoding: .base64, key: "rsa2048-pkcs1.pem")
         let rs256 = try await Self.verifier("rsa2048-public.pem").getKey(alg: "RS256")
+        let kid = try Independent.thumbprint(of: "rsa2048-public.pem")
         let now = Self.currentTime
         for _ in 0..<10 {
             let token = try mint(signer, now: now, ["issuer?>>", "subject~~~"])
@@ -83,7 +86,7 @@ struct SigningTests {
             let signature = try #require(decodeBase64URL(decoded.segments[2], standard: true))
             let signingInput = [UInt8]("\(decoded.segments[0]).\(decoded.segments[1])")
             #expect(try rs256.verify(signature, signs: signingInput))
-            #expect(decoded.header == #"{"alg":"RS256","typ":"JWT"}"#)
+            #expect(decoded.header == #"{"alg":"RS256","typ":"JWT","kid":""# + kid + #""}"#)
             let claims = try decoded.claims()
             #expect(claims["iss"] as? String == "issuer?>>")
             #expect(claims["sub"] as? String == "subject~~~")
@@ -280,7 +283,7 @@ struct SigningTests {
         #expect(error?.message == "no signing key: RS256 needs backend_jwt_signing_key")
     }
 
-    @Test(arguments: [("ec-p256.pem", "EC"), ("ed25519.pem", "Ed25519"), ("rsa-pss.pem", "RSA-PSS")])
+    @Test(arguments: [("ec-p256.pem", "EC P-256"), ("ec-p521.pem", "EC P-521"), ("ed25519.pem", "Ed25519")])
     func rs256NeedsAnRSAKey(_ file: String, _ type: String) {
         let error = #expect(throws: BackendJWTError.self) { _ = try makeSigner(.rs256, key: file) }
         #expect(error?.kind == .key)

@@ -525,9 +525,11 @@ def fetch_jwks(n, path="/jwks"):
 
 
 def jwk_for(jwks, token):
-    """The entry of `jwks` a verifier picks for `token`: by kid, with the token's alg."""
+    """The entry of `jwks` a verifier picks for `token`: by kid with the token's alg, or by alg
+    alone for a token without a kid."""
     header = jwt.get_unverified_header(token)
-    found = [k for k in jwks["keys"] if k.get("kid") == header.get("kid") and k["alg"] == header["alg"]]
+    found = [k for k in jwks["keys"]
+             if k["alg"] == header["alg"] and ("kid" not in header or k.get("kid") == header["kid"])]
     assert len(found) == 1, f"{header} in {jwks}"
     return found[0]
 

@@ -267,7 +267,7 @@ def test_jwks_key_algorithm_without_a_public_key(nginx_t, keys, alg):
 
 def test_jwks_key_garbage(nginx_t, keys):
     result = nginx_t(http=f"    backend_jwt_jwks_key {keys.garbage}; #HERE")
-    assert_emerg(result, directive("backend_jwt_jwks_key", f'key file "{keys.garbage}" holds no PEM private key'))
+    assert_emerg(result, directive("backend_jwt_jwks_key", f'key file "{keys.garbage}" holds no PEM key'))
 
 
 def test_every_error_names_no_key_bytes(nginx_t, keys):
