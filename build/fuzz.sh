@@ -2,7 +2,7 @@
 # Fuzzes the core with libFuzzer and AddressSanitizer: the directive parsers (FuzzConfig) and
 # claim encoding (FuzzClaims), each for SECONDS (default 60), starting from the seed corpus in
 # Tests/Fuzz/corpus/. A crash, a trap or an ASan report fails the run and leaves the input in
-# build/out/fuzz/. Longer runs: build/fuzz.sh 3600.
+# .build-fuzz/out/. Longer runs: build/fuzz.sh 3600.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -11,7 +11,7 @@ seconds=${1:-60}
 export PATH
 
 scratch=$root/.build-fuzz
-out=$root/build/out/fuzz
+out=$scratch/out
 mkdir -p "$out"
 echo "== building the fuzz targets (libFuzzer + AddressSanitizer)"
 swift build -c release --package-path Fuzz --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address 2>&1 \

@@ -15,7 +15,8 @@
 
 
 #define NGX_HTTP_BACKEND_JWT_ERR_LEN  512
-#define NGX_HTTP_BACKEND_JWT_NCMDS    19  /* entries of the command table */
+#define NGX_HTTP_BACKEND_JWT_NBF_OFF  (-2)  /* not NGX_CONF_UNSET: off is set */
+#define NGX_HTTP_BACKEND_JWT_NCMDS    20  /* entries of the command table */
 
 
 /* Where a directive stood, for errors found only once levels are merged. */
@@ -64,8 +65,9 @@ typedef struct {
     ngx_http_complex_value_t  *issuer;
     ngx_http_complex_value_t  *subject;
     ngx_array_t               *audience;      /* ngx_http_complex_value_t */
-    ngx_int_t                  nbf_leeway;    /* -1: no nbf */
+    ngx_int_t                  nbf_leeway;    /* NBF_OFF: no nbf */
     ngx_flag_t                 jti;
+    size_t                     max_size;      /* the longest token sent */
 
     bjwt_claims               *claims;        /* names and types */
     ngx_array_t               *claim_values;  /* ngx_http_backend_jwt_claim_t */
@@ -144,6 +146,8 @@ char *ngx_http_backend_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_backend_jwt_not_before(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_backend_jwt_flag(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_backend_jwt_max_size(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 

@@ -654,9 +654,26 @@ ngx_http_backend_jwt_not_before(ngx_conf_t *cf, ngx_command_t *cmd,
         return ngx_http_backend_jwt_conf_error(cf, cmd, err);
     }
 
-    jlcf->nbf_leeway = (ngx_int_t) leeway;
+    jlcf->nbf_leeway = (leeway < 0) ? NGX_HTTP_BACKEND_JWT_NBF_OFF
+                                    : (ngx_int_t) leeway;
 
     return NGX_CONF_OK;
+}
+
+
+/* backend_jwt_max_size size: nginx's size slot, plus where it was set */
+char *
+ngx_http_backend_jwt_max_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *rv;
+
+    rv = ngx_conf_set_size_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        ngx_http_backend_jwt_mark(cf, cmd, conf);
+    }
+
+    return rv;
 }
 
 

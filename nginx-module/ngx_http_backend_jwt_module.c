@@ -143,6 +143,13 @@ ngx_command_t  ngx_http_backend_jwt_commands[] = {
       offsetof(ngx_http_backend_jwt_loc_conf_t, jti),
       NULL },
 
+    { ngx_string("backend_jwt_max_size"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      ngx_http_backend_jwt_max_size,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_backend_jwt_loc_conf_t, max_size),
+      NULL },
+
     { ngx_string("backend_jwt_enforce"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
       ngx_http_backend_jwt_flag,
@@ -305,6 +312,7 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->audience = NGX_CONF_UNSET_PTR;
     conf->nbf_leeway = NGX_CONF_UNSET;
     conf->jti = NGX_CONF_UNSET;
+    conf->max_size = NGX_CONF_UNSET_SIZE;
     conf->enforce = NGX_CONF_UNSET;
     conf->claims = NGX_CONF_UNSET_PTR;
     conf->claim_values = NGX_CONF_UNSET_PTR;
@@ -469,8 +477,13 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
     ngx_conf_merge_ptr_value(conf->subject, prev->subject, NULL);
     ngx_conf_merge_ptr_value(conf->audience, prev->audience, NULL);
-    ngx_conf_merge_value(conf->nbf_leeway, prev->nbf_leeway, -1);
+    ngx_conf_merge_value(conf->nbf_leeway, prev->nbf_leeway,
+                         NGX_HTTP_BACKEND_JWT_NBF_OFF);
     ngx_conf_merge_value(conf->jti, prev->jti, 1);
+
+    /* nginx's own limit of a header line (large_client_header_buffers), so
+     * an nginx backend with the default configuration accepts every token */
+    ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
 
     /* a level that declares claims replaces the inherited list, or adds to
      * it under backend_jwt_enforce */
@@ -521,7 +534,7 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     params.kid = (char *) conf->kid.data;
     params.kid_len = conf->kid.len;
     params.audiences = conf->audience ? conf->audience->nelts : 0;
-    params.nbf_leeway = conf->nbf_leeway;
+    params.nbf_leeway = (conf->nbf_leeway < 0) ? -1 : conf->nbf_leeway;
     params.jti = (int) conf->jti;
     params.claims = conf->claims;
 

@@ -151,6 +151,14 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    if (len > jlcf->max_size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no token, request not forwarded: the "
+                      "token would be %uz bytes, more than backend_jwt_max_size "
+                      "%uz", len, jlcf->max_size);
+        return NGX_ERROR;
+    }
+
     token->len = len;
 
     return NGX_OK;

@@ -68,9 +68,13 @@ enum JSONValidator {
                 }
             }
         }
-        let end = i
         skipSpace()
         guard i == s.count else { return nil }
+        // A JSON text never ends in significant white space: what trails the value goes.
+        var end = i
+        while end > start, s[end - 1] == 0x20 || s[end - 1] == 0x09 || s[end - 1] == 0x0A || s[end - 1] == 0x0D {
+            end -= 1
+        }
         return UnsafeBufferPointer(rebasing: s[start..<end])
     }
 

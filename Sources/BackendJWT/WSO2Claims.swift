@@ -18,7 +18,7 @@ public enum WSO2Claims {
     /// directive's arguments) to `claims`, each with its value template.
     public static func add(to claims: ClaimList, options: [[UInt8]]) throws(BackendJWTError) {
         var given: [String: [UInt8]] = [:]
-        var dialect = defaultDialect
+        var dialect: String?
         for option in options {
             let text = String(decoding: option, as: UTF8.self)
             guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
@@ -28,6 +28,7 @@ public enum WSO2Claims {
             let value = Array(text[text.index(after: equals)...].utf8)
             if key == "dialect" {
                 guard !value.isEmpty else { throw BackendJWTError(.config, "dialect= needs a value") }
+                guard dialect == nil else { throw BackendJWTError(.config, "\"dialect=\" is given twice") }
                 dialect = String(decoding: value, as: UTF8.self)
                 continue
             }
@@ -42,6 +43,9 @@ public enum WSO2Claims {
         for member in members {
             let template: [UInt8]
             if let value = given[member.name] {
+                guard !value.isEmpty || member.fallback != required else {
+                    throw BackendJWTError(.config, "\(member.name)= needs a value")
+                }
                 template = value
             } else if member.fallback == required {
                 throw BackendJWTError(.config, "\(member.name)= is required")
@@ -50,7 +54,8 @@ public enum WSO2Claims {
             } else {
                 continue
             }
-            try claims.add(name: Array((dialect + "/" + member.name).utf8), options: [], template: template, literal: true)
+            let name = (dialect ?? defaultDialect) + "/" + member.name
+            try claims.add(name: Array(name.utf8), options: [], template: template, literal: true)
         }
     }
 }

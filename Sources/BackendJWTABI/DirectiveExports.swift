@@ -90,8 +90,6 @@ public func bjwtParseNotBefore(
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
-        let out = try output(leeway)
-        let text = bytes(s, len)
-        out.pointee = text.elementsEqual("off".utf8) ? -1 : text.elementsEqual("on".utf8) ? 0 : try TokenTTL.parse(text)
+        try output(leeway).pointee = try TokenTTL.parseNotBefore(bytes(s, len)) ?? -1
     }
 }
