@@ -46,21 +46,21 @@ struct ClaimTree {
     /// goes before each member when `needComma`. Objects whose members are all left out are
     /// left out too.
     func append(
-        _ claims: [ClaimList.Claim], values: ArraySlice<UnsafeBufferPointer<UInt8>?>, to json: inout JSONWriter,
+        _ claims: [ClaimList.Claim], values: RequestValues, from first: Int, to json: inout JSONWriter,
         needComma: inout Bool
     ) throws(BackendJWTError) {
-        try append(roots, claims, values, &json, &needComma)
+        try append(roots, claims, values, first, &json, &needComma)
     }
 
     private func append(
-        _ nodes: [Node], _ claims: [ClaimList.Claim], _ values: ArraySlice<UnsafeBufferPointer<UInt8>?>,
+        _ nodes: [Node], _ claims: [ClaimList.Claim], _ values: RequestValues, _ first: Int,
         _ json: inout JSONWriter, _ needComma: inout Bool
     ) throws(BackendJWTError) {
         for node in nodes {
             switch node {
             case .leaf(let index, let member):
                 let claim = claims[index]
-                let value = values[values.startIndex + index]
+                let value = values[first + index]
                 if let value, !value.isEmpty {
                     open(member, &json, &needComma)
                     try claim.type.appendJSON(value, claim: claim.name, separator: claim.separator, to: &json)
@@ -82,7 +82,7 @@ struct ClaimTree {
                 open(member, &json, &needComma)
                 json.append("{")
                 var inner = false
-                try append(children, claims, values, &json, &inner)
+                try append(children, claims, values, first, &json, &inner)
                 if inner {
                     json.append("}")
                 } else {

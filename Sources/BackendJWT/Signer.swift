@@ -43,11 +43,19 @@ public final class Signer {
     private let headerSegment: [UInt8]
     /// The custom claims' members, nested objects shared.
     private let claimTree: ClaimTree
+    private let cache: TokenCache?
+
+    // Per worker, reused by every token: nginx workers are single-threaded, and each has its
+    // own copy of the signer after the fork.
+    private var scratch = JSONWriter()
+    private var context: SigningContext?
+    private var random = RandomBlock()
+    private var cacheKeyBytes: [UInt8] = []
 
     public init(
         algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
         certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, registered: Registered = Registered(),
-        claims: [ClaimList.Claim]
+        cache: (size: Int, remaining: TokenCache.Remaining)? = nil, claims: [ClaimList.Claim]
     ) throws(BackendJWTError) {
         if algorithm != .none {
             guard let key else {
@@ -94,6 +102,17 @@ public final class Signer {
         header.append("}")
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
         claimTree = ClaimTree(claims)
+        scratch.bytes.reserveCapacity(1024)
+        if let cache {
+            let remaining: Int64
+            switch cache.remaining {
+            case .seconds(let seconds): remaining = seconds
+            case .percent(let percent): remaining = ttl * percent / 100
+            }
+            self.cache = TokenCache(capacity: cache.size, minimumRemaining: remaining)
+        } else {
+            self.cache = nil
+        }
     }
 
     /// How many values `mint` takes: issuer, subject, the audiences, then each custom claim.
@@ -114,42 +133,86 @@ public final class Signer {
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
     }
 
-    /// Mints a token issued at `now`. `values` are the issuer, the subject, then each custom
-    /// claim's value (nil or empty: the claim is left out). Writes the token into `out` and
+    /// Mints a token issued at `now` from `values` (the issuer, the subject, the audiences, then
+    /// each custom claim's value; nil or empty leaves it out). Writes the token into `out` and
     /// returns its length.
     public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
+        throws(BackendJWTError) -> Int
+    {
+        let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
+        let lengths = values.map { $0?.count ?? 0 }
+        return try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) -> Int in
+            try lengths.withUnsafeBufferPointer { (l) throws(BackendJWTError) -> Int in
+                try mint(now: now, values: RequestValues(pointers: p.baseAddress!, lengths: l.baseAddress!, count: values.count), into: out)
+            }
+        }
+    }
+
+    /// Mints a token from the values as the module passes them (see the other `mint`).
+    public func mint(now: Int64, values: RequestValues, into out: UnsafeMutableBufferPointer<UInt8>)
         throws(BackendJWTError) -> Int
     {
         guard values.count == valueCount else {
             throw BackendJWTError(.config, "expected \(valueCount) values, got \(values.count)")
         }
-        let payload = try payload(now: now, values: values)
+        var hash = 0
+        if let cache {
+            cacheKey(values)
+            hash = cacheKeyBytes.withUnsafeBytes { bytes in
+                var hasher = Hasher()
+                hasher.combine(bytes: bytes)
+                return hasher.finalize()
+            }
+            if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now, ttl: ttl) {
+                guard token.count <= out.count else {
+                    throw BackendJWTError(.space, "token needs \(token.count) bytes, buffer has \(out.count)")
+                }
+                _ = out.initialize(from: token)
+                return token.count
+            }
+        }
+        scratch.bytes.removeAll(keepingCapacity: true)
+        try appendPayload(now: now, values: values, to: &scratch)
         let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
-        let needed = headerSegment.count + TokenEncoding.encodedLength(payload.count) + 1 + signatureLength
+        let needed = headerSegment.count + TokenEncoding.encodedLength(scratch.bytes.count) + 1 + signatureLength
         guard needed <= out.count else {
             throw BackendJWTError(.space, "token needs \(needed) bytes, buffer has \(out.count)")
         }
-        var n = 0
-        for byte in headerSegment {
-            out[n] = byte
-            n += 1
+        var n = headerSegment.withUnsafeBufferPointer { header in
+            _ = out.initialize(from: header)
+            return header.count
         }
-        n = payload.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+        n = scratch.bytes.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
         let signingInput = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[0..<n]))
         out[n] = UInt8(ascii: ".")
         n += 1
         if let key {
-            let signature = try key.sign(signingInput, algorithm: algorithm)
-            n = signature.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+            if context == nil { context = try SigningContext(key: key, algorithm: algorithm) }
+            let length = try context!.sign(signingInput)
+            n = context!.signature.withUnsafeBytes { encoding.encode(UnsafeRawBufferPointer(rebasing: $0[..<length]), into: out, at: n) }
+        }
+        if let cache {
+            cache.store(hash: hash, key: cacheKeyBytes, token: Array(out[0..<n]), issuedAt: now)
         }
         return n
     }
 
+    /// The cache key of `values`: each value's length and bytes (absent and empty differ).
+    private func cacheKey(_ values: RequestValues) {
+        cacheKeyBytes.removeAll(keepingCapacity: true)
+        for index in 0..<values.count {
+            guard let value = values[index] else {
+                cacheKeyBytes.append(0xFF)
+                continue
+            }
+            withUnsafeBytes(of: UInt64(value.count).littleEndian) { cacheKeyBytes.append(contentsOf: $0) }
+            cacheKeyBytes.append(contentsOf: value)
+        }
+    }
+
     /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, then the custom claims
     /// in order. Empty issuer, subject and audience values are left out.
-    func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
-        var json = JSONWriter()
-        json.bytes.reserveCapacity(256 + values.reduce(0) { $0 + ($1?.count ?? 0) } * 2)
+    func appendPayload(now: Int64, values: RequestValues, to json: inout JSONWriter) throws(BackendJWTError) {
         json.append("{")
         if let issuer = values[0], !issuer.isEmpty {
             json.append("\"iss\":")
@@ -161,17 +224,17 @@ public final class Signer {
             json.appendString(subject)
             json.append(",")
         }
-        let audiences = values[2..<(2 + registered.audienceCount)].compactMap { $0 }.filter { !$0.isEmpty }
-        if !audiences.isEmpty {
+        var audiences = 0
+        for index in 2..<(2 + registered.audienceCount) {
+            guard let audience = values[index], !audience.isEmpty else { continue }
             // One audience is a string, several an array (RFC 7519 4.1.3).
-            json.append("\"aud\":")
-            if audiences.count > 1 { json.append("[") }
-            for (index, audience) in audiences.enumerated() {
-                if index > 0 { json.append(",") }
-                json.appendString(audience)
-            }
-            json.append(audiences.count > 1 ? "]," : ",")
+            json.append(audiences == 0 ? "\"aud\":" : ",")
+            if audiences == 0 && nonEmptyAudiences(values) > 1 { json.append("[") }
+            json.appendString(audience)
+            audiences += 1
         }
+        if audiences > 1 { json.append("]") }
+        if audiences > 0 { json.append(",") }
         let (expiry, overflow) = now.addingReportingOverflow(ttl)
         let (notBefore, underflow) = now.subtractingReportingOverflow(registered.notBeforeLeeway ?? 0)
         guard !overflow, !underflow else { throw BackendJWTError(.sign, "the clock (\(now)) plus the TTL overflows") }
@@ -184,30 +247,30 @@ public final class Signer {
         json.append(",\"exp\":")
         json.append(expiry)
         if registered.jti {
-            json.append(",\"jti\":\"")
-            json.bytes.append(contentsOf: try Self.uuid4())
-            json.append("\"")
+            json.append(",\"jti\":")
+            try random.appendUUID(to: &json)
         }
         var needComma = true
-        try claimTree.append(claims, values: values[(2 + registered.audienceCount)...], to: &json, needComma: &needComma)
+        try claimTree.append(claims, values: values, from: 2 + registered.audienceCount, to: &json, needComma: &needComma)
         json.append("}")
-        return json.bytes
     }
 
-    /// A random (version 4) UUID from OpenSSL's CSPRNG, in lowercase 8-4-4-4-12 form.
-    static func uuid4() throws(BackendJWTError) -> [UInt8] {
-        var raw = [UInt8](repeating: 0, count: 16)
-        guard RAND_bytes(&raw, 16) == 1 else { throw SigningKey.openSSLError("RAND_bytes") }
-        raw[6] = raw[6] & 0x0F | 0x40
-        raw[8] = raw[8] & 0x3F | 0x80
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(36)
-        for (i, byte) in raw.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+    private func nonEmptyAudiences(_ values: RequestValues) -> Int {
+        (2..<(2 + registered.audienceCount)).count { values[$0].map { !$0.isEmpty } ?? false }
+    }
+
+    /// The payload as bytes (tests).
+    func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
+        let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
+        let lengths = values.map { $0?.count ?? 0 }
+        var json = JSONWriter()
+        try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) in
+            try lengths.withUnsafeBufferPointer { (l) throws(BackendJWTError) in
+                try appendPayload(
+                    now: now, values: RequestValues(pointers: p.baseAddress!, lengths: l.baseAddress!, count: values.count),
+                    to: &json)
+            }
         }
-        return text
+        return json.bytes
     }
 }

@@ -28,7 +28,7 @@ public enum TokenTTL {
     }
 
     /// Whole seconds, 0 allowed; `what` names the value in messages.
-    private static func seconds(_ bytes: [UInt8], what: String) throws(BackendJWTError) -> Int64 {
+    static func seconds(_ bytes: [UInt8], what: String) throws(BackendJWTError) -> Int64 {
         let invalid = BackendJWTError(
             .config, "invalid \(what) \(quoted(bytes)); use seconds (3600) or nginx time (1h, 90s, 1h 30m)")
         var total: Int64 = 0
