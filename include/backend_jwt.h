@@ -120,6 +120,13 @@ int bjwt_claims_append(const bjwt_claims *upper, const bjwt_claims *lower,
 size_t bjwt_claims_count(const bjwt_claims *claims);
 void bjwt_claims_free(bjwt_claims *claims);
 
+/* `backend_jwt_cache size=N [min_remaining=TIME|P%] | off`: *size 0 is off;
+ * the least remaining lifetime is *min_seconds, or *min_percent of the TTL
+ * when *min_seconds is -1. */
+int bjwt_parse_cache(const char *const *args, const size_t *arg_lens,
+                     size_t nargs, int64_t *size, int64_t *min_seconds,
+                     int64_t *min_percent, char *err, size_t err_cap);
+
 /* `backend_jwt_not_before on | off | time`: *leeway is -1 for off, 0 for
  * on, else the seconds nbf lies before iat. */
 int bjwt_parse_not_before(const char *s, size_t len, int64_t *leeway,
@@ -138,6 +145,9 @@ typedef struct {
     size_t              audiences; /* backend_jwt_audience values */
     int64_t             nbf_leeway;/* -1: no nbf */
     int                 jti;       /* 0: no jti */
+    int64_t             cache_size;     /* 0: no token cache */
+    int64_t             cache_min_seconds; /* -1: use cache_min_percent */
+    int64_t             cache_min_percent;
     const bjwt_claims  *claims;    /* NULL: no custom claims */
 } bjwt_signer_params;
 

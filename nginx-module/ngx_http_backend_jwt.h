@@ -16,7 +16,7 @@
 
 #define NGX_HTTP_BACKEND_JWT_ERR_LEN  512
 #define NGX_HTTP_BACKEND_JWT_NBF_OFF  (-2)  /* not NGX_CONF_UNSET: off is set */
-#define NGX_HTTP_BACKEND_JWT_NCMDS    20  /* entries of the command table */
+#define NGX_HTTP_BACKEND_JWT_NCMDS    21  /* entries of the command table */
 
 
 /* Where a directive stood, for errors found only once levels are merged. */
@@ -68,6 +68,9 @@ typedef struct {
     ngx_int_t                  nbf_leeway;    /* NBF_OFF: no nbf */
     ngx_flag_t                 jti;
     size_t                     max_size;      /* the longest token sent */
+    ngx_int_t                  cache_size;    /* 0: off */
+    int64_t                    cache_min_seconds;
+    int64_t                    cache_min_percent;
 
     bjwt_claims               *claims;        /* names and types */
     ngx_array_t               *claim_values;  /* ngx_http_backend_jwt_claim_t */
@@ -148,6 +151,8 @@ char *ngx_http_backend_jwt_not_before(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_backend_jwt_flag(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_backend_jwt_max_size(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_backend_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
 

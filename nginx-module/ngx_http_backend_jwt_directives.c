@@ -661,6 +661,42 @@ ngx_http_backend_jwt_not_before(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* backend_jwt_cache size=N [min_remaining=TIME|P%] | off */
+char *
+ngx_http_backend_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    size_t       n, *lens;
+    int64_t      size, seconds, percent;
+    const char **args;
+    char         err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (jlcf->cache_size != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
+    if (ngx_http_backend_jwt_args(cf, 1, &args, &lens, &n) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (bjwt_parse_cache(args, lens, n, &size, &seconds, &percent, err,
+                         sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    jlcf->cache_size = (ngx_int_t) size;
+    jlcf->cache_min_seconds = seconds;
+    jlcf->cache_min_percent = percent;
+
+    return NGX_CONF_OK;
+}
+
+
 /* backend_jwt_max_size size: nginx's size slot, plus where it was set */
 char *
 ngx_http_backend_jwt_max_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)

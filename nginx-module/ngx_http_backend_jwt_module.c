@@ -150,6 +150,13 @@ ngx_command_t  ngx_http_backend_jwt_commands[] = {
       offsetof(ngx_http_backend_jwt_loc_conf_t, max_size),
       NULL },
 
+    { ngx_string("backend_jwt_cache"),
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_1MORE,
+      ngx_http_backend_jwt_cache,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("backend_jwt_enforce"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
       ngx_http_backend_jwt_flag,
@@ -313,6 +320,7 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->nbf_leeway = NGX_CONF_UNSET;
     conf->jti = NGX_CONF_UNSET;
     conf->max_size = NGX_CONF_UNSET_SIZE;
+    conf->cache_size = NGX_CONF_UNSET;
     conf->enforce = NGX_CONF_UNSET;
     conf->claims = NGX_CONF_UNSET_PTR;
     conf->claim_values = NGX_CONF_UNSET_PTR;
@@ -485,6 +493,13 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
      * an nginx backend with the default configuration accepts every token */
     ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
 
+    if (conf->cache_size == NGX_CONF_UNSET) {
+        conf->cache_min_seconds = prev->cache_min_seconds;
+        conf->cache_min_percent = prev->cache_min_percent;
+    }
+
+    ngx_conf_merge_value(conf->cache_size, prev->cache_size, 0);
+
     /* a level that declares claims replaces the inherited list, or adds to
      * it under backend_jwt_enforce */
     if (conf->claims == NGX_CONF_UNSET_PTR) {
@@ -519,6 +534,9 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         && prev->audience == conf->audience
         && prev->nbf_leeway == conf->nbf_leeway
         && prev->jti == conf->jti
+        && prev->cache_size == conf->cache_size
+        && prev->cache_min_seconds == conf->cache_min_seconds
+        && prev->cache_min_percent == conf->cache_min_percent
         && prev->claims == conf->claims)
     {
         conf->signer = prev->signer;
@@ -536,6 +554,9 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     params.audiences = conf->audience ? conf->audience->nelts : 0;
     params.nbf_leeway = (conf->nbf_leeway < 0) ? -1 : conf->nbf_leeway;
     params.jti = (int) conf->jti;
+    params.cache_size = conf->cache_size;
+    params.cache_min_seconds = conf->cache_min_seconds;
+    params.cache_min_percent = conf->cache_min_percent;
     params.claims = conf->claims;
 
     rc = bjwt_signer_create(&params, &conf->signer, err, sizeof(err));

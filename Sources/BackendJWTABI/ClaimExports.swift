@@ -64,8 +64,28 @@ public func bjwtClaimsAppend(
     }
 }
 
+@_cdecl("bjwt_parse_cache")
+public func bjwtParseCache(
+    _ args: UnsafePointer<UnsafePointer<CChar>?>?, _ argLens: UnsafePointer<Int>?, _ nargs: Int,
+    _ size: UnsafeMutablePointer<Int64>?, _ minSeconds: UnsafeMutablePointer<Int64>?,
+    _ minPercent: UnsafeMutablePointer<Int64>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        let (sizeOut, secondsOut, percentOut) = (try output(size), try output(minSeconds), try output(minPercent))
+        guard let parsed = try TokenCache.parse(try arguments(args, argLens, nargs)) else {
+            sizeOut.pointee = 0
+            return
+        }
+        sizeOut.pointee = Int64(parsed.size)
+        switch parsed.remaining {
+        case .seconds(let seconds): (secondsOut.pointee, percentOut.pointee) = (seconds, 0)
+        case .percent(let percent): (secondsOut.pointee, percentOut.pointee) = (-1, percent)
+        }
+    }
+}
+
 /// A C array of (pointer, length) arguments as byte arrays.
-private func arguments(_ pointers: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?, _ count: Int)
+func arguments(_ pointers: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?, _ count: Int)
     throws(BackendJWTError) -> [[UInt8]]
 {
     guard count > 0 else { return [] }

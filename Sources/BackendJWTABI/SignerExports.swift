@@ -33,6 +33,9 @@ public func bjwtSignerCreate(
             certificate: p.cert.map { borrow($0, as: Certificate.self) }, keyID: keyID,
             registered: Signer.Registered(
                 audienceCount: p.audiences, notBeforeLeeway: p.nbf_leeway < 0 ? nil : p.nbf_leeway, jti: p.jti != 0),
+            cache: p.cache_size <= 0
+                ? nil
+                : (Int(p.cache_size), p.cache_min_seconds >= 0 ? .seconds(p.cache_min_seconds) : .percent(p.cache_min_percent)),
             claims: p.claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
         out.pointee = retain(made)
     }
