@@ -192,9 +192,17 @@ public final class Signer {
             n = context!.signature.withUnsafeBytes { encoding.encode(UnsafeRawBufferPointer(rebasing: $0[..<length]), into: out, at: n) }
         }
         if let cache {
-            cache.store(hash: hash, key: cacheKeyBytes, token: Array(out[0..<n]), issuedAt: now)
+            // Exact copies: sharing cacheKeyBytes's storage would make it reallocate on the next
+            // request, each time with at least its old capacity, and the cache would keep them.
+            cache.store(hash: hash, key: exactCopy(cacheKeyBytes), token: exactCopy(out[0..<n]), issuedAt: now)
         }
         return n
+    }
+
+    private func exactCopy<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+            count = buffer.initialize(fromContentsOf: bytes)
+        }
     }
 
     /// The cache key of `values`: each value's length and bytes (absent and empty differ).

@@ -10,6 +10,7 @@ public final class TokenCache {
     }
 
     private struct Entry {
+        var hash: Int
         var key: [UInt8]
         var token: [UInt8]
         var issuedAt: Int64
@@ -17,36 +18,28 @@ public final class TokenCache {
 
     let capacity: Int
     let minimumRemaining: Int64
-    private var entries: [Int: Entry] = [:]
-    /// Insertion order, for eviction: the oldest entry goes first.
-    private var ring: [Int] = []
-    private var next = 0
+    /// Direct-mapped: a token lives in the slot its hash picks and replaces what was there, so
+    /// the cache never holds more than `capacity` tokens, whatever the requests.
+    private var slots: [Entry?]
 
     init(capacity: Int, minimumRemaining: Int64) {
         self.capacity = capacity
         self.minimumRemaining = minimumRemaining
-        entries.reserveCapacity(capacity)
+        slots = Array(repeating: nil, count: capacity)
     }
+
+    private func slot(_ hash: Int) -> Int { Int(UInt(bitPattern: hash) % UInt(capacity)) }
 
     /// The cached token for `key`, if one is still fresh enough at `now`.
     func lookup(hash: Int, key: [UInt8], now: Int64, ttl: Int64) -> [UInt8]? {
-        guard let entry = entries[hash], entry.key == key else { return nil }
+        guard let entry = slots[slot(hash)], entry.hash == hash, entry.key == key else { return nil }
         // A clock stepped back would make the token issued in the future: mint anew.
         guard now >= entry.issuedAt, entry.issuedAt + ttl - now >= minimumRemaining else { return nil }
         return entry.token
     }
 
     func store(hash: Int, key: [UInt8], token: [UInt8], issuedAt: Int64) {
-        if entries[hash] == nil {
-            if ring.count < capacity {
-                ring.append(hash)
-            } else {
-                entries[ring[next]] = nil
-                ring[next] = hash
-                next = (next + 1) % capacity
-            }
-        }
-        entries[hash] = Entry(key: key, token: token, issuedAt: issuedAt)
+        slots[slot(hash)] = Entry(hash: hash, key: key, token: token, issuedAt: issuedAt)
     }
 
     /// Parses `backend_jwt_cache size=N [min_remaining=TIME|P%]`, or `off` (nil).
