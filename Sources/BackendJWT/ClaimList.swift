@@ -41,6 +41,10 @@ public final class ClaimList {
 
     public init() {}
 
+    init(copying other: ClaimList) { claims = other.claims }
+
+    func replaceClaims(with other: ClaimList) { claims = other.claims }
+
     /// Adds one `backend_jwt_claim name value [type=T] [separator=S] [if_empty=E]`. A `literal`
     /// name is one member even with dots in it.
     public func add<Name: Collection>(name: Name, options: [[UInt8]], template: [UInt8]? = nil, literal: Bool = false)
@@ -53,6 +57,9 @@ public final class ClaimList {
         var ifEmpty = IfEmpty.omit
         var seen: Set<String> = []
         for option in options {
+            guard String(validating: option, as: UTF8.self) != nil else {
+                throw BackendJWTError(.config, "option \(quoted(option)) is not valid UTF-8")
+            }
             let (key, value) = Self.split(option)
             guard seen.insert(key).inserted else {
                 throw BackendJWTError(.config, "option \(quoted(key + "=")) is given twice")
@@ -76,7 +83,7 @@ public final class ClaimList {
             throw BackendJWTError(.config, "separator= is for type=list claims")
         }
         if ifEmpty == .empty && type != .string && type != .list {
-            throw BackendJWTError(.config, "if_empty=empty is for string and list claims; a \(type) has no empty form")
+            throw BackendJWTError(.config, "if_empty=empty is for string and list claims; type=\(type) has no empty form")
         }
         try checkConflicts(path, name: text, with: claims)
         claims.append(
@@ -130,13 +137,14 @@ public final class ClaimList {
     /// A dotted name nests (`realm_access.roles`); `\.` is a literal dot; a URI name (one with
     /// `://`, as WSO2's `http://wso2.org/claims/enduser`) is always one member.
     static func path(of name: String, literal: Bool = false) throws(BackendJWTError) -> [String] {
-        var segments = [""]
+        var segments = [String.UnicodeScalarView()]
         if literal || name.contains("://") {
-            segments = [name]
+            segments = [name.unicodeScalars]
         } else {
             // `\.` is a dot and `\\` a backslash; any other backslash stays as written.
+            // Scalar by scalar: a dot followed by a combining mark is still a separator.
             var escaped = false
-            for c in name {
+            for c in name.unicodeScalars {
                 if escaped {
                     if c != "." && c != "\\" { segments[segments.count - 1].append("\\") }
                     segments[segments.count - 1].append(c)
@@ -144,23 +152,24 @@ public final class ClaimList {
                 } else if c == "\\" {
                     escaped = true
                 } else if c == "." {
-                    segments.append("")
+                    segments.append(String.UnicodeScalarView())
                 } else {
                     segments[segments.count - 1].append(c)
                 }
             }
             if escaped { segments[segments.count - 1].append("\\") }
         }
-        guard !segments.contains(where: \.isEmpty) else {
+        let parts = segments.map { String($0) }
+        guard !parts.contains(where: \.isEmpty) else {
             throw BackendJWTError(.config, "claim name \(quoted(name)) has an empty part between dots")
         }
-        guard segments.count <= maximumDepth else {
+        guard parts.count <= maximumDepth else {
             throw BackendJWTError(.config, "claim name \(quoted(name)) nests deeper than \(maximumDepth) levels")
         }
-        if let why = reserved[segments[0]] {
-            throw BackendJWTError(.config, "claim name \(quoted(segments[0])) is reserved: \(why)")
+        if let why = reserved[parts[0]] {
+            throw BackendJWTError(.config, "claim name \(quoted(parts[0])) is reserved: \(why)")
         }
-        return segments
+        return parts
     }
 
     /// `key=value` (the key lowercased); a bare word is a key with an empty value.

@@ -95,8 +95,17 @@ enum JSONValidator {
                     UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                     i += 2
                 case UInt8(ascii: "u"):
-                    guard i + 6 <= s.count, s[(i + 2)..<(i + 6)].allSatisfy(isHexDigit) else { return false }
+                    // A surrogate must come as a high-low pair: a lone one is not a character,
+                    // and JSON parsers (Foundation's among them) refuse the whole text.
+                    guard let unit = hexUnit(s, i + 2) else { return false }
                     i += 6
+                    if unit >= 0xDC00 && unit <= 0xDFFF { return false }
+                    if unit >= 0xD800 && unit <= 0xDBFF {
+                        guard i + 6 <= s.count, s[i] == UInt8(ascii: "\\"), s[i + 1] == UInt8(ascii: "u"),
+                            let low = hexUnit(s, i + 2), low >= 0xDC00 && low <= 0xDFFF
+                        else { return false }
+                        i += 6
+                    }
                 default: return false
                 }
             case 0..<0x20: return false
@@ -108,6 +117,12 @@ enum JSONValidator {
             }
         }
         return false
+    }
+
+    /// The four hex digits at `at` as a UTF-16 code unit.
+    private static func hexUnit(_ s: UnsafeBufferPointer<UInt8>, _ at: Int) -> UInt16? {
+        guard at + 4 <= s.count, s[at..<(at + 4)].allSatisfy(isHexDigit) else { return nil }
+        return UInt16(String(decoding: s[at..<(at + 4)], as: UTF8.self), radix: 16)
     }
 
     private static func isHexDigit(_ c: UInt8) -> Bool {

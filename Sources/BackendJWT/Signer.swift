@@ -68,7 +68,13 @@ public final class Signer {
         guard ttl > 0, ttl <= TokenTTL.maximum else {
             throw BackendJWTError(.config, "token TTL \(ttl) is out of range")
         }
-        guard registered.audienceCount >= 0, (registered.notBeforeLeeway ?? 0) >= 0,
+        for (index, claim) in claims.enumerated() {
+            // ClaimList refuses these; a list assembled by hand must not reach ClaimTree.
+            if let other = claims[..<index].first(where: { $0.path.starts(with: claim.path) || claim.path.starts(with: $0.path) }) {
+                throw BackendJWTError(.config, "claim \(quoted(claim.name)) conflicts with claim \(quoted(other.name))")
+            }
+        }
+        guard registered.audienceCount >= 0, registered.audienceCount <= 1024, (registered.notBeforeLeeway ?? 0) >= 0,
             (registered.notBeforeLeeway ?? 0) <= TokenTTL.maximum
         else {
             throw BackendJWTError(.config, "audience count or not-before leeway is out of range")
@@ -245,7 +251,9 @@ public final class Signer {
         if audiences > 0 { json.append(",") }
         let (expiry, overflow) = now.addingReportingOverflow(ttl)
         let (notBefore, underflow) = now.subtractingReportingOverflow(registered.notBeforeLeeway ?? 0)
-        guard !overflow, !underflow else { throw BackendJWTError(.sign, "the clock (\(now)) plus the TTL overflows") }
+        guard !overflow, !underflow else {
+            throw BackendJWTError(.sign, "the clock (\(now)) with the TTL or the not-before leeway overflows")
+        }
         json.append("\"iat\":")
         json.append(now)
         if registered.notBeforeLeeway != nil {

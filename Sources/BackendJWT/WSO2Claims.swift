@@ -40,6 +40,8 @@ public enum WSO2Claims {
                 throw BackendJWTError(.config, "\(quoted(member.name + "=")) is given twice")
             }
         }
+        // All or nothing: a failure leaves `claims` as it was.
+        let trial = ClaimList(copying: claims)
         for member in members {
             let template: [UInt8]
             if let value = given[member.name] {
@@ -55,7 +57,8 @@ public enum WSO2Claims {
                 continue
             }
             let name = (dialect ?? defaultDialect) + "/" + member.name
-            try claims.add(name: Array(name.utf8), options: [], template: template, literal: true)
+            try trial.add(name: Array(name.utf8), options: [], template: template, literal: true)
         }
+        claims.replaceClaims(with: trial)
     }
 }
