@@ -94,8 +94,18 @@ typedef struct {
 
 
 
+/* A directive's value parser in the core (the cmd->post of one-value
+ * directives): BJWT_OK with the value in *out, or an error in err. */
+typedef struct {
+    int (*parse)(ngx_str_t *value, ngx_int_t *out, char *err, size_t cap);
+} ngx_http_backend_jwt_parser_t;
+
+
 extern ngx_module_t   ngx_http_backend_jwt_module;
 extern ngx_command_t  ngx_http_backend_jwt_commands[];
+extern ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_algorithm_parser;
+extern ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_encoding_parser;
+extern ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_ttl_parser;
 
 
 /* ngx_http_backend_jwt_module.c: configuration life cycle */
@@ -130,13 +140,9 @@ char *ngx_http_backend_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_backend_jwt_jwks_key(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-char *ngx_http_backend_jwt_algorithm(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_backend_jwt_encoding(ngx_conf_t *cf, ngx_command_t *cmd,
+char *ngx_http_backend_jwt_parsed(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
-char *ngx_http_backend_jwt_ttl(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

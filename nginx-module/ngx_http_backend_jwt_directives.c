@@ -69,75 +69,65 @@ ngx_http_backend_jwt_enable(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-char *
-ngx_http_backend_jwt_algorithm(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+/* The core's parsers of one-value directives, in one shape. */
+
+static int
+ngx_http_backend_jwt_parse_algorithm(ngx_str_t *v, ngx_int_t *out, char *err,
+    size_t cap)
 {
-    int         alg;
-    ngx_str_t  *value;
-    ngx_int_t  *field;
-    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int  alg = 0, rc;
 
-    ngx_http_backend_jwt_mark(cf, cmd, conf);
+    rc = bjwt_parse_algorithm((char *) v->data, v->len, &alg, err, cap);
+    *out = alg;
 
-    field = (ngx_int_t *) ((char *) conf + cmd->offset);
-    if (*field != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (bjwt_parse_algorithm((char *) value[1].data, value[1].len, &alg, err,
-                             sizeof(err))
-        != BJWT_OK)
-    {
-        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
-    }
-
-    *field = alg;
-
-    return NGX_CONF_OK;
+    return rc;
 }
 
 
-char *
-ngx_http_backend_jwt_encoding(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf)
+static int
+ngx_http_backend_jwt_parse_encoding(ngx_str_t *v, ngx_int_t *out, char *err,
+    size_t cap)
 {
-    int         enc;
-    ngx_str_t  *value;
-    ngx_int_t  *field;
-    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int  enc = 0, rc;
 
-    ngx_http_backend_jwt_mark(cf, cmd, conf);
+    rc = bjwt_parse_encoding((char *) v->data, v->len, &enc, err, cap);
+    *out = enc;
 
-    field = (ngx_int_t *) ((char *) conf + cmd->offset);
-    if (*field != NGX_CONF_UNSET) {
-        return "is duplicate";
-    }
-
-    value = cf->args->elts;
-
-    if (bjwt_parse_encoding((char *) value[1].data, value[1].len, &enc, err,
-                            sizeof(err))
-        != BJWT_OK)
-    {
-        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
-    }
-
-    *field = enc;
-
-    return NGX_CONF_OK;
+    return rc;
 }
 
 
-char *
-ngx_http_backend_jwt_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+static int
+ngx_http_backend_jwt_parse_ttl(ngx_str_t *v, ngx_int_t *out, char *err,
+    size_t cap)
 {
-    int64_t     seconds;
-    ngx_str_t  *value;
-    ngx_int_t  *field;
-    char        err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int      rc;
+    int64_t  seconds = 0;
+
+    rc = bjwt_parse_ttl((char *) v->data, v->len, &seconds, err, cap);
+    *out = (ngx_int_t) seconds;
+
+    return rc;
+}
+
+
+ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_algorithm_parser =
+    { ngx_http_backend_jwt_parse_algorithm };
+ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_encoding_parser =
+    { ngx_http_backend_jwt_parse_encoding };
+ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_ttl_parser =
+    { ngx_http_backend_jwt_parse_ttl };
+
+
+/* backend_jwt_signing_algorithm, backend_jwt_encoding, backend_jwt_token_ttl:
+ * one value, parsed by the core (cmd->post), stored at cmd->offset */
+char *
+ngx_http_backend_jwt_parsed(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_str_t                      *value;
+    ngx_int_t                      *field;
+    ngx_http_backend_jwt_parser_t  *parser = cmd->post;
+    char                            err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     ngx_http_backend_jwt_mark(cf, cmd, conf);
 
@@ -148,14 +138,10 @@ ngx_http_backend_jwt_ttl(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (bjwt_parse_ttl((char *) value[1].data, value[1].len, &seconds, err,
-                       sizeof(err))
-        != BJWT_OK)
-    {
+    if (parser->parse(&value[1], field, err, sizeof(err)) != BJWT_OK) {
+        *field = NGX_CONF_UNSET;
         return ngx_http_backend_jwt_conf_error(cf, cmd, err);
     }
-
-    *field = (ngx_int_t) seconds;
 
     return NGX_CONF_OK;
 }

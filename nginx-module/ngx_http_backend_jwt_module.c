@@ -68,17 +68,17 @@ ngx_command_t  ngx_http_backend_jwt_commands[] = {
 
     { ngx_string("backend_jwt_signing_algorithm"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_algorithm,
+      ngx_http_backend_jwt_parsed,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_backend_jwt_loc_conf_t, algorithm),
-      NULL },
+      &ngx_http_backend_jwt_algorithm_parser },
 
     { ngx_string("backend_jwt_encoding"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_encoding,
+      ngx_http_backend_jwt_parsed,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_backend_jwt_loc_conf_t, encoding),
-      NULL },
+      &ngx_http_backend_jwt_encoding_parser },
 
     { ngx_string("backend_jwt_header"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
@@ -89,10 +89,10 @@ ngx_command_t  ngx_http_backend_jwt_commands[] = {
 
     { ngx_string("backend_jwt_token_ttl"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_ttl,
+      ngx_http_backend_jwt_parsed,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_backend_jwt_loc_conf_t, ttl),
-      NULL },
+      &ngx_http_backend_jwt_ttl_parser },
 
     { ngx_string("backend_jwt_issuer"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
