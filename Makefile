@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in build/; the scripts work without make.
-.PHONY: module demo test clean
+.PHONY: module demo test bench clean
 
 module:
 	build/module.sh
@@ -12,3 +12,6 @@ test:
 
 clean:
 	rm -rf build/out build/nginx-src .build
+
+bench:
+	build/bench.sh

@@ -5,7 +5,9 @@ let package = Package(
     name: "nginx-backend-jwt",
     products: [
         // The shared object the nginx module links: exports only the bjwt_* C ABI.
-        .library(name: "backendjwt", type: .dynamic, targets: ["BackendJWTABI"])
+        .library(name: "backendjwt", type: .dynamic, targets: ["BackendJWTABI"]),
+        // The core as a Swift library, for the fuzz targets in Fuzz/.
+        .library(name: "BackendJWT", targets: ["BackendJWT"]),
     ],
     dependencies: [
         // Tests only: an independent JOSE implementation that verifies our tokens.

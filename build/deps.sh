@@ -26,14 +26,28 @@ command -v swift >/dev/null || {
     exit 1
 }
 
-if [ "${1:-}" = test ]; then
+if [ "${1:-}" = bench ]; then
+    for p in wrk libnginx-mod-http-js; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || {
+            echo "== installing $p"
+            apt-get update -qq
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$p" >/dev/null
+        }
+    done
+fi
+
+if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
+    # The harness's and the benchmark's Python tools, in a venv of the project's own.
     venv=.build-venv
-    if ! "$venv/bin/python" -c 'import pytest, jwt, cryptography' 2>/dev/null; then
-        echo "== creating $venv with pytest, PyJWT and cryptography"
+    if [ ! -x "$venv/bin/python" ]; then
+        echo "== creating $venv"
         python3 -m venv "$venv" 2>/dev/null || {
             apt-get install -y -qq python3-venv >/dev/null
             python3 -m venv "$venv"
         }
-        "$venv/bin/pip" install -q --disable-pip-version-check pytest pyjwt cryptography
+    fi
+    if ! "$venv/bin/python" -c 'import pytest, jwt, cryptography, matplotlib' 2>/dev/null; then
+        echo "== installing pytest, PyJWT, cryptography and matplotlib into $venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check pytest pyjwt cryptography matplotlib
     fi
 fi

@@ -93,14 +93,44 @@ void bjwt_cert_free(bjwt_cert *cert);
 /* `backend_jwt_key_id string`: checks a custom kid. */
 int bjwt_check_key_id(const char *s, size_t len, char *err, size_t err_cap);
 
-/* `backend_jwt_claim`: an empty claim list, then one call per directive.
- * `option` is the optional third argument ("type=int"); pass len 0 if absent. */
+/* `backend_jwt_claim name value [type=T] [separator=S] [if_empty=E]`: an
+ * empty claim list, then one call per directive with its options (the
+ * arguments after the value). */
 bjwt_claims *bjwt_claims_create(void);
 int bjwt_claims_add(bjwt_claims *claims, const char *name, size_t name_len,
-                    const char *option, size_t option_len,
-                    char *err, size_t err_cap);
+                    const char *const *options, const size_t *option_lens,
+                    size_t noptions, char *err, size_t err_cap);
+
+/* `backend_jwt_wso2_claims NAME=VALUE...`: adds WSO2's claim set. Each claim
+ * it adds has a value template for nginx to compile: bjwt_claims_template. */
+int bjwt_claims_add_wso2(bjwt_claims *claims, const char *const *args,
+                         const size_t *arg_lens, size_t nargs,
+                         char *err, size_t err_cap);
+
+/* The value template of claim `index` (0 if it has none): writes it into
+ * `out` if it fits and returns its length. */
+size_t bjwt_claims_template(const bjwt_claims *claims, size_t index,
+                            unsigned char *out, size_t cap);
+
+/* Under `backend_jwt_enforce`: `upper`'s claims followed by `lower`'s, in a
+ * new list. On a collision *conflict is the index of `lower`'s claim. */
+int bjwt_claims_append(const bjwt_claims *upper, const bjwt_claims *lower,
+                       bjwt_claims **merged, size_t *conflict,
+                       char *err, size_t err_cap);
 size_t bjwt_claims_count(const bjwt_claims *claims);
 void bjwt_claims_free(bjwt_claims *claims);
+
+/* `backend_jwt_cache size=N [min_remaining=TIME|P%] | off`: *size 0 is off;
+ * the least remaining lifetime is *min_seconds, or *min_percent of the TTL
+ * when *min_seconds is -1. */
+int bjwt_parse_cache(const char *const *args, const size_t *arg_lens,
+                     size_t nargs, int64_t *size, int64_t *min_seconds,
+                     int64_t *min_percent, char *err, size_t err_cap);
+
+/* `backend_jwt_not_before on | off | time`: *leeway is -1 for off, 0 for
+ * on, else the seconds nbf lies before iat. */
+int bjwt_parse_not_before(const char *s, size_t len, int64_t *leeway,
+                          char *err, size_t err_cap);
 
 /* What a location signs with, once its configuration is merged. */
 typedef struct {
@@ -112,6 +142,12 @@ typedef struct {
     int                 kid_mode;  /* BJWT_KID_* */
     const char         *kid;       /* for BJWT_KID_CUSTOM */
     size_t              kid_len;
+    size_t              audiences; /* backend_jwt_audience values */
+    int64_t             nbf_leeway;/* -1: no nbf */
+    int                 jti;       /* 0: no jti */
+    int64_t             cache_size;     /* 0: no token cache */
+    int64_t             cache_min_seconds; /* -1: use cache_min_percent */
+    int64_t             cache_min_percent;
     const bjwt_claims  *claims;    /* NULL: no custom claims */
 } bjwt_signer_params;
 
@@ -146,8 +182,9 @@ size_t bjwt_signer_token_bound(const bjwt_signer *signer, size_t value_bytes);
 
 /*
  * Mints one token at time `now` (seconds since the epoch) into `out`.
- * `values` holds 2 + bjwt_claims_count(claims) entries, in order: issuer,
- * subject, then each custom claim. A NULL or empty value is left out.
+ * `values` holds 2 + audiences + bjwt_claims_count(claims) entries, in
+ * order: issuer, subject, each audience, then each custom claim. A NULL or
+ * empty value is left out (unless the claim's if_empty says otherwise).
  * On success *out_len is the token length (no NUL is written).
  */
 int bjwt_signer_mint(const bjwt_signer *signer, int64_t now,

@@ -14,19 +14,19 @@ public enum ClaimType: String, Sendable, CaseIterable {
     /// A NumericDate (whole seconds since the epoch) from RFC 3339 (`2025-01-31T12:00:00Z`,
     /// fractions of a second dropped) or from whole seconds.
     case date
+    /// Any JSON value (object, array, string, number, literal), checked per request and written
+    /// without the white space around it.
+    case json
+    /// A JSON array of strings: the value split at the claim's separator (`,` unless
+    /// `separator=` says otherwise), each item without surrounding blanks, empty items dropped.
+    case list
 
-    /// Parses the optional third argument of `backend_jwt_claim` (`type=int`).
-    public static func parseOption<Bytes: Collection>(_ option: Bytes) throws(BackendJWTError) -> ClaimType
-    where Bytes.Element == UInt8 {
-        let text = String(decoding: option, as: UTF8.self)
-        guard text.lowercased().hasPrefix("type=") else {
-            throw BackendJWTError(.config, "unknown option \(quoted(option)); the only option is type=TYPE")
-        }
-        let name = text.dropFirst("type=".count).lowercased()
-        guard let type = ClaimType(rawValue: name) else {
+    /// Parses the value of `type=` (case-insensitive).
+    public static func parse(_ text: String) throws(BackendJWTError) -> ClaimType {
+        guard let type = ClaimType(rawValue: text.lowercased()) else {
             throw BackendJWTError(
                 .config,
-                "unknown claim type \(quoted(String(text.dropFirst(5)))); use string, int, long, float, bool or date")
+                "unknown claim type \(quoted(text)); use string, int, long, float, bool, date, json or list")
         }
         return type
     }
@@ -36,12 +36,21 @@ public enum ClaimType: String, Sendable, CaseIterable {
     static let maximumExtraBytes = 4
 
     /// Appends `value` as JSON of this type, or throws a `.value` error naming the claim.
-    func appendJSON(_ value: UnsafeBufferPointer<UInt8>, claim: String, to json: inout JSONWriter)
-        throws(BackendJWTError)
-    {
+    /// `separator` splits `list` values.
+    func appendJSON(
+        _ value: UnsafeBufferPointer<UInt8>, claim: String, separator: [UInt8] = [UInt8(ascii: ",")],
+        to json: inout JSONWriter
+    ) throws(BackendJWTError) {
         switch self {
         case .string:
             json.appendString(value)
+        case .json:
+            guard let valid = JSONValidator.validated(value) else {
+                throw failure(claim, value, "is not JSON (one value, valid UTF-8, nested at most \(JSONValidator.maximumDepth) deep)")
+            }
+            json.bytes.append(contentsOf: valid)
+        case .list:
+            Self.appendList(value, separator: separator, to: &json)
         case .int:
             guard let n = Self.wholeNumber(value), n >= Int64(Int32.min), n <= Int64(Int32.max) else {
                 throw failure(claim, value, "is not an int (a whole number from -2147483648 to 2147483647)")
@@ -71,6 +80,37 @@ public enum ClaimType: String, Sendable, CaseIterable {
             }
             json.append(seconds)
         }
+    }
+
+    /// Splits at every occurrence of `separator`; trims blanks; drops empty items.
+    private static func appendList(
+        _ value: UnsafeBufferPointer<UInt8>, separator: [UInt8], to json: inout JSONWriter
+    ) {
+        json.append("[")
+        var first = true
+        var start = 0
+        var i = 0
+        func flush(_ end: Int) {
+            var a = start
+            var b = end
+            while a < b, value[a] == 0x20 || value[a] == 0x09 { a += 1 }
+            while b > a, value[b - 1] == 0x20 || value[b - 1] == 0x09 { b -= 1 }
+            guard a < b else { return }
+            if !first { json.append(",") }
+            json.appendString(UnsafeBufferPointer(rebasing: value[a..<b]))
+            first = false
+        }
+        while i < value.count {
+            if i + separator.count <= value.count, value[i..<(i + separator.count)].elementsEqual(separator) {
+                flush(i)
+                i += separator.count
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        flush(value.count)
+        json.append("]")
     }
 
     private func failure(_ claim: String, _ value: UnsafeBufferPointer<UInt8>, _ why: String) -> BackendJWTError {

@@ -14,8 +14,22 @@ struct JSONWriter {
         literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
+    /// A whole number in decimal, without a temporary String.
     mutating func append(_ value: Int64) {
-        bytes.append(contentsOf: String(value).utf8)
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = value.magnitude
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes of stack; Int64 has at most 19 digits
+        let size = MemoryLayout.size(ofValue: digits)
+        let count = withUnsafeMutableBytes(of: &digits) { buffer -> Int in
+            var n = 0
+            repeat {
+                n += 1
+                buffer[size - n] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                magnitude /= 10
+            } while magnitude > 0
+            return n
+        }
+        withUnsafeBytes(of: &digits) { bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[(size - count)...])) }
     }
 
     mutating func appendString<Bytes: Collection>(_ value: Bytes) where Bytes.Element == UInt8, Bytes.Index == Int {
@@ -23,11 +37,25 @@ struct JSONWriter {
         var i = value.startIndex
         let end = value.endIndex
         while i < end {
+            // Printable ASCII that needs no escape is copied in runs.
+            var run = i
+            while run < end, value[run] >= 0x20, value[run] < 0x80, value[run] != UInt8(ascii: "\""),
+                value[run] != UInt8(ascii: "\\")
+            {
+                run += 1
+            }
+            if run > i {
+                bytes.append(contentsOf: value[i..<run])
+                i = run
+                continue
+            }
             let byte = value[i]
             if byte >= 0x80 {
                 let length = Self.validUTF8SequenceLength(value, at: i)
                 if length == 0 {
-                    bytes.append(contentsOf: [0xEF, 0xBF, 0xBD])  // U+FFFD
+                    bytes.append(0xEF)  // U+FFFD
+                    bytes.append(0xBF)
+                    bytes.append(0xBD)
                     i += 1
                 } else {
                     bytes.append(contentsOf: value[i..<i + length])
@@ -35,23 +63,25 @@ struct JSONWriter {
                 }
                 continue
             }
+            bytes.append(UInt8(ascii: "\\"))
             switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-            case 0x08: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "b")])
-            case 0x0C: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "f")])
-            case 0x0A: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-            case 0..<0x20:
-                bytes.append(contentsOf: Array("\\u00".utf8))
-                bytes.append(contentsOf: Array(hex2(byte).utf8))
-            default: bytes.append(byte)
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+            case 0x08: bytes.append(UInt8(ascii: "b"))
+            case 0x0C: bytes.append(UInt8(ascii: "f"))
+            case 0x0A: bytes.append(UInt8(ascii: "n"))
+            case 0x0D: bytes.append(UInt8(ascii: "r"))
+            case 0x09: bytes.append(UInt8(ascii: "t"))
+            default:
+                append("u00")
+                bytes.append(Self.hexDigits[Int(byte >> 4)])
+                bytes.append(Self.hexDigits[Int(byte & 0x0F)])
             }
             i += 1
         }
         bytes.append(UInt8(ascii: "\""))
     }
+
+    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The length (2 to 4) of the well-formed UTF-8 sequence starting at `i` (RFC 3629 table),
     /// or 0 if the byte there does not start one.

@@ -2,89 +2,18 @@ import COpenSSL
 
 /// Signing with each algorithm family, as RFC 7518 and RFC 8037 define the JWS signature.
 extension SigningKey {
-    /// Signs `message` (the JWS signing input) and returns the signature bytes.
+    /// Signs `message` (the JWS signing input) and returns the signature bytes. A signer keeps a
+    /// `SigningContext` instead, which does the same without building OpenSSL state each time.
     func sign(_ message: UnsafeRawBufferPointer, algorithm: SigningAlgorithm) throws(BackendJWTError) -> [UInt8] {
-        switch algorithm.family {
-        case .none: return []
-        case .hmac: return try hmac(message, algorithm)
-        case .rsa, .rsaPSS, .edDSA: return try digestSign(message, algorithm)
-        case .ecdsa: return try joseECDSA(derSignature: digestSign(message, algorithm), algorithm)
-        }
+        guard algorithm.family != .none else { return [] }
+        let context = try SigningContext(key: self, algorithm: algorithm)
+        let length = try context.sign(message)
+        return Array(context.signature.prefix(length))
     }
 
     /// The most bytes a signature can take.
     var maximumSignatureLength: Int {
         pkey.map { Int(EVP_PKEY_get_size($0)) } ?? Int(EVP_MAX_MD_SIZE)
-    }
-
-    private func hmac(_ message: UnsafeRawBufferPointer, _ algorithm: SigningAlgorithm) throws(BackendJWTError)
-        -> [UInt8]
-    {
-        var out = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        let ok = secret.withUnsafeBytes { key in
-            out.withUnsafeMutableBufferPointer { buffer in
-                HMAC(
-                    algorithm.digest, key.baseAddress, Int32(key.count),
-                    message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count, buffer.baseAddress,
-                    &length) != nil
-            }
-        }
-        guard ok else { throw Self.openSSLError("HMAC") }
-        out.removeLast(out.count - Int(length))
-        return out
-    }
-
-    /// RSASSA-PKCS1-v1_5, RSASSA-PSS (MGF1 with the same hash, salt as long as the hash: RFC
-    /// 7518 3.5), EdDSA, and ECDSA in OpenSSL's DER form.
-    private func digestSign(_ message: UnsafeRawBufferPointer, _ algorithm: SigningAlgorithm) throws(BackendJWTError)
-        -> [UInt8]
-    {
-        guard let pkey else { throw BackendJWTError(.sign, "no private key") }
-        guard let ctx = EVP_MD_CTX_new() else { throw Self.openSSLError("EVP_MD_CTX_new") }
-        defer { EVP_MD_CTX_free(ctx) }
-        var pctx: OpaquePointer?
-        guard EVP_DigestSignInit(ctx, &pctx, algorithm.digest, nil, pkey) == 1 else {
-            throw Self.openSSLError("EVP_DigestSignInit")
-        }
-        if algorithm.family == .rsaPSS {
-            guard EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1,
-                EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, algorithm.digest) == 1,
-                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1
-            else { throw Self.openSSLError("EVP_PKEY_CTX_set_rsa_padding") }
-        }
-        var length = Int(EVP_PKEY_get_size(pkey))
-        var signature = [UInt8](repeating: 0, count: length)
-        let rc = signature.withUnsafeMutableBufferPointer { out in
-            EVP_DigestSign(
-                ctx, out.baseAddress, &length, message.baseAddress?.assumingMemoryBound(to: UInt8.self), message.count)
-        }
-        guard rc == 1 else { throw Self.openSSLError("EVP_DigestSign") }
-        signature.removeLast(signature.count - length)
-        return signature
-    }
-
-    /// ECDSA as JWS wants it (RFC 7518 3.4): R and S, each left-padded to the curve's size.
-    private func joseECDSA(derSignature der: [UInt8], _ algorithm: SigningAlgorithm) throws(BackendJWTError)
-        -> [UInt8]
-    {
-        guard let size = algorithm.curve?.coordinateBytes else { throw BackendJWTError(.sign, "not ECDSA") }
-        let parsed = der.withUnsafeBufferPointer { buffer -> OpaquePointer? in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            return d2i_ECDSA_SIG(nil, &cursor, buffer.count)
-        }
-        guard let sig = parsed else { throw Self.openSSLError("d2i_ECDSA_SIG") }
-        defer { ECDSA_SIG_free(sig) }
-        var r: OpaquePointer?
-        var s: OpaquePointer?
-        ECDSA_SIG_get0(sig, &r, &s)
-        var out = [UInt8](repeating: 0, count: 2 * size)
-        let ok = out.withUnsafeMutableBufferPointer { buffer in
-            BN_bn2binpad(r, buffer.baseAddress, Int32(size)) == Int32(size)
-                && BN_bn2binpad(s, buffer.baseAddress! + size, Int32(size)) == Int32(size)
-        }
-        guard ok else { throw Self.openSSLError("BN_bn2binpad") }
-        return out
     }
 
     /// The newest OpenSSL error as a `.sign` error; clears the queue, which nginx also reads.
@@ -95,5 +24,121 @@ extension SigningKey {
         ERR_clear_error()
         let reason = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         return BackendJWTError(.sign, "\(call) failed: \(reason)")
+    }
+}
+
+/// The OpenSSL state to sign with one key and algorithm, built once and reused for every
+/// token: a keyed HMAC, or a digest-sign context (PSS padding set) that each signature starts
+/// from a copy of. Not thread-safe: each nginx worker has its own.
+final class SigningContext {
+    private let algorithm: SigningAlgorithm
+    private let key: SigningKey
+    /// HMAC: the keyed MAC context, re-initialised per token with the same key.
+    private var mac: OpaquePointer?
+    /// Others: the initialised context, and the one each signature works in.
+    private var template: OpaquePointer?
+    private var work: OpaquePointer?
+    /// Where the last signature is; `sign` returns how many bytes of it are used.
+    private(set) var signature: [UInt8]
+
+    init(key: SigningKey, algorithm: SigningAlgorithm) throws(BackendJWTError) {
+        self.algorithm = algorithm
+        self.key = key
+        signature = [UInt8](repeating: 0, count: key.maximumSignatureLength)
+        if algorithm.family == .hmac {
+            try initMAC(key.secret, algorithm)
+        } else {
+            try initDigestSign(key, algorithm)
+        }
+    }
+
+    deinit {
+        if let mac { EVP_MAC_CTX_free(mac) }
+        if let template { EVP_MD_CTX_free(template) }
+        if let work { EVP_MD_CTX_free(work) }
+    }
+
+    private func initMAC(_ secret: [UInt8], _ algorithm: SigningAlgorithm) throws(BackendJWTError) {
+        guard let hmac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw SigningKey.openSSLError("EVP_MAC_fetch") }
+        defer { EVP_MAC_free(hmac) }
+        mac = EVP_MAC_CTX_new(hmac)
+        var digest = Array("SHA\(algorithm.hashBytes * 8)".utf8CString)
+        let ok = digest.withUnsafeMutableBufferPointer { name in
+            var params = [
+                OSSL_PARAM_construct_utf8_string("digest", name.baseAddress, 0), OSSL_PARAM_construct_end(),
+            ]
+            return secret.withUnsafeBufferPointer { EVP_MAC_init(mac, $0.baseAddress, $0.count, &params) == 1 }
+        }
+        guard mac != nil, ok else { throw SigningKey.openSSLError("EVP_MAC_init") }
+    }
+
+    private func initDigestSign(_ key: SigningKey, _ algorithm: SigningAlgorithm) throws(BackendJWTError) {
+        guard let pkey = key.pkey, let template = EVP_MD_CTX_new(), let work = EVP_MD_CTX_new() else {
+            throw SigningKey.openSSLError("EVP_MD_CTX_new")
+        }
+        self.template = template
+        self.work = work
+        var pctx: OpaquePointer?
+        guard EVP_DigestSignInit(template, &pctx, algorithm.digest, nil, pkey) == 1 else {
+            throw SigningKey.openSSLError("EVP_DigestSignInit")
+        }
+        if algorithm.family == .rsaPSS {
+            // RFC 7518 3.5: MGF1 with the same hash, a salt as long as the hash.
+            guard EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) == 1,
+                EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, algorithm.digest) == 1,
+                EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) == 1
+            else { throw SigningKey.openSSLError("EVP_PKEY_CTX_set_rsa_padding") }
+        }
+    }
+
+    /// Signs `message` into `signature`; returns the signature's length.
+    func sign(_ message: UnsafeRawBufferPointer) throws(BackendJWTError) -> Int {
+        let input = message.baseAddress?.assumingMemoryBound(to: UInt8.self)
+        if let mac {
+            var length = 0
+            let ok = signature.withUnsafeMutableBufferPointer { out in
+                EVP_MAC_init(mac, nil, 0, nil) == 1 && EVP_MAC_update(mac, input, message.count) == 1
+                    && EVP_MAC_final(mac, out.baseAddress, &length, out.count) == 1
+            }
+            guard ok else { throw SigningKey.openSSLError("HMAC") }
+            return length
+        }
+        // An EdDSA context that cannot be copied gets a fresh one (it has no parameters to
+        // lose); any other algorithm fails rather than sign without its padding.
+        if EVP_MD_CTX_copy_ex(work, template) != 1 {
+            guard algorithm.family == .edDSA else { throw SigningKey.openSSLError("EVP_MD_CTX_copy_ex") }
+            ERR_clear_error()
+            guard EVP_DigestSignInit(work, nil, nil, nil, key.pkey) == 1 else {
+                throw SigningKey.openSSLError("EVP_DigestSignInit")
+            }
+        }
+        var length = signature.count
+        let ok = signature.withUnsafeMutableBufferPointer { out in
+            EVP_DigestSign(work, out.baseAddress, &length, input, message.count) == 1
+        }
+        guard ok else { throw SigningKey.openSSLError("EVP_DigestSign") }
+        if algorithm.family == .ecdsa { length = try joseECDSA(derLength: length) }
+        return length
+    }
+
+    /// ECDSA as JWS wants it (RFC 7518 3.4): R and S, each left-padded to the curve's size,
+    /// written over the DER signature in `signature`.
+    private func joseECDSA(derLength: Int) throws(BackendJWTError) -> Int {
+        guard let size = algorithm.curve?.coordinateBytes else { throw BackendJWTError(.sign, "not ECDSA") }
+        let parsed = signature.withUnsafeBufferPointer { buffer -> OpaquePointer? in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            return d2i_ECDSA_SIG(nil, &cursor, derLength)
+        }
+        guard let sig = parsed else { throw SigningKey.openSSLError("d2i_ECDSA_SIG") }
+        defer { ECDSA_SIG_free(sig) }
+        var r: OpaquePointer?
+        var s: OpaquePointer?
+        ECDSA_SIG_get0(sig, &r, &s)
+        let ok = signature.withUnsafeMutableBufferPointer { buffer in
+            BN_bn2binpad(r, buffer.baseAddress, Int32(size)) == Int32(size)
+                && BN_bn2binpad(s, buffer.baseAddress! + size, Int32(size)) == Int32(size)
+        }
+        guard ok else { throw SigningKey.openSSLError("BN_bn2binpad") }
+        return 2 * size
     }
 }

@@ -21,14 +21,41 @@ public final class Signer {
         case custom([UInt8])
     }
 
+    /// The registered claims beside `iss`, `sub`, `iat` and `exp`.
+    public struct Registered: Sendable, Equatable {
+        /// How many `backend_jwt_audience` values come after the subject.
+        public var audienceCount: Int
+        /// `nbf` = `iat` minus this leeway (`backend_jwt_not_before`); nil: no `nbf`.
+        public var notBeforeLeeway: Int64?
+        /// Whether tokens carry a `jti` (`backend_jwt_jti`).
+        public var jti: Bool
+
+        public init(audienceCount: Int = 0, notBeforeLeeway: Int64? = nil, jti: Bool = true) {
+            self.audienceCount = audienceCount
+            self.notBeforeLeeway = notBeforeLeeway
+            self.jti = jti
+        }
+    }
+
+    public let registered: Registered
+
     /// The encoded JOSE header and the `.` after it: the same for every token.
     private let headerSegment: [UInt8]
-    /// `,"name":` for each custom claim, JSON-escaped once.
-    private let claimPrefixes: [[UInt8]]
+    /// The custom claims' members, nested objects shared.
+    private let claimTree: ClaimTree
+    private let cache: TokenCache?
+
+    // Per worker, reused by every token: nginx workers are single-threaded, and each has its
+    // own copy of the signer after the fork.
+    private var scratch = JSONWriter()
+    private var context: SigningContext?
+    private var random = RandomBlock()
+    private var cacheKeyBytes: [UInt8] = []
 
     public init(
         algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
-        certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, claims: [ClaimList.Claim]
+        certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, registered: Registered = Registered(),
+        cache: (size: Int, remaining: TokenCache.Remaining)? = nil, claims: [ClaimList.Claim]
     ) throws(BackendJWTError) {
         if algorithm != .none {
             guard let key else {
@@ -41,6 +68,18 @@ public final class Signer {
         guard ttl > 0, ttl <= TokenTTL.maximum else {
             throw BackendJWTError(.config, "token TTL \(ttl) is out of range")
         }
+        for (index, claim) in claims.enumerated() {
+            // ClaimList refuses these; a list assembled by hand must not reach ClaimTree.
+            if let other = claims[..<index].first(where: { $0.path.starts(with: claim.path) || claim.path.starts(with: $0.path) }) {
+                throw BackendJWTError(.config, "claim \(quoted(claim.name)) conflicts with claim \(quoted(other.name))")
+            }
+        }
+        guard registered.audienceCount >= 0, registered.audienceCount <= 1024, (registered.notBeforeLeeway ?? 0) >= 0,
+            (registered.notBeforeLeeway ?? 0) <= TokenTTL.maximum
+        else {
+            throw BackendJWTError(.config, "audience count or not-before leeway is out of range")
+        }
+        self.registered = registered
         self.algorithm = algorithm
         self.encoding = encoding
         self.ttl = ttl
@@ -68,18 +107,26 @@ public final class Signer {
         }
         header.append("}")
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
-        claimPrefixes = claims.map { claim in
-            var prefix = JSONWriter()
-            prefix.append(",")
-            prefix.appendString(Array(claim.name.utf8))
-            prefix.append(":")
-            return prefix.bytes
+        claimTree = ClaimTree(claims)
+        scratch.bytes.reserveCapacity(1024)
+        if let cache {
+            let remaining: Int64
+            switch cache.remaining {
+            case .seconds(let seconds): remaining = seconds
+            case .percent(let percent): remaining = ttl * percent / 100
+            }
+            self.cache = TokenCache(capacity: cache.size, minimumRemaining: remaining)
+        } else {
+            self.cache = nil
         }
     }
 
-    /// Constant payload text: braces, `"iss":`, `"sub":`, `"iat":` and `"exp":` with 20-digit
-    /// numbers, `"jti":` with a UUID, and separators.
-    private static let payloadOverhead = 128
+    /// How many values `mint` takes: issuer, subject, the audiences, then each custom claim.
+    public var valueCount: Int { 2 + registered.audienceCount + claims.count }
+
+    /// Constant payload text: braces, `"iss":`, `"sub":`, `"aud":[]`, `"iat":`, `"nbf":` and
+    /// `"exp":` with 20-digit numbers, `"jti":` with a UUID, and separators.
+    private static let payloadOverhead = 192
 
     /// An upper bound of the token length when the request values total `valueBytes` bytes.
     public func tokenBound(valueBytes: Int) -> Int {
@@ -87,46 +134,99 @@ public final class Signer {
         let (expanded, overflow) = valueBytes.multipliedReportingOverflow(by: JSONWriter.stringExpansion)
         // A negative count is a size_t past Int.max from C: no bound fits it.
         guard !overflow, valueBytes >= 0, valueBytes < Int.max / 16 else { return Int.max }
-        let payload = Self.payloadOverhead + expanded + claimPrefixes.reduce(0) { $0 + $1.count + perValue } + 2 * perValue
+        let payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
         return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
     }
 
-    /// Mints a token issued at `now`. `values` are the issuer, the subject, then each custom
-    /// claim's value (nil or empty: the claim is left out). Writes the token into `out` and
+    /// Mints a token issued at `now` from `values` (the issuer, the subject, the audiences, then
+    /// each custom claim's value; nil or empty leaves it out). Writes the token into `out` and
     /// returns its length.
     public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
         throws(BackendJWTError) -> Int
     {
-        guard values.count == 2 + claims.count else {
-            throw BackendJWTError(.config, "expected \(2 + claims.count) values, got \(values.count)")
+        let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
+        let lengths = values.map { $0?.count ?? 0 }
+        return try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) -> Int in
+            try lengths.withUnsafeBufferPointer { (l) throws(BackendJWTError) -> Int in
+                try mint(now: now, values: RequestValues(pointers: p.baseAddress!, lengths: l.baseAddress!, count: values.count), into: out)
+            }
         }
-        let payload = try payload(now: now, values: values)
+    }
+
+    /// Mints a token from the values as the module passes them (see the other `mint`).
+    public func mint(now: Int64, values: RequestValues, into out: UnsafeMutableBufferPointer<UInt8>)
+        throws(BackendJWTError) -> Int
+    {
+        guard values.count == valueCount else {
+            throw BackendJWTError(.config, "expected \(valueCount) values, got \(values.count)")
+        }
+        var hash = 0
+        if let cache {
+            cacheKey(values)
+            hash = cacheKeyBytes.withUnsafeBytes { bytes in
+                var hasher = Hasher()
+                hasher.combine(bytes: bytes)
+                return hasher.finalize()
+            }
+            if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now, ttl: ttl) {
+                guard token.count <= out.count else {
+                    throw BackendJWTError(.space, "token needs \(token.count) bytes, buffer has \(out.count)")
+                }
+                _ = out.initialize(from: token)
+                return token.count
+            }
+        }
+        scratch.bytes.removeAll(keepingCapacity: true)
+        try appendPayload(now: now, values: values, to: &scratch)
         let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
-        let needed = headerSegment.count + TokenEncoding.encodedLength(payload.count) + 1 + signatureLength
+        let needed = headerSegment.count + TokenEncoding.encodedLength(scratch.bytes.count) + 1 + signatureLength
         guard needed <= out.count else {
             throw BackendJWTError(.space, "token needs \(needed) bytes, buffer has \(out.count)")
         }
-        var n = 0
-        for byte in headerSegment {
-            out[n] = byte
-            n += 1
+        var n = headerSegment.withUnsafeBufferPointer { header in
+            _ = out.initialize(from: header)
+            return header.count
         }
-        n = payload.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+        n = scratch.bytes.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
         let signingInput = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[0..<n]))
         out[n] = UInt8(ascii: ".")
         n += 1
         if let key {
-            let signature = try key.sign(signingInput, algorithm: algorithm)
-            n = signature.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+            if context == nil { context = try SigningContext(key: key, algorithm: algorithm) }
+            let length = try context!.sign(signingInput)
+            n = context!.signature.withUnsafeBytes { encoding.encode(UnsafeRawBufferPointer(rebasing: $0[..<length]), into: out, at: n) }
+        }
+        if let cache {
+            // Exact copies: sharing cacheKeyBytes's storage would make it reallocate on the next
+            // request, each time with at least its old capacity, and the cache would keep them.
+            cache.store(hash: hash, key: exactCopy(cacheKeyBytes), token: exactCopy(out[0..<n]), issuedAt: now)
         }
         return n
     }
 
-    /// The payload JSON: `iss`, `sub`, `iat`, `exp`, `jti`, then the custom claims in order.
-    func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
-        var json = JSONWriter()
-        json.bytes.reserveCapacity(256 + values.reduce(0) { $0 + ($1?.count ?? 0) } * 2)
+    private func exactCopy<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+        [UInt8](unsafeUninitializedCapacity: bytes.count) { buffer, count in
+            count = buffer.initialize(fromContentsOf: bytes)
+        }
+    }
+
+    /// The cache key of `values`: each value's length and bytes (absent and empty differ).
+    private func cacheKey(_ values: RequestValues) {
+        cacheKeyBytes.removeAll(keepingCapacity: true)
+        for index in 0..<values.count {
+            guard let value = values[index] else {
+                cacheKeyBytes.append(0xFF)
+                continue
+            }
+            withUnsafeBytes(of: UInt64(value.count).littleEndian) { cacheKeyBytes.append(contentsOf: $0) }
+            cacheKeyBytes.append(contentsOf: value)
+        }
+    }
+
+    /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, then the custom claims
+    /// in order. Empty issuer, subject and audience values are left out.
+    func appendPayload(now: Int64, values: RequestValues, to json: inout JSONWriter) throws(BackendJWTError) {
         json.append("{")
         if let issuer = values[0], !issuer.isEmpty {
             json.append("\"iss\":")
@@ -138,38 +238,55 @@ public final class Signer {
             json.appendString(subject)
             json.append(",")
         }
+        var audiences = 0
+        for index in 2..<(2 + registered.audienceCount) {
+            guard let audience = values[index], !audience.isEmpty else { continue }
+            // One audience is a string, several an array (RFC 7519 4.1.3).
+            json.append(audiences == 0 ? "\"aud\":" : ",")
+            if audiences == 0 && nonEmptyAudiences(values) > 1 { json.append("[") }
+            json.appendString(audience)
+            audiences += 1
+        }
+        if audiences > 1 { json.append("]") }
+        if audiences > 0 { json.append(",") }
         let (expiry, overflow) = now.addingReportingOverflow(ttl)
-        guard !overflow else { throw BackendJWTError(.sign, "the clock (\(now)) plus the TTL overflows") }
+        let (notBefore, underflow) = now.subtractingReportingOverflow(registered.notBeforeLeeway ?? 0)
+        guard !overflow, !underflow else {
+            throw BackendJWTError(.sign, "the clock (\(now)) with the TTL or the not-before leeway overflows")
+        }
         json.append("\"iat\":")
         json.append(now)
+        if registered.notBeforeLeeway != nil {
+            json.append(",\"nbf\":")
+            json.append(notBefore)
+        }
         json.append(",\"exp\":")
         json.append(expiry)
-        json.append(",\"jti\":\"")
-        json.bytes.append(contentsOf: try Self.uuid4())
-        json.append("\"")
-        for (index, claim) in claims.enumerated() {
-            guard let value = values[2 + index], !value.isEmpty else { continue }
-            json.bytes.append(contentsOf: claimPrefixes[index])
-            try claim.type.appendJSON(value, claim: claim.name, to: &json)
+        if registered.jti {
+            json.append(",\"jti\":")
+            try random.appendUUID(to: &json)
         }
+        var needComma = true
+        try claimTree.append(claims, values: values, from: 2 + registered.audienceCount, to: &json, needComma: &needComma)
         json.append("}")
-        return json.bytes
     }
 
-    /// A random (version 4) UUID from OpenSSL's CSPRNG, in lowercase 8-4-4-4-12 form.
-    static func uuid4() throws(BackendJWTError) -> [UInt8] {
-        var raw = [UInt8](repeating: 0, count: 16)
-        guard RAND_bytes(&raw, 16) == 1 else { throw SigningKey.openSSLError("RAND_bytes") }
-        raw[6] = raw[6] & 0x0F | 0x40
-        raw[8] = raw[8] & 0x3F | 0x80
-        let digits = Array("0123456789abcdef".utf8)
-        var text: [UInt8] = []
-        text.reserveCapacity(36)
-        for (i, byte) in raw.enumerated() {
-            if i == 4 || i == 6 || i == 8 || i == 10 { text.append(UInt8(ascii: "-")) }
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0F)])
+    private func nonEmptyAudiences(_ values: RequestValues) -> Int {
+        (2..<(2 + registered.audienceCount)).count { values[$0].map { !$0.isEmpty } ?? false }
+    }
+
+    /// The payload as bytes (tests).
+    func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
+        let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
+        let lengths = values.map { $0?.count ?? 0 }
+        var json = JSONWriter()
+        try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) in
+            try lengths.withUnsafeBufferPointer { (l) throws(BackendJWTError) in
+                try appendPayload(
+                    now: now, values: RequestValues(pointers: p.baseAddress!, lengths: l.baseAddress!, count: values.count),
+                    to: &json)
+            }
         }
-        return text
+        return json.bytes
     }
 }

@@ -11,9 +11,26 @@ public enum TokenTTL {
 
     public static func parse<Bytes: Collection>(_ text: Bytes) throws(BackendJWTError) -> Int64
     where Bytes.Element == UInt8 {
-        let bytes = Array(text)
+        let total = try seconds(Array(text), what: "token TTL")
+        guard total > 0 else {
+            throw BackendJWTError(.config, "token TTL \(quoted(Array(text))) must be at least one second")
+        }
+        return total
+    }
+
+    /// Parses `backend_jwt_not_before`: `on` (or 0) is no leeway, `off` is nil, else the leeway
+    /// in seconds or nginx time.
+    public static func parseNotBefore<Bytes: Collection>(_ text: Bytes) throws(BackendJWTError) -> Int64?
+    where Bytes.Element == UInt8 {
+        if text.equalsIgnoringCase("off") { return nil }
+        if text.equalsIgnoringCase("on") { return 0 }
+        return try seconds(Array(text), what: "not-before leeway")
+    }
+
+    /// Whole seconds, 0 allowed; `what` names the value in messages.
+    static func seconds(_ bytes: [UInt8], what: String) throws(BackendJWTError) -> Int64 {
         let invalid = BackendJWTError(
-            .config, "invalid token TTL \(quoted(bytes)); use seconds (3600) or nginx time (1h, 90s, 1h 30m)")
+            .config, "invalid \(what) \(quoted(bytes)); use seconds (3600) or nginx time (1h, 90s, 1h 30m)")
         var total: Int64 = 0
         var i = 0
         var nextUnit = 0  // index into `units`: units must come in decreasing order
@@ -27,7 +44,7 @@ public enum TokenTTL {
             var digits = 0
             while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
                 number = number * 10 + Int64(bytes[i] - UInt8(ascii: "0"))
-                guard number <= maximum else { throw tooLong(bytes) }
+                guard number <= maximum else { throw tooLong(bytes, what) }
                 digits += 1
                 i += 1
             }
@@ -46,16 +63,13 @@ public enum TokenTTL {
                 nextUnit = units.count  // bare seconds end the value
             }
             total += number * multiplier
-            guard total <= maximum else { throw tooLong(bytes) }
+            guard total <= maximum else { throw tooLong(bytes, what) }
         }
         guard sawNumber else { throw invalid }
-        guard total > 0 else {
-            throw BackendJWTError(.config, "token TTL \(quoted(bytes)) must be at least one second")
-        }
         return total
     }
 
-    private static func tooLong(_ bytes: [UInt8]) -> BackendJWTError {
-        BackendJWTError(.config, "token TTL \(quoted(bytes)) is longer than \(maximum) seconds")
+    private static func tooLong(_ bytes: [UInt8], _ what: String) -> BackendJWTError {
+        BackendJWTError(.config, "\(what) \(quoted(bytes)) is longer than \(maximum) seconds")
     }
 }

@@ -83,25 +83,13 @@ public func bjwtCheckKeyID(
 @_cdecl("bjwt_key_free")
 public func bjwtKeyFree(_ key: OpaquePointer?) { release(key) }
 
-@_cdecl("bjwt_claims_create")
-public func bjwtClaimsCreate() -> OpaquePointer { retain(ClaimList()) }
 
-@_cdecl("bjwt_claims_add")
-public func bjwtClaimsAdd(
-    _ claims: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ nameLen: Int,
-    _ option: UnsafePointer<CChar>?, _ optionLen: Int, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+@_cdecl("bjwt_parse_not_before")
+public func bjwtParseNotBefore(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ leeway: UnsafeMutablePointer<Int64>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
-        guard let claims else { throw BackendJWTError(.config, "no claim list") }
-        try borrow(claims, as: ClaimList.self).add(name: bytes(name, nameLen), option: bytes(option, optionLen))
+        try output(leeway).pointee = try TokenTTL.parseNotBefore(bytes(s, len)) ?? -1
     }
 }
-
-@_cdecl("bjwt_claims_count")
-public func bjwtClaimsCount(_ claims: OpaquePointer?) -> Int {
-    guard let claims else { return 0 }
-    return borrow(claims, as: ClaimList.self).claims.count
-}
-
-@_cdecl("bjwt_claims_free")
-public func bjwtClaimsFree(_ claims: OpaquePointer?) { release(claims) }

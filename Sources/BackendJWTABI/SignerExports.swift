@@ -31,6 +31,11 @@ public func bjwtSignerCreate(
             algorithm: algorithm, encoding: encoding, ttl: p.ttl,
             key: p.key.map { borrow($0, as: SigningKey.self) },
             certificate: p.cert.map { borrow($0, as: Certificate.self) }, keyID: keyID,
+            registered: Signer.Registered(
+                audienceCount: p.audiences, notBeforeLeeway: p.nbf_leeway < 0 ? nil : p.nbf_leeway, jti: p.jti != 0),
+            cache: p.cache_size <= 0
+                ? nil
+                : (Int(p.cache_size), p.cache_min_seconds >= 0 ? .seconds(p.cache_min_seconds) : .percent(p.cache_min_percent)),
             claims: p.claims.map { borrow($0, as: ClaimList.self).claims } ?? [])
         out.pointee = retain(made)
     }
@@ -52,15 +57,11 @@ public func bjwtSignerMint(
     _ outLen: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
-        guard let signer, let out, let outLen, nvalues >= 0, nvalues == 0 || (values != nil && valueLens != nil) else {
+        guard let signer, let out, let outLen, let values, let valueLens, nvalues >= 0 else {
             throw BackendJWTError(.config, "bjwt_signer_mint: missing argument")
         }
-        var buffers: [UnsafeBufferPointer<UInt8>?] = []
-        buffers.reserveCapacity(nvalues)
-        for i in 0..<nvalues {
-            buffers.append(values![i].map { UnsafeBufferPointer(start: $0, count: valueLens![i]) })
-        }
         outLen.pointee = try borrow(signer, as: Signer.self).mint(
-            now: now, values: buffers, into: UnsafeMutableBufferPointer(start: out, count: outCap))
+            now: now, values: RequestValues(pointers: values, lengths: valueLens, count: nvalues),
+            into: UnsafeMutableBufferPointer(start: out, count: outCap))
     }
 }

@@ -59,10 +59,62 @@ struct ABITests {
         _ alg: Int32, _ enc: Int32, _ ttl: Int64, _ key: OpaquePointer?, _ claims: OpaquePointer?,
         _ signer: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
     ) -> Int32 {
-        var params = bjwt_signer_params(
-            alg: alg, enc: enc, ttl: ttl, key: key, cert: nil, kid_mode: Int32(BJWT_KID_THUMBPRINT), kid: nil,
-            kid_len: 0, claims: claims)
+        var params = Self.params(alg: alg, enc: enc, ttl: ttl, key: key, claims: claims)
         return bjwtSignerCreate(&params, signer, err, cap)
+    }
+
+    /// bjwt_signer_params as the module fills it: every field the call does not name is zero (as
+    /// a C designated initializer leaves it), but for the registered-claim defaults of the
+    /// directives (no audience, `backend_jwt_not_before off`, `backend_jwt_jti on`).
+    static func params(
+        alg: Int32, enc: Int32 = Int32(BJWT_ENC_BASE64URL), ttl: Int64 = 60, key: OpaquePointer?, cert: OpaquePointer? = nil,
+        kidMode: Int32 = Int32(BJWT_KID_THUMBPRINT), kid: UnsafePointer<CChar>? = nil, kidLength: Int = 0,
+        audiences: Int = 0, nbfLeeway: Int64 = -1, jti: Int32 = 1, claims: OpaquePointer?
+    ) -> bjwt_signer_params {
+        var params = bjwt_signer_params()
+        params.alg = alg
+        params.enc = enc
+        params.ttl = ttl
+        params.key = key
+        params.cert = cert
+        params.kid_mode = kidMode
+        params.kid = kid
+        params.kid_len = kidLength
+        params.audiences = audiences
+        params.nbf_leeway = nbfLeeway
+        params.jti = jti
+        params.claims = claims
+        return params
+    }
+
+    /// Calls `body` with `texts` as C arrays of pointers and lengths, each text in its own
+    /// allocation and not NUL-terminated (a `#` follows it), as nginx passes directive arguments.
+    static func withArguments<R>(
+        _ texts: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>?, UnsafePointer<Int>?, Int) -> R
+    ) -> R {
+        let buffers = texts.map { text -> UnsafeMutablePointer<CChar> in
+            let bytes = Array(text.utf8)
+            let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: bytes.count + 1)
+            for (i, byte) in bytes.enumerated() { buffer[i] = CChar(bitPattern: byte) }
+            buffer[bytes.count] = CChar(UInt8(ascii: "#"))
+            return buffer
+        }
+        defer { buffers.forEach { $0.deallocate() } }
+        let pointers = buffers.map { UnsafePointer<CChar>?(UnsafePointer($0)) }
+        let lengths = texts.map(\.utf8.count)
+        return pointers.withUnsafeBufferPointer { p in
+            lengths.withUnsafeBufferPointer { l in body(p.baseAddress, l.baseAddress, texts.count) }
+        }
+    }
+
+    /// bjwt_claims_add with the directive's options after the value.
+    @discardableResult
+    static func addClaim(
+        _ claims: OpaquePointer?, _ name: String, _ options: [String] = [], _ err: ErrorBuffer = ErrorBuffer()
+    ) -> Int32 {
+        err.call { e, cap in
+            withBytes(name) { n, length in withArguments(options) { bjwtClaimsAdd(claims, n, length, $0, $1, $2, e, cap) } }
+        }
     }
 
     // MARK: Directive parsing
@@ -207,18 +259,16 @@ struct ABITests {
         let claims = bjwtClaimsCreate()
         defer { bjwtClaimsFree(claims) }
         #expect(bjwtClaimsCount(claims) == 0)
-        #expect(Self.withBytes("dept") { bjwtClaimsAdd(claims, $0, $1, nil, 0, nil, 0) } == Self.status(BJWT_OK))
-        let rc = Self.withBytes("level") { name, nameLength in
-            Self.withBytes("type=int") { bjwtClaimsAdd(claims, name, nameLength, $0, $1, nil, 0) }
-        }
-        #expect(rc == Self.status(BJWT_OK))
+        #expect(Self.withBytes("dept") { bjwtClaimsAdd(claims, $0, $1, nil, nil, 0, nil, 0) } == Self.status(BJWT_OK))
+        #expect(Self.addClaim(claims, "level", ["type=int"]) == Self.status(BJWT_OK))
         #expect(bjwtClaimsCount(claims) == 2)
         #expect(borrowClaims(claims).map(\.type) == [.string, .int])
 
         let err = ErrorBuffer()
-        let reserved = err.call { e, cap in Self.withBytes("exp") { bjwtClaimsAdd(claims, $0, $1, nil, 0, e, cap) } }
+        let reserved = err.call { e, cap in Self.withBytes("exp") { bjwtClaimsAdd(claims, $0, $1, nil, nil, 0, e, cap) } }
         #expect(reserved == Self.status(BJWT_ERR_CONFIG))
         #expect(err.message == "claim name \"exp\" is reserved: the module sets it")
+        #expect(err.untouchedPastCap)
         #expect(bjwtClaimsCount(claims) == 2)
     }
 
@@ -228,7 +278,7 @@ struct ABITests {
 
     @Test func nullClaimList() {
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("a") { bjwtClaimsAdd(nil, $0, $1, nil, 0, e, cap) } }
+        let rc = err.call { e, cap in Self.withBytes("a") { bjwtClaimsAdd(nil, $0, $1, nil, nil, 0, e, cap) } }
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
         #expect(err.message == "no claim list")
         #expect(bjwtClaimsCount(nil) == 0)
@@ -282,10 +332,8 @@ struct ABITests {
         let (keyStatus, key) = Self.loadKey("rsa2048-pkcs8.pem")
         try #require(keyStatus == Self.status(BJWT_OK))
         let claims = bjwtClaimsCreate()
-        _ = Self.withBytes("level") { name, nameLength in
-            Self.withBytes("type=int") { bjwtClaimsAdd(claims, name, nameLength, $0, $1, nil, 0) }
-        }
-        _ = Self.withBytes("team") { bjwtClaimsAdd(claims, $0, $1, nil, 0, nil, 0) }
+        try #require(Self.addClaim(claims, "level", ["type=int"]) == Self.status(BJWT_OK))
+        try #require(Self.withBytes("team") { bjwtClaimsAdd(claims, $0, $1, nil, nil, 0, nil, 0) } == Self.status(BJWT_OK))
         let (rc, signer) = Self.createSigner(key: key, claims: claims)
         try #require(rc == Self.status(BJWT_OK))
         // The signer keeps what it needs: key and claims may be freed first.
@@ -362,9 +410,7 @@ struct ABITests {
         defer { bjwtKeyFree(key) }
         let claims = bjwtClaimsCreate()
         defer { bjwtClaimsFree(claims) }
-        _ = Self.withBytes("on") { name, nameLength in
-            Self.withBytes("type=bool") { bjwtClaimsAdd(claims, name, nameLength, $0, $1, nil, 0) }
-        }
+        try #require(Self.addClaim(claims, "on", ["type=bool"]) == Self.status(BJWT_OK))
         let (_, signer) = Self.createSigner(key: key, claims: claims)
         defer { bjwtSignerFree(signer) }
 
@@ -499,9 +545,9 @@ struct ABITests {
         var signer: OpaquePointer?
         let kidBytes = [CChar](kid.utf8.map { CChar(bitPattern: $0) })
         let rc = kidBytes.withUnsafeBufferPointer { kidBuffer in
-            var params = bjwt_signer_params(
-                alg: Int32(alg), enc: Int32(BJWT_ENC_BASE64URL), ttl: 60, key: key, cert: cert, kid_mode: Int32(kidMode),
-                kid: kidBuffer.baseAddress, kid_len: kidBuffer.count, claims: nil)
+            var params = Self.params(
+                alg: Int32(alg), key: key, cert: cert, kidMode: Int32(kidMode), kid: kidBuffer.baseAddress,
+                kidLength: kidBuffer.count, claims: nil)
             return err.call { e, cap in bjwtSignerCreate(&params, &signer, e, cap) }
         }
         return (rc, signer)

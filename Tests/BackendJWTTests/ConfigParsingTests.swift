@@ -158,22 +158,29 @@ struct ConfigParsingTests {
 
     @Suite("backend_jwt_claim")
     struct Claims {
+        /// A claim as a directive with no other option declares it: one member, `,`-separated,
+        /// left out when empty, no template.
+        static func plain(_ name: String, _ type: ClaimType) -> ClaimList.Claim {
+            ClaimList.Claim(name: name, path: [name], type: type, separator: [UInt8](","), ifEmpty: .omit, template: nil)
+        }
+
         @Test(arguments: [
             ("", ClaimType.string), ("type=string", .string), ("type=int", .int), ("type=long", .long),
-            ("type=float", .float), ("type=bool", .bool), ("type=date", .date), ("type=INT", .int), ("Type=int", .int),
-            ("type=Bool", .bool),
+            ("type=float", .float), ("type=bool", .bool), ("type=date", .date), ("type=json", .json),
+            ("type=list", .list), ("type=INT", .int), ("Type=int", .int), ("type=Bool", .bool), ("TYPE=JSON", .json),
+            ("type=List", .list),
         ])
         func acceptsEachType(_ option: String, _ type: ClaimType) throws {
             let list = ClaimList()
-            try list.add(name: [UInt8]("department"), option: [UInt8](option))
-            #expect(list.claims == [ClaimList.Claim(name: "department", type: type)])
+            try list.add(name: [UInt8]("department"), options: option.isEmpty ? [] : [[UInt8](option)])
+            #expect(list.claims == [Self.plain("department", type)])
         }
 
         @Test func keepsDirectiveOrder() throws {
             let list = ClaimList()
-            try list.add(name: [UInt8]("b"), option: [UInt8]())
-            try list.add(name: [UInt8]("a"), option: [UInt8]("type=int"))
-            try list.add(name: [UInt8]("c"), option: [UInt8]("type=date"))
+            try list.add(name: [UInt8]("b"), options: [])
+            try list.add(name: [UInt8]("a"), options: [[UInt8]("type=int")])
+            try list.add(name: [UInt8]("c"), options: [[UInt8]("type=date")])
             #expect(list.claims.map(\.name) == ["b", "a", "c"])
             #expect(list.claims.map(\.type) == [.string, .int, .date])
         }
@@ -182,41 +189,42 @@ struct ConfigParsingTests {
         @Test(arguments: ["ISS", "Sub", "http://wso2.org/claims/role", "département", "a\"b", "x y", String(repeating: "n", count: 256)])
         func acceptsOtherNames(_ name: String) throws {
             let list = ClaimList()
-            try list.add(name: [UInt8](name), option: [UInt8]())
+            try list.add(name: [UInt8](name), options: [])
             #expect(list.claims.map(\.name) == [name])
+            #expect(list.claims.map(\.path) == [[name]])
         }
 
         @Test(arguments: [
             ("iss", "set it with backend_jwt_issuer"), ("sub", "set it with backend_jwt_subject"),
-            ("aud", "it is a registered claim"), ("nbf", "it is a registered claim"),
-            ("iat", "the module sets it"), ("exp", "the module sets it"), ("jti", "the module sets it"),
+            ("aud", "set it with backend_jwt_audience"), ("nbf", "set it with backend_jwt_not_before"),
+            ("iat", "the module sets it"), ("exp", "the module sets it"), ("jti", "the module sets it (backend_jwt_jti)"),
         ])
         func rejectsReservedNames(_ name: String, _ why: String) {
             let list = ClaimList()
             ConfigParsingTests.expectConfigError("claim name \"\(name)\" is reserved: \(why)") {
-                try list.add(name: [UInt8](name), option: [UInt8]())
+                try list.add(name: [UInt8](name), options: [])
             }
             #expect(list.claims.isEmpty)
         }
 
         @Test func rejectsADuplicateEvenWithAnotherType() throws {
             let list = ClaimList()
-            try list.add(name: [UInt8]("dept"), option: [UInt8]())
-            ConfigParsingTests.expectConfigError("claim \"dept\" is declared twice at this level") {
-                try list.add(name: [UInt8]("dept"), option: [UInt8]("type=int"))
+            try list.add(name: [UInt8]("dept"), options: [])
+            ConfigParsingTests.expectConfigError("claim \"dept\" is declared twice") {
+                try list.add(name: [UInt8]("dept"), options: [[UInt8]("type=int")])
             }
-            #expect(list.claims == [ClaimList.Claim(name: "dept", type: .string)])
+            #expect(list.claims == [Self.plain("dept", .string)])
         }
 
         @Test func rejectsAnEmptyName() {
             ConfigParsingTests.expectConfigError("claim name is empty") {
-                try ClaimList().add(name: [UInt8](), option: [UInt8]())
+                try ClaimList().add(name: [UInt8](), options: [])
             }
         }
 
         @Test func rejectsANameLongerThan256Bytes() {
             ConfigParsingTests.expectConfigError("\"... is longer than 256 bytes") {
-                try ClaimList().add(name: [UInt8](repeating: UInt8(ascii: "n"), count: 257), option: [UInt8]())
+                try ClaimList().add(name: [UInt8](repeating: UInt8(ascii: "n"), count: 257), options: [])
             }
         }
 
@@ -226,22 +234,24 @@ struct ConfigParsingTests {
         ])
         func rejectsNamesThatAreNotPrintableUTF8(_ name: [UInt8], _ shown: String) {
             ConfigParsingTests.expectConfigError("claim name \(shown) is not printable UTF-8") {
-                try ClaimList().add(name: name, option: [UInt8]())
+                try ClaimList().add(name: name, options: [])
             }
         }
 
-        @Test(arguments: ["int", "typ=int", " type=int", "format=int"])
+        @Test(arguments: ["int", "typ=int", " type=int", "format=int", "", "=int"])
         func rejectsUnknownOptions(_ option: String) {
-            ConfigParsingTests.expectConfigError("unknown option \"\(option)\"; the only option is type=TYPE") {
-                try ClaimList().add(name: [UInt8]("n"), option: [UInt8](option))
+            ConfigParsingTests.expectConfigError(
+                "unknown option \"\(option)\"; use type=TYPE, separator=TEXT or if_empty=omit|null|empty|fail"
+            ) {
+                try ClaimList().add(name: [UInt8]("n"), options: [[UInt8](option)])
             }
         }
 
-        @Test(arguments: ["integer", "double", "number", "boolean", "datetime", "", "int "])
+        @Test(arguments: ["integer", "double", "number", "boolean", "datetime", "", "int ", "array", "object"])
         func rejectsUnknownTypes(_ type: String) {
             ConfigParsingTests.expectConfigError(
-                "unknown claim type \"\(type)\"; use string, int, long, float, bool or date"
-            ) { try ClaimList().add(name: [UInt8]("n"), option: [UInt8]("type=" + type)) }
+                "unknown claim type \"\(type)\"; use string, int, long, float, bool, date, json or list"
+            ) { try ClaimList().add(name: [UInt8]("n"), options: [[UInt8]("type=" + type)]) }
         }
     }
 }

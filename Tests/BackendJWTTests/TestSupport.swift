@@ -98,8 +98,9 @@ extension Array where Element == UInt8 {
     init(_ text: String) { self = Array(text.utf8) }
 }
 
-/// Mints one token. `values` are issuer, subject, then each custom claim (nil: absent). The
-/// output buffer holds `capacity` bytes, by default the signer's own bound for these values.
+/// Mints one token. `values` are issuer, subject, the audiences, then each custom claim (nil:
+/// absent). The output buffer holds `capacity` bytes, by default the signer's own bound for
+/// these values.
 func mint(
     _ signer: Signer, now: Int64 = 1_700_000_000, values: [[UInt8]?], capacity: Int? = nil
 ) throws(BackendJWTError) -> String {
@@ -162,18 +163,28 @@ struct DecodedToken {
     }
 }
 
+/// A claim list as `backend_jwt_claim` directives declare it: each claim's options are the
+/// words of its option text (`"type=list if_empty=null"`; `""` for none).
+func claimList(_ claims: [(String, String)]) throws(BackendJWTError) -> ClaimList {
+    let list = ClaimList()
+    for (name, options) in claims {
+        try list.add(name: [UInt8](name), options: options.split(separator: " ").map { [UInt8](String($0)) })
+    }
+    return list
+}
+
 /// Builds a signer, failing the test if the configuration is refused. `key` and `certificate`
-/// name fixtures (see `Fixture.signingKey`).
+/// name fixtures (see `Fixture.signingKey`); `claims` as `claimList` reads them, or `list` as is.
 func makeSigner(
     _ algorithm: SigningAlgorithm = .rs256, encoding: TokenEncoding = .base64url, ttl: Int64 = 3600,
     key: String? = "rsa2048-pkcs8.pem", certificate: String? = nil, keyID: Signer.KeyIDSource = .thumbprint,
-    claims: [(String, String)] = []
+    registered: Signer.Registered = Signer.Registered(), claims: [(String, String)] = [], list: ClaimList? = nil
 ) throws -> Signer {
-    let list = ClaimList()
-    for (name, option) in claims { try list.add(name: [UInt8](name), option: [UInt8](option)) }
+    let declared = try list ?? claimList(claims)
     return try Signer(
         algorithm: algorithm, encoding: encoding, ttl: ttl, key: key.map { try Fixture.signingKey($0) },
-        certificate: certificate.map { try Fixture.certificate($0) }, keyID: keyID, claims: list.claims)
+        certificate: certificate.map { try Fixture.certificate($0) }, keyID: keyID, registered: registered,
+        claims: declared.claims)
 }
 
 extension String {

@@ -1,0 +1,304 @@
+/*
+ * ngx_http_backend_jwt_request.c: per request: the token is minted after the
+ * access phase, client copies of its header removed, $backend_jwt served.
+ */
+
+#include "ngx_http_backend_jwt.h"
+
+
+static ngx_str_t *ngx_http_backend_jwt_token(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf);
+static ngx_int_t ngx_http_backend_jwt_mint(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+static ngx_str_t  ngx_http_backend_jwt_variable_name =
+    ngx_string("backend_jwt");
+
+
+/*
+ * Precontent phase: after access (so auth_request_set values are there) and
+ * before the content handler that builds the upstream request. Fails closed:
+ * no token, no forwarding.
+ */
+ngx_int_t
+ngx_http_backend_jwt_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                        *token;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    token = ngx_http_backend_jwt_token(r, jlcf);
+
+    /* client copies go even without a token: an error_page fallback
+     * location must not forward them either */
+    if (ngx_http_backend_jwt_set_header(r, jlcf, token) != NGX_OK
+        || token == NULL)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * The token of this request in this location: minted on first use. A read
+ * of $backend_jwt before the final location is chosen (a "set" in server{},
+ * a location that rewrites) does not decide the token forwarded from another.
+ */
+static ngx_str_t *
+ngx_http_backend_jwt_token(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
+{
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_palloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_backend_jwt_module);
+        ctx->conf = NULL;
+    }
+
+    if (ctx->conf != jlcf) {
+        ctx->conf = jlcf;
+        ctx->failed = (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token)
+                       != NGX_OK);
+    }
+
+    return ctx->failed ? NULL : &ctx->token;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_mint(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+{
+    int                        rc;
+    size_t                         i, n, naud, total, bound, len, *lens;
+    ngx_str_t                      value;
+    const u_char                 **values;
+    ngx_http_complex_value_t      *cv;
+    ngx_http_backend_jwt_claim_t  *claim;
+    char                       err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    /* issuer, subject, the audiences, then the custom claims, as
+     * bjwt_signer_mint wants */
+    naud = jlcf->audience ? jlcf->audience->nelts : 0;
+    n = 2 + naud + (jlcf->claim_values ? jlcf->claim_values->nelts : 0);
+
+    values = ngx_pcalloc(r->pool, n * sizeof(u_char *));
+    lens = ngx_pcalloc(r->pool, n * sizeof(size_t));
+    if (values == NULL || lens == NULL) {
+        return NGX_ERROR;
+    }
+
+    total = 0;
+
+    for (i = 0; i < n; i++) {
+        if (i == 0) {
+            cv = jlcf->issuer;
+        } else if (i == 1) {
+            cv = jlcf->subject;
+        } else if (i < 2 + naud) {
+            cv = (ngx_http_complex_value_t *) jlcf->audience->elts + i - 2;
+        } else {
+            claim = jlcf->claim_values->elts;
+            cv = &claim[i - 2 - naud].value;
+        }
+
+        if (cv == NULL) {
+            continue;
+        }
+
+        if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        values[i] = value.data;
+        lens[i] = value.len;
+        total += value.len;
+    }
+
+    bound = bjwt_signer_token_bound(jlcf->signer, total);
+
+    token->data = ngx_pnalloc(r->pool, bound);
+    if (token->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = bjwt_signer_mint(jlcf->signer, (int64_t) ngx_time(), values, lens, n,
+                          token->data, bound, &len, err, sizeof(err));
+
+    if (rc != BJWT_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no token, request not forwarded: %s",
+                      err);
+        return NGX_ERROR;
+    }
+
+    if (len > jlcf->max_size) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no token, request not forwarded: the "
+                      "token would be %uz bytes, more than backend_jwt_max_size "
+                      "%uz", len, jlcf->max_size);
+        return NGX_ERROR;
+    }
+
+    token->len = len;
+
+    return NGX_OK;
+}
+
+
+/* Matches a header name ignoring case and "-" versus "_", as many backends
+ * (CGI, WSGI, nginx with underscores_in_headers) read them alike. */
+static ngx_uint_t
+ngx_http_backend_jwt_same_name(ngx_str_t *name, u_char *lowcase,
+    size_t len)
+{
+    u_char  c;
+    size_t  i;
+
+    if (name->len != len) {
+        return 0;
+    }
+
+    for (i = 0; i < len; i++) {
+        c = ngx_tolower(name->data[i]);
+
+        if (c == '_') {
+            c = '-';
+        }
+
+        if (c != lowcase[i]) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * Rebuilds headers_in without any client copy of the header, then adds the
+ * token if there is one. A new list rather than an edit in place: a
+ * subrequest shares its parent's list parts, which must not change under it.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+{
+    ngx_uint_t        i;
+    ngx_list_t        old;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *copy;
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    for (part = &old.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_backend_jwt_same_name(&h[i].key, jlcf->header_lc,
+                                               jlcf->header.len))
+            {
+                continue;
+            }
+
+            copy = ngx_list_push(&r->headers_in.headers);
+            if (copy == NULL) {
+                return NGX_ERROR;
+            }
+
+            *copy = h[i];
+        }
+    }
+
+    if (token == NULL) {
+        return NGX_OK;
+    }
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = jlcf->header_hash;
+    h->key = jlcf->header;
+    h->lowcase_key = jlcf->header_lc;
+    h->value = *token;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                        *token;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    token = ngx_http_backend_jwt_token(r, jlcf);
+    if (token == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = token->data;
+    v->len = token->len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_backend_jwt_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+
+    /* not cacheable: after an internal redirect the new location mints anew */
+    var = ngx_http_add_variable(cf, &ngx_http_backend_jwt_variable_name,
+                                NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_backend_jwt_variable;
+
+    return NGX_OK;
+}
