@@ -3,6 +3,17 @@
 Every test gets its own nginx (temp prefix, free loopback port) with the module loaded, in front
 of one Python backend per session that answers every request with the headers it received.
 Only 127.0.0.1 is ever used.
+
+At teardown every error log is checked for [alert], [crit], [emerg] (unless a test allows the
+line), crashed workers and sanitizer reports. BJWT_NGINX_WRAPPER runs every nginx under a
+wrapper, typically valgrind:
+
+    BJWT_NGINX_WRAPPER="valgrind --error-exitcode=99 --log-file=%VGLOG% --trace-children=no \
+        --suppressions=Tests/nginx/valgrind.supp" .build-venv/bin/python -m pytest -q Tests/nginx/test_token.py
+
+%VGLOG% becomes PREFIX/valgrind.%p.log (one log per process: valgrind follows fork), waits are
+20 times longer, and at teardown each log must show no error whose stack is in the module or
+the core, and a summary. valgrind.supp holds the known errors elsewhere (glibc's loader).
 """
 
 import base64
@@ -12,9 +23,11 @@ import http.client
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
+import socketserver
 import subprocess
 import tempfile
 import threading
@@ -36,12 +49,26 @@ NGINX = os.environ.get("TEST_NGINX_BINARY", "/usr/sbin/nginx")
 HOST = "127.0.0.1"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 BAD_LOG = re.compile(r"\[(alert|crit|emerg)\]|exited on signal")
+# sanitizer reports (a build with -fsanitize): never allowed
+SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|runtime error:")
+
+# BJWT_NGINX_WRAPPER: a command nginx runs under (valgrind); waits scale with it
+WRAPPER = shlex.split(os.environ.get("BJWT_NGINX_WRAPPER", ""))
+SCALE = 20 if WRAPPER else 1
+# valgrind's --error-exitcode replaces nginx's exit code when it found errors: the logs decide
+# at teardown whether they are ours, so that code counts as nginx's own
+_exitcode = [int(w.split("=", 1)[1]) for w in WRAPPER if w.startswith("--error-exitcode=")]
+WRAPPER_EXIT = _exitcode[-1] if _exitcode else None
+# a valgrind error is ours when its stack (or allocation stack) is in the module or the core
+VG_OURS = re.compile(r"ngx_http_backend_jwt|libbackendjwt|BackendJWT")
+VG_LINE = re.compile(r"^==\d+== ?(.*)$")
+VG_SEVERE = re.compile(r"Invalid (read|write)|uninitialised")
 
 CONF = """\
-load_module {module};
+{load}
 daemon on;
 pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
+error_log {prefix}/error.log {level};
 worker_processes {workers};
 events {{ worker_connections 64; }}
 http {{
@@ -54,6 +81,7 @@ http {{
 {http}
     server {{
         listen {host}:{port}{listen};
+{listen_more}
         server_name localhost;
 {server}
     }}
@@ -275,6 +303,73 @@ class Backend:
         self.server.server_close()
 
 
+class RawBackend:
+    """A backend that keeps the bytes of each request head as received, without any limit on
+    its size (http.server refuses lines over 64 KiB), and answers 200 with JSON: "raw" (the head,
+    latin-1) and "headers" (its lines split at the first ":", values without surrounding blanks).
+    `heads` lists the head of every request. Point a location at it with RAW_BACKEND."""
+
+    def __init__(self):
+        self.heads = []
+        self.lock = threading.Lock()
+        backend = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                sock = self.request
+                sock.settimeout(10 * SCALE)
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    chunk = sock.recv(1 << 16)
+                    if not chunk:
+                        return
+                    data += chunk
+                head = data[:data.index(b"\r\n\r\n") + 4]
+                with backend.lock:
+                    backend.heads.append(head)
+                body = json.dumps({"raw": head.decode("latin-1"),
+                                   "headers": parse_head(head)}).encode()
+                sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server((HOST, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def parse_head(head: bytes):
+    """[[name, value], ...] of a request head (latin-1 text), request line left out."""
+    lines = head[:-4].split(b"\r\n")[1:]
+    pairs = []
+    for line in lines:
+        name, _, value = line.partition(b":")
+        pairs.append([name.decode("latin-1"), value.strip(b" \t").decode("latin-1")])
+    return pairs
+
+
+@pytest.fixture(scope="session")
+def raw_backend_server():
+    b = RawBackend()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def raw_backend(raw_backend_server):
+    with raw_backend_server.lock:
+        raw_backend_server.heads.clear()
+    return raw_backend_server
+
+
 @pytest.fixture(scope="session")
 def backend_server():
     b = Backend()
@@ -295,20 +390,33 @@ def backend(backend_server):
 class Nginx:
     """One nginx instance: a temp prefix, a port, a conf; start() and stop()."""
 
-    def __init__(self, backend_port):
+    def __init__(self, backend_port, raw_backend_port=None):
         self.prefix = tempfile.mkdtemp(prefix="bjwt-nginx-")
         os.chmod(self.prefix, 0o755)  # workers run as nobody when the tests run as root
         self.port = free_port()
         self.backend_port = backend_port
+        self.raw_backend_port = raw_backend_port
         self.conf = os.path.join(self.prefix, "nginx.conf")
         self.error_log = os.path.join(self.prefix, "error.log")
         self.pid = None
         self.allowed = []  # regexes of error log lines a test expects despite BAD_LOG
+        # listen: parameters of the listen line (" http2"); listen_more: more listen lines;
+        # load: the load_module line; level: of the error log. Kept across write_conf calls.
+        self.opts = {"listen": "", "listen_more": "", "load": True, "level": "info"}
+        self.outputs = []  # what each `nginx -t` printed, checked for sanitizer reports
 
-    def write_conf(self, server="", http="", workers=1):
-        text = CONF.format(module=MODULE, prefix=self.prefix, host=HOST, port=self.port,
+    def write_conf(self, server="", http="", workers=1, **opts):
+        unknown = set(opts) - set(self.opts)
+        assert not unknown, unknown
+        self.opts.update(opts)
+        o = self.opts
+        text = CONF.format(load=f"load_module {MODULE};" if o["load"] else "# no module",
+                           level=o["level"], prefix=self.prefix, host=HOST, port=self.port,
                            http=http, server=server, workers=workers,
-                           listen=" reuseport" if workers > 1 else "")  # spread connections
+                           listen=(" reuseport" if workers > 1 else "") + o["listen"],  # spread connections
+                           listen_more=o["listen_more"].replace("PORT", str(self.port)))
+        if self.raw_backend_port:
+            text = text.replace("RAW_BACKEND", f"http://{HOST}:{self.raw_backend_port}")
         text = text.replace("BACKEND", f"http://{HOST}:{self.backend_port}")
         text = text.replace("PREFIX/", self.prefix + "/")
         Path(self.conf).write_text(text)
@@ -317,17 +425,39 @@ class Nginx:
     def command(self, *extra):
         return [NGINX, "-p", self.prefix + "/", "-c", self.conf, "-e", self.error_log, *extra]
 
+    def wrapped(self, *extra):
+        """command(), under BJWT_NGINX_WRAPPER if set (to start nginx or test its conf)."""
+        log = os.path.join(self.prefix, "valgrind.%p.log")
+        return [w.replace("%VGLOG%", log) for w in WRAPPER] + self.command(*extra)
+
     def test_conf(self):
         """`nginx -t`: (exit code, output)."""
-        p = subprocess.run(self.command("-t"), capture_output=True, text=True, timeout=30)
-        return p.returncode, p.stdout + p.stderr
+        p = subprocess.run(self.wrapped("-t"), capture_output=True, text=True, timeout=30 * SCALE)
+        out = p.stdout + p.stderr
+        self.outputs.append(out)
+        code = p.returncode
+        if WRAPPER_EXIT is not None and code == WRAPPER_EXIT:  # nginx's own, from what it said
+            code = 0 if re.search(r"test is successful\s*$", out) else 1
+        return code, out
 
-    def start(self, server="", http="", workers=1):
-        self.write_conf(server, http, workers)
-        p = subprocess.run(self.command(), capture_output=True, text=True, timeout=30)
-        assert p.returncode == 0, f"nginx failed to start:\n{p.stdout}{p.stderr}"
+    def start(self, server="", http="", workers=1, **opts):
+        self.write_conf(server, http, workers, **opts)
+        p = subprocess.run(self.wrapped(), capture_output=True, text=True, timeout=30 * SCALE)
         pid_file = os.path.join(self.prefix, "nginx.pid")
-        deadline = time.monotonic() + 10
+        if p.returncode not in (0, WRAPPER_EXIT):
+            # a master that daemonized all the same (a wrapper's own exit code; the master
+            # writes its pid file after the fork) is stopped at teardown
+            deadline = time.monotonic() + (2 * SCALE if WRAPPER else 0)
+            while True:
+                try:
+                    self.pid = int(Path(pid_file).read_text())
+                except (OSError, ValueError):
+                    pass
+                if self.pid is not None or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+            raise AssertionError(f"nginx failed to start:\n{p.stdout}{p.stderr}")
+        deadline = time.monotonic() + 10 * SCALE
         while time.monotonic() < deadline:
             try:
                 self.pid = int(Path(pid_file).read_text())
@@ -359,7 +489,7 @@ class Nginx:
             os.kill(self.pid, signal.SIGQUIT)
         except ProcessLookupError:
             pass
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 10 * SCALE
         while self.running() and time.monotonic() < deadline:
             time.sleep(0.02)
         if self.running():
@@ -375,6 +505,19 @@ class Nginx:
     def log(self):
         return Path(self.error_log).read_text(errors="replace") if os.path.exists(self.error_log) else ""
 
+    def problems(self, levels=True):
+        """What the teardown fails on: bad error log lines (BAD_LOG, unless allowed; not when
+        `levels` is false, for `nginx -t` of a bad configuration), sanitizer reports (never
+        allowed), valgrind errors in our code."""
+        lines = self.log().splitlines()
+        bad = [line for line in lines if levels and BAD_LOG.search(line)
+               and not any(re.search(a, line) for a in self.allowed)]
+        bad += [line for line in lines if SANITIZER.search(line) and line not in bad]
+        bad += [f"nginx -t: {line}" for out in self.outputs for line in out.splitlines()
+                if SANITIZER.search(line)]
+        found = [f"{self.error_log}:\n" + "\n".join(bad)] if bad else []
+        return found + valgrind_problems(self.prefix)
+
     # ------------------------------------------------------------ requests
 
     def request(self, path="/", headers=(), method="GET"):
@@ -386,7 +529,7 @@ class Nginx:
             value = value.encode() if isinstance(value, str) else value
             lines.append(name + b": " + value)
         raw = b"\r\n".join(lines) + b"\r\n\r\n"
-        with socket.create_connection((HOST, self.port), timeout=10) as s:
+        with socket.create_connection((HOST, self.port), timeout=10 * SCALE) as s:
             s.sendall(raw)
             resp = http.client.HTTPResponse(s, method=method)  # HEAD: no body to read
             resp.begin()
@@ -399,7 +542,50 @@ class Nginx:
         return json.loads(body)["headers"]
 
 
+def valgrind_problems(directory):
+    """Problems in the valgrind logs of `directory` (none without a wrapper): an invalid read or
+    write or a use of uninitialised memory whose stack is in the module or the core; any other
+    error there; a log without its ERROR SUMMARY (a process that did not exit). A forked process
+    (master, workers) counts its parent's errors too: its log may show a count without blocks."""
+    problems = []
+    logs = {int(p.name.split(".")[1]): p for p in Path(directory).glob("valgrind.*.log")}
+    with_blocks = set()
+    for pid, path in sorted(logs.items()):
+        text = path.read_text(errors="replace")
+        parent = re.search(r"Parent PID: (\d+)", text)
+        blocks, block = [], []
+        for line in text.splitlines():
+            m = VG_LINE.match(line)
+            if m is None:
+                continue
+            if m.group(1).strip():
+                block.append(m.group(1))
+            elif block:
+                blocks.append(block)
+                block = []
+        if block:
+            blocks.append(block)
+        summary = re.search(r"ERROR SUMMARY: (\d+) errors", text)
+        if summary is None:
+            problems.append(f"{path}: no ERROR SUMMARY (the process did not exit?)")
+            continue
+        if int(summary.group(1)) == 0:
+            continue
+        # error blocks: those with a stack ("at 0x..: fn (file)"); the summary's own are not
+        errors = [b for b in blocks if any(l.lstrip().startswith("at 0x") for l in b)]
+        ours = [b for b in errors if any(VG_OURS.search(l) for l in b)]
+        for b in ours:
+            kind = "severe" if VG_SEVERE.search(b[0]) else "error"
+            problems.append(f"{path}: {kind} in our code:\n  " + "\n  ".join(b))
+        if errors or (parent and int(parent.group(1)) in with_blocks):
+            with_blocks.add(pid)  # its own errors, or those it inherited
+        else:
+            problems.append(f"{path}: {summary.group(0)} but no error block found")
+    return problems
+
+
 def wait_for(predicate, timeout=10):
+    timeout *= SCALE
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -439,15 +625,16 @@ def verify_signature(signing_input: bytes, signature: bytes, keys):
 
 
 @pytest.fixture
-def nginx(backend_server, request):
-    """Factory: nginx(server=..., http=...) starts an instance; every one is stopped and its
-    error log checked at teardown. Logs of a failed test are kept and printed."""
+def nginx(backend_server, raw_backend_server, request):
+    """Factory: nginx(server=..., http=..., workers=..., **opts) starts an instance (opts: see
+    Nginx.opts); every one is stopped and its error log checked at teardown. Logs of a failed
+    test are kept and printed."""
     instances = []
 
-    def start(server="", http="", workers=1):
-        n = Nginx(backend_server.port)
+    def start(server="", http="", workers=1, **opts):
+        n = Nginx(backend_server.port, raw_backend_server.port)
         instances.append(n)
-        return n.start(server, http, workers)
+        return n.start(server, http, workers, **opts)
 
     yield start
     problems = []
@@ -456,10 +643,7 @@ def nginx(backend_server, request):
             n.stop()
         except AssertionError as e:
             problems.append(str(e))
-        bad = [line for line in n.log().splitlines()
-               if BAD_LOG.search(line) and not any(re.search(a, line) for a in n.allowed)]
-        if bad:
-            problems.append(f"{n.error_log}:\n" + "\n".join(bad))
+        problems += n.problems()
     failed = problems or getattr(request.node, "rep_call", None) is None or request.node.rep_call.failed
     for n in instances:
         if failed:
@@ -471,22 +655,28 @@ def nginx(backend_server, request):
 
 
 @pytest.fixture
-def nginx_t(backend_server):
-    """Factory: nginx_t(server=..., http=...) writes the conf and runs `nginx -t`. Returns
+def nginx_t(backend_server, raw_backend_server):
+    """Factory: nginx_t(server=..., http=..., **opts) writes the conf and runs `nginx -t`. Returns
     (exit code, output, conf path, line of the line marked `#HERE`)."""
     made = []
 
-    def run(server="", http=""):
-        n = Nginx(backend_server.port)
+    def run(server="", http="", **opts):
+        n = Nginx(backend_server.port, raw_backend_server.port)
         made.append(n)
-        text = n.write_conf(server, http)
+        text = n.write_conf(server, http, **opts)
         marked = [i for i, line in enumerate(text.splitlines(), 1) if "#HERE" in line]
         code, out = n.test_conf()
         return code, out, n.conf, marked[0] if marked else None
 
     yield run
+    problems = [p for n in made for p in n.problems(levels=False)]
     for n in made:
-        shutil.rmtree(n.prefix, ignore_errors=True)
+        if problems:
+            print(f"\n--- kept {n.prefix}")
+        else:
+            shutil.rmtree(n.prefix, ignore_errors=True)
+    if problems:
+        pytest.fail("\n".join(problems))
 
 
 @pytest.hookimpl(hookwrapper=True)
