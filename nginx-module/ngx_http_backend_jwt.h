@@ -85,6 +85,14 @@ typedef struct {
 } ngx_http_backend_jwt_loc_conf_t;
 
 
+/* What the module put into a request's headers: found again after an
+ * internal redirect, which wipes the ctx below. */
+typedef struct {
+    ngx_http_request_t        *r;
+    u_char                    *token;         /* the value's data */
+} ngx_http_backend_jwt_sent_t;
+
+
 /* Per request: the token of one location, minted once for every reader. */
 typedef struct {
     void                      *conf;          /* the location it is for */

@@ -12,6 +12,8 @@ static ngx_int_t ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
 static ngx_int_t ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_http_backend_jwt_sent_t *ngx_http_backend_jwt_sent(
+    ngx_http_request_t *r, ngx_uint_t create);
 static ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -29,11 +31,21 @@ ngx_int_t
 ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 {
     ngx_str_t                        *token;
+    ngx_http_backend_jwt_sent_t      *sent;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
 
     if (!jlcf->enable) {
+        /* a token minted for the location this request was redirected
+         * from (error_page, try_files) must not reach this upstream */
+        sent = ngx_http_backend_jwt_sent(r, 0);
+
+        if (sent != NULL && sent->token != NULL) {
+            return (ngx_http_backend_jwt_set_header(r, NULL, NULL) == NGX_OK)
+                   ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
         return NGX_DECLINED;
     }
 
@@ -194,19 +206,73 @@ ngx_http_backend_jwt_same_name(ngx_str_t *name, u_char *lowcase,
 }
 
 
+/* The marker of the pool cleanup that records what the module sent. */
+static void
+ngx_http_backend_jwt_sent_cleanup(void *data)
+{
+}
+
+
 /*
- * Rebuilds headers_in without any client copy of the header, then adds the
- * token if there is one. A new list rather than an edit in place: a
- * subrequest shares its parent's list parts, which must not change under it.
+ * The token the module put into this request's headers, if any. Kept in a
+ * pool cleanup, as the module's ctx is wiped on internal redirects: the next
+ * location must still find (and drop) the token of the one before.
+ */
+static ngx_http_backend_jwt_sent_t *
+ngx_http_backend_jwt_sent(ngx_http_request_t *r, ngx_uint_t create)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_backend_jwt_sent_t  *sent;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_backend_jwt_sent_cleanup) {
+            sent = cln->data;
+
+            if (sent->r == r) {     /* subrequests share the pool */
+                return sent;
+            }
+        }
+    }
+
+    if (!create) {
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, sizeof(ngx_http_backend_jwt_sent_t));
+    if (cln == NULL) {
+        return NULL;
+    }
+
+    cln->handler = ngx_http_backend_jwt_sent_cleanup;
+    sent = cln->data;
+    sent->r = r;
+    sent->token = NULL;
+
+    return sent;
+}
+
+
+/*
+ * Rebuilds headers_in without the token the module sent before in this
+ * request and without any client copy of the configured header (jlcf NULL:
+ * only the former), then adds the token if there is one. A new list rather
+ * than an edit in place: a subrequest shares its parent's list parts, which
+ * must not change under the parent.
  */
 static ngx_int_t
 ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
 {
-    ngx_uint_t        i;
-    ngx_list_t        old;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h, *copy;
+    ngx_uint_t                    i;
+    ngx_list_t                    old;
+    ngx_list_part_t              *part;
+    ngx_table_elt_t              *h, *copy;
+    ngx_http_backend_jwt_sent_t  *sent;
+
+    sent = ngx_http_backend_jwt_sent(r, token != NULL);
+    if (token != NULL && sent == NULL) {
+        return NGX_ERROR;
+    }
 
     old = r->headers_in.headers;
 
@@ -221,8 +287,12 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if (ngx_http_backend_jwt_same_name(&h[i].key, jlcf->header_lc,
-                                               jlcf->header.len))
+            if ((sent != NULL && sent->token != NULL
+                 && h[i].value.data == sent->token)
+                || (jlcf != NULL
+                    && ngx_http_backend_jwt_same_name(&h[i].key,
+                                                      jlcf->header_lc,
+                                                      jlcf->header.len)))
             {
                 continue;
             }
@@ -234,6 +304,10 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
 
             *copy = h[i];
         }
+    }
+
+    if (sent != NULL) {
+        sent->token = NULL;
     }
 
     if (token == NULL) {
@@ -252,6 +326,8 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
+
+    sent->token = token->data;
 
     return NGX_OK;
 }

@@ -73,6 +73,10 @@ public final class SigningKey {
             throw BackendJWTError(
                 .key, "key file \(quotedPath(shown)) holds an RSA \(bits)-bit key; at least \(Self.minimumRSABits) bits are required")
         }
+        if isPrivate, !Self.partsMatch(pkey) {
+            throw BackendJWTError(
+                .key, "key file \(quotedPath(shown)) holds a damaged private key: its public and private parts do not match")
+        }
         if case .other(let name) = type {
             throw BackendJWTError(.key, "key file \(quotedPath(shown)) holds a key of type \(name), which no JOSE algorithm here signs with")
         }
@@ -161,6 +165,16 @@ public final class SigningKey {
             defer { BIO_free(bio) }
             return PEM_read_bio_PUBKEY(bio, nil, nil, nil)
         }
+    }
+
+    /// OpenSSL loads a key without checking that its parts belong together (an RSA modulus
+    /// that is not the product of its primes); every token it signed would fail to verify.
+    private static func partsMatch(_ pkey: OpaquePointer) -> Bool {
+        guard let ctx = EVP_PKEY_CTX_new_from_pkey(nil, pkey, nil) else { return false }
+        defer { EVP_PKEY_CTX_free(ctx) }
+        let ok = EVP_PKEY_pairwise_check(ctx) == 1
+        ERR_clear_error()
+        return ok
     }
 
     private static func type(of pkey: OpaquePointer) -> KeyType {
