@@ -728,3 +728,47 @@ def verify_with_jwks(token, jwks):
     """Verifies a base64url token with the key `jwks` publishes for it; returns its claims."""
     jwk_ = jwk_for(jwks, token)
     return jwt.decode(token, jwt.PyJWK(jwk_).key, algorithms=[jwk_["alg"]])
+
+
+# ---------------------------------------------------------------- load
+
+
+class Load:
+    """`threads` clients, a new connection per request, until stop() or `limit` seconds. Keeps
+    (sent, received, token) of every success and a description of every failure."""
+
+    def __init__(self, n, threads=4, limit=20 * SCALE):
+        self.n, self.results, self.failures, self.limit = n, [], [], limit
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.deadline = time.monotonic() + limit
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.done.is_set() and time.monotonic() < self.deadline:
+            sent = time.monotonic()
+            try:
+                code, _, body = self.n.request("/")
+                failure = None if code == 200 else f"status {code}: {body[:200]!r}"
+                token = only_token(json.loads(body)["headers"]) if code == 200 else None
+            except (OSError, http.client.HTTPException, ValueError, AssertionError) as e:
+                failure = f"{type(e).__name__}: {e}"
+            with self.lock:
+                if failure:
+                    self.failures.append(failure)
+                else:
+                    self.results.append((sent, time.monotonic(), token))
+
+    def wait(self, more):
+        """Waits until `more` further requests have succeeded."""
+        target = len(self.results) + more
+        assert wait_for(lambda: len(self.results) >= target or self.failures, self.limit), "load stalled"
+
+    def stop(self):
+        self.done.set()
+        for t in self.threads:
+            t.join(self.limit)
+        assert not any(t.is_alive() for t in self.threads)
+        return self.results, self.failures

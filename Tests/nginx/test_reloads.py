@@ -5,12 +5,10 @@ cleanly."""
 
 import base64
 import http.client
-import json
 import os
 import re
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -18,10 +16,9 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from conftest import (HOST, SCALE, SIGNING, WRAPPER, fetch_jwks, only_token, signing_location,
+from conftest import (HOST, Load, SCALE, SIGNING, WRAPPER, fetch_jwks, only_token, signing_location,
                       thumbprint, verify, verify_with_jwks, wait_for)
 
-LIMIT = 20 * SCALE  # seconds: the load stops by then whatever happens
 RELOADS = 30
 WORKERS = 2
 
@@ -45,41 +42,6 @@ def every_signer(keys, issuer):
     http = "".join(f"    backend_jwt_jwks_key {getattr(keys, name)};\n"
                    for name in ("rsa2", "ec384", "ed25519"))
     return signing(keys.rsa, issuer) + more + "        location = /jwks { backend_jwt_jwks; }\n", http
-
-
-class Load:
-    """`threads` clients, a new connection per request, until stop() or LIMIT seconds. Keeps the
-    token of every success and a description of every failure."""
-
-    def __init__(self, n, threads=4):
-        self.n, self.tokens, self.failures = n, [], []
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.deadline = time.monotonic() + LIMIT
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
-        for t in self.threads:
-            t.start()
-
-    def run(self):
-        while not self.done.is_set() and time.monotonic() < self.deadline:
-            try:
-                code, _, body = self.n.request("/")
-                failure = None if code == 200 else f"status {code}: {body[:200]!r}"
-                token = only_token(json.loads(body)["headers"]) if code == 200 else None
-            except (OSError, http.client.HTTPException, ValueError, AssertionError) as e:
-                failure, token = f"{type(e).__name__}: {e}", None
-            with self.lock:
-                if failure:
-                    self.failures.append(failure)
-                else:
-                    self.tokens.append(token)
-
-    def stop(self):
-        self.done.set()
-        for t in self.threads:
-            t.join(LIMIT)
-        assert not any(t.is_alive() for t in self.threads)
-        return self.tokens, self.failures
 
 
 def worker_pids(n):
@@ -116,7 +78,8 @@ def test_30_reloads_under_load(nginx, keys, backend):
                 rss[gen] = rss_kib(n.pid)
         assert wait_for(lambda: verify(only_token(n.seen("/")), keys)["iss"] == f"gen{RELOADS}")
     finally:
-        tokens, failures = load.stop()
+        results, failures = load.stop()
+    tokens = [token for _, _, token in results]
     jwks = fetch_jwks(n)
     assert len(jwks["keys"]) >= len(SIGNING) - 3  # HMAC secrets are never published
     for alg in SIGNING:

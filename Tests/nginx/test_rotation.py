@@ -3,21 +3,18 @@ one, each with a reload (SIGHUP, as `nginx -s reload`), twice over (A -> B -> C)
 fail, no worker may crash, and every token must verify against the JWKS as fetched just before it
 was sent (key picked by kid). A reload with a broken key is refused and changes nothing."""
 
-import http.client
 import json
 import os
 import re
 import shutil
 import signal
-import threading
 import time
 from pathlib import Path
 
 import jwt
 
-from conftest import fetch_jwks, only_token, wait_for
+from conftest import Load, fetch_jwks, wait_for
 
-LIMIT = 20  # seconds: the clients stop by then whatever happens
 A, B, C = ("rsa", "RS256"), ("rsa2", "RS256"), ("ec", "ES256")  # (key name, algorithm)
 
 
@@ -33,47 +30,6 @@ def conf(signing_path, alg, published=()):
             proxy_pass BACKEND;
         }}"""
     return server, http
-
-
-class Load:
-    """`threads` clients, a new connection per request, until stop() or LIMIT seconds. Keeps
-    (sent, received, token) of every success and a description of every failure."""
-
-    def __init__(self, n, threads=4):
-        self.n, self.results, self.failures = n, [], []
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.deadline = time.monotonic() + LIMIT
-        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(threads)]
-        for t in self.threads:
-            t.start()
-
-    def run(self):
-        while not self.done.is_set() and time.monotonic() < self.deadline:
-            sent = time.monotonic()
-            try:
-                code, _, body = self.n.request("/")
-                failure = None if code == 200 else f"status {code}: {body[:200]!r}"
-                token = only_token(json.loads(body)["headers"]) if code == 200 else None
-            except (OSError, http.client.HTTPException, ValueError, AssertionError) as e:
-                failure = f"{type(e).__name__}: {e}"
-            with self.lock:
-                if failure:
-                    self.failures.append(failure)
-                else:
-                    self.results.append((sent, time.monotonic(), token))
-
-    def wait(self, more):
-        """Waits until `more` further requests have succeeded."""
-        target = len(self.results) + more
-        assert wait_for(lambda: len(self.results) >= target or self.failures, LIMIT), "load stalled"
-
-    def stop(self):
-        self.done.set()
-        for t in self.threads:
-            t.join(LIMIT)
-        assert not any(t.is_alive() for t in self.threads)
-        return self.results, self.failures
 
 
 class Rotation:

@@ -9,7 +9,6 @@ import base64
 import binascii
 import os
 import re
-import shutil
 import signal
 import socket
 import urllib.parse
