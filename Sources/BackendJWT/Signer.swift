@@ -145,6 +145,8 @@ public final class Signer {
     public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
         throws(BackendJWTError) -> Int
     {
+        // A present but empty buffer may have no base address; any non-nil pointer with length 0
+        // keeps it apart from an absent value (nil), and is never read.
         let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
         let lengths = values.map { $0?.count ?? 0 }
         return try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) -> Int in
