@@ -100,13 +100,13 @@ static ngx_int_t
 ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
 {
-    int                        rc;
+    int                            rc;
     size_t                         i, n, naud, total, bound, len, *lens;
     ngx_str_t                      value;
     const u_char                 **values;
     ngx_http_complex_value_t      *cv;
     ngx_http_backend_jwt_claim_t  *claim;
-    char                       err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    char                           err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     /* issuer, subject, the audiences, then the custom claims, as
      * bjwt_signer_mint wants */

@@ -29,7 +29,7 @@ public final class Certificate {
         let length = i2d_X509(x509, &derPointer)
         guard length > 0, let derPointer else {
             X509_free(x509)
-            throw Self.openSSLError("i2d_X509")
+            throw SigningKey.openSSLError("i2d_X509")
         }
         der = Array(UnsafeBufferPointer(start: derPointer, count: Int(length)))
         CRYPTO_free(derPointer, #fileID, #line)
@@ -52,8 +52,6 @@ public final class Certificate {
     public var sha1Thumbprint: [UInt8] { TokenEncoding.base64url.encode(Digest.sha1(der)) }
     /// `x5t#S256`: base64url of the SHA-256 digest of the DER (RFC 7515 4.1.8).
     public var sha256Thumbprint: [UInt8] { TokenEncoding.base64url.encode(Digest.sha256(der)) }
-
-    static func openSSLError(_ call: String) -> BackendJWTError { SigningKey.openSSLError(call) }
 }
 
 /// One-shot digests.

@@ -85,7 +85,7 @@ public final class ClaimList {
         if ifEmpty == .empty && type != .string && type != .list {
             throw BackendJWTError(.config, "if_empty=empty is for string and list claims; type=\(type) has no empty form")
         }
-        try checkConflicts(path, name: text, with: claims)
+        try Self.checkConflicts(path, name: text, with: claims)
         claims.append(
             Claim(name: text, path: path, type: type, separator: separator ?? [UInt8(ascii: ",")], ifEmpty: ifEmpty,
                   template: template))
@@ -100,7 +100,7 @@ public final class ClaimList {
         for (index, claim) in lower.claims.enumerated() {
             conflict = index
             do {
-                try checkConflicts(claim.path, name: claim.name, with: merged.claims)
+                try Self.checkConflicts(claim.path, name: claim.name, with: merged.claims)
             } catch {
                 throw BackendJWTError(.config, "\(error.message), which backend_jwt_enforce keeps")
             }
@@ -109,7 +109,9 @@ public final class ClaimList {
         return merged
     }
 
-    private func checkConflicts(_ path: [String], name: String, with existing: [Claim]) throws(BackendJWTError) {
+    /// A claim at `path` beside `existing` ones: the same path twice, or one path inside another
+    /// (`a` and `a.b`), cannot be written as JSON.
+    static func checkConflicts(_ path: [String], name: String, with existing: [Claim]) throws(BackendJWTError) {
         for other in existing {
             if other.path == path {
                 throw BackendJWTError(.config, "claim \(quoted(name)) is declared twice")

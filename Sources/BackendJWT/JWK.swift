@@ -2,9 +2,6 @@ import COpenSSL
 
 /// Public keys as JWKs (RFC 7517, RFC 8037 for OKP) and their thumbprints (RFC 7638).
 extension SigningKey {
-    /// The JWK name of each curve ES256/384/512 use.
-    static let jwkCurves = ["prime256v1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"]
-
     /// The required public members (RFC 7638 3.2), in lexicographic order; nil for an HMAC
     /// secret, which is never published.
     func publicJWKMembers() throws(BackendJWTError) -> [(name: String, value: [UInt8])]? {
@@ -14,14 +11,13 @@ extension SigningKey {
         case .rsa:
             return [("e", b64.encode(try bigNumber(pkey, "e"))), ("kty", Array("RSA".utf8)),
                     ("n", b64.encode(try bigNumber(pkey, "n")))]
-        case .ec(let curve):
-            guard let name = Self.jwkCurves[curve] else {
-                throw BackendJWTError(.key, "key file \(quotedPath(path)) uses curve \(curve), which JOSE does not name")
+        case .ec(let group):
+            guard let curve = SigningAlgorithm.curve(group: group) else {
+                throw BackendJWTError(.key, "key file \(quotedPath(path)) uses curve \(group), which JOSE does not name")
             }
-            let size = name == "P-521" ? 66 : name == "P-384" ? 48 : 32
-            return [("crv", Array(name.utf8)), ("kty", Array("EC".utf8)),
-                    ("x", b64.encode(try bigNumber(pkey, "qx", size: size))),
-                    ("y", b64.encode(try bigNumber(pkey, "qy", size: size)))]
+            return [("crv", Array(curve.jwk.utf8)), ("kty", Array("EC".utf8)),
+                    ("x", b64.encode(try bigNumber(pkey, "qx", size: curve.coordinateBytes))),
+                    ("y", b64.encode(try bigNumber(pkey, "qy", size: curve.coordinateBytes)))]
         case .ed25519:
             var raw = [UInt8](repeating: 0, count: 32)
             var length = raw.count

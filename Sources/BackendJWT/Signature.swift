@@ -71,7 +71,7 @@ final class SigningContext {
         guard let hmac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw SigningKey.openSSLError("EVP_MAC_fetch") }
         defer { EVP_MAC_free(hmac) }
         mac = EVP_MAC_CTX_new(hmac)
-        var digest = Array("SHA\(algorithm.hashBytes * 8)".utf8CString)
+        var digest = Array((algorithm.digestName ?? "").utf8CString)
         let ok = digest.withUnsafeMutableBufferPointer { name in
             var params = [
                 OSSL_PARAM_construct_utf8_string("digest", name.baseAddress, 0), OSSL_PARAM_construct_end(),
@@ -82,7 +82,7 @@ final class SigningContext {
     }
 
     private func initPKeySign(_ key: SigningKey, _ algorithm: SigningAlgorithm) throws(BackendJWTError) {
-        guard let pkey = key.pkey, let md = EVP_MD_fetch(nil, "SHA\(algorithm.hashBytes * 8)", nil) else {
+        guard let pkey = key.pkey, let name = algorithm.digestName, let md = EVP_MD_fetch(nil, name, nil) else {
             throw SigningKey.openSSLError("EVP_MD_fetch")
         }
         digest = md
@@ -112,7 +112,7 @@ final class SigningContext {
         }
         self.template = template
         self.work = work
-        guard EVP_DigestSignInit(template, nil, algorithm.digest, nil, pkey) == 1 else {
+        guard EVP_DigestSignInit(template, nil, nil, nil, pkey) == 1 else {  // EdDSA: no digest
             throw SigningKey.openSSLError("EVP_DigestSignInit")
         }
     }

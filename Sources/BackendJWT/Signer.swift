@@ -70,9 +70,7 @@ public final class Signer {
         }
         for (index, claim) in claims.enumerated() {
             // ClaimList refuses these; a list assembled by hand must not reach ClaimTree.
-            if let other = claims[..<index].first(where: { $0.path.starts(with: claim.path) || claim.path.starts(with: $0.path) }) {
-                throw BackendJWTError(.config, "claim \(quoted(claim.name)) conflicts with claim \(quoted(other.name))")
-            }
+            try ClaimList.checkConflicts(claim.path, name: claim.name, with: Array(claims[..<index]))
         }
         guard registered.audienceCount >= 0, registered.audienceCount <= 1024, (registered.notBeforeLeeway ?? 0) >= 0,
             (registered.notBeforeLeeway ?? 0) <= TokenTTL.maximum
@@ -145,15 +143,7 @@ public final class Signer {
     public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
         throws(BackendJWTError) -> Int
     {
-        // A present but empty buffer may have no base address; any non-nil pointer with length 0
-        // keeps it apart from an absent value (nil), and is never read.
-        let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
-        let lengths = values.map { $0?.count ?? 0 }
-        return try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) -> Int in
-            try lengths.withUnsafeBufferPointer { (l) throws(BackendJWTError) -> Int in
-                try mint(now: now, values: RequestValues(pointers: p.baseAddress!, lengths: l.baseAddress!, count: values.count), into: out)
-            }
-        }
+        try RequestValues.with(values) { (values) throws(BackendJWTError) in try mint(now: now, values: values, into: out) }
     }
 
     /// Mints a token from the values as the module passes them (see the other `mint`).
@@ -279,15 +269,9 @@ public final class Signer {
 
     /// The payload as bytes (tests).
     func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
-        let pointers = values.map { $0?.baseAddress ?? ($0 == nil ? nil : UnsafePointer(bitPattern: 1)) }
-        let lengths = values.map { $0?.count ?? 0 }
         var json = JSONWriter()
-        try pointers.withUnsafeBufferPointer { (p) throws(BackendJWTError) in
-            try lengths.withUnsafeBufferPointer { (l) throws(BackendJWTError) in
-                try appendPayload(
-                    now: now, values: RequestValues(pointers: p.baseAddress!, lengths: l.baseAddress!, count: values.count),
-                    to: &json)
-            }
+        try RequestValues.with(values) { (values) throws(BackendJWTError) in
+            try appendPayload(now: now, values: values, to: &json)
         }
         return json.bytes
     }

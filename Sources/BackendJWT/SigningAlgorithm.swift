@@ -45,14 +45,13 @@ public enum SigningAlgorithm: Int32, Sendable, CaseIterable {
         }
     }
 
-    /// The digest OpenSSL signs with; nil for EdDSA (which hashes itself) and none.
-    var digest: OpaquePointer? {
-        switch hashBytes {
-        case 32: EVP_sha256()
-        case 48: EVP_sha384()
-        case 64: EVP_sha512()
-        default: nil
-        }
+    /// The OpenSSL name of the SHA-2 digest the algorithm uses ("SHA256"); nil for EdDSA (which
+    /// hashes itself) and none.
+    var digestName: String? { hashBytes == 0 ? nil : "SHA\(hashBytes * 8)" }
+
+    /// The JOSE curve of an OpenSSL group name (prime256v1 is P-256), if JOSE names it.
+    static func curve(group: String) -> (group: String, jwk: String, coordinateBytes: Int)? {
+        allCases.lazy.compactMap(\.curve).first { $0.group == group }
     }
 
     /// The curve an ECDSA algorithm needs (RFC 7518 3.4): its OpenSSL group name and JWK name.

@@ -14,7 +14,7 @@ public final class SigningKey {
         public var description: String {
             switch self {
             case .rsa(let bits): "RSA \(bits)-bit"
-            case .ec(let curve): "EC \(SigningKey.jwkCurves[curve] ?? curve)"
+            case .ec(let group): "EC \(SigningAlgorithm.curve(group: group)?.jwk ?? group)"
             case .ed25519: "Ed25519"
             case .secret(let bytes): "HMAC secret of \(bytes) bytes"
             case .other(let name): name

@@ -594,6 +594,15 @@ def wait_for(predicate, timeout=10):
     return False
 
 
+def assert_emerg(result, message):
+    """The output holds exactly `nginx: [emerg] <message> in <conf>:<line of #HERE>`."""
+    code, out, conf, line = result
+    assert code != 0, out
+    assert line is not None
+    expected = f"nginx: [emerg] {message} in {conf}:{line}"
+    assert expected in out.splitlines(), f"{expected!r} not in:\n{out}"
+
+
 def headers_named(seen, name):
     """Values of every received header called `name` (case-insensitive)."""
     return [v for k, v in seen if k.lower() == name.lower()]

@@ -7,17 +7,10 @@ import re
 
 import pytest
 
+from conftest import assert_emerg
+
 USE_OPTIONS = "use type=TYPE, separator=TEXT or if_empty=omit|null|empty|fail"
 USE_TYPES = "use string, int, long, float, bool, date, json or list"
-
-
-def assert_emerg(result, message):
-    """The output holds exactly `nginx: [emerg] <message> in <conf>:<line of #HERE>`."""
-    code, out, conf, line = result
-    assert code != 0, out
-    assert line is not None
-    expected = f"nginx: [emerg] {message} in {conf}:{line}"
-    assert expected in out.splitlines(), f"{expected!r} not in:\n{out}"
 
 
 def claim_error(message):

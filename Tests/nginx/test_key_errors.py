@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import signing_location
+from conftest import assert_emerg, signing_location
 
 MISSING = "/nonexistent/backend-jwt/password"
 ALGORITHMS = ("use one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, "
@@ -36,15 +36,6 @@ def location(body):
             {body}
             proxy_pass BACKEND;
         }}"""
-
-
-def assert_emerg(result, message):
-    """The output holds exactly `nginx: [emerg] <message> in <conf>:<line of #HERE>`."""
-    code, out, conf, line = result
-    assert code != 0, out
-    assert line is not None
-    expected = f"nginx: [emerg] {message} in {conf}:{line}"
-    assert expected in out.splitlines(), f"{expected!r} not in:\n{out}"
 
 
 def directive(name, message):
