@@ -112,6 +112,13 @@ int bjwt_claims_add_wso2(bjwt_claims *claims, const char *const *args,
 size_t bjwt_claims_template(const bjwt_claims *claims, size_t index,
                             unsigned char *out, size_t cap);
 
+/* Whether the constant `value` of claim `index` (one without variables) can
+ * ever make a token: an error if it never converts to the claim's type, or
+ * is empty with if_empty=fail. */
+int bjwt_claims_check_constant(const bjwt_claims *claims, size_t index,
+                               const char *value, size_t len,
+                               char *err, size_t err_cap);
+
 /* Under `backend_jwt_enforce`: `upper`'s claims followed by `lower`'s, in a
  * new list. On a collision *conflict is the index of `lower`'s claim. */
 int bjwt_claims_append(const bjwt_claims *upper, const bjwt_claims *lower,
@@ -127,10 +134,18 @@ int bjwt_parse_cache(const char *const *args, const size_t *arg_lens,
                      size_t nargs, int64_t *size, int64_t *min_seconds,
                      int64_t *min_percent, char *err, size_t err_cap);
 
+/* The `if_empty=omit|fail` option of `backend_jwt_issuer`, `_subject` and
+ * `_audience`: *fail is 1 for fail. */
+int bjwt_parse_if_empty(const char *s, size_t len, int *fail,
+                        char *err, size_t err_cap);
+
 /* `backend_jwt_not_before on | off | time`: *leeway is -1 for off, 0 for
  * on, else the seconds nbf lies before iat. */
 int bjwt_parse_not_before(const char *s, size_t len, int64_t *leeway,
                           char *err, size_t err_cap);
+
+/* Registered claims that fail the request when empty (if_empty=fail). */
+enum { BJWT_REQUIRE_ISS = 1, BJWT_REQUIRE_SUB = 2, BJWT_REQUIRE_AUD = 4 };
 
 /* What a location signs with, once its configuration is merged. */
 typedef struct {
@@ -149,6 +164,7 @@ typedef struct {
     int64_t             cache_min_seconds; /* -1: use cache_min_percent */
     int64_t             cache_min_percent;
     const bjwt_claims  *claims;    /* NULL: no custom claims */
+    int                 required;  /* BJWT_REQUIRE_* bits */
 } bjwt_signer_params;
 
 /* The signer of a location. It keeps its own references: the handles in
@@ -174,6 +190,9 @@ size_t bjwt_jwks_json(const bjwt_jwks *jwks, unsigned char *out, size_t cap);
 /* Writes the JSON's quoted ETag into `out` if it fits; returns its length. */
 size_t bjwt_jwks_etag(const bjwt_jwks *jwks, unsigned char *out, size_t cap);
 void bjwt_jwks_free(bjwt_jwks *jwks);
+
+/* The length of the shortest token the signer makes (every value empty). */
+size_t bjwt_signer_token_min(const bjwt_signer *signer);
 
 /* --- per request (called by workers) --- */
 

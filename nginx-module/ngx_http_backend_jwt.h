@@ -49,7 +49,7 @@ typedef struct {
     ngx_int_t                  encoding;      /* BJWT_ENC_* */
     ngx_int_t                  ttl;           /* seconds */
 
-    ngx_str_t                  header;        /* as configured */
+    ngx_str_t                  header;        /* as configured; "" for off */
     u_char                    *header_lc;     /* lowercase, for headers_in */
     ngx_uint_t                 header_hash;
 
@@ -65,9 +65,11 @@ typedef struct {
     ngx_http_complex_value_t  *issuer;
     ngx_http_complex_value_t  *subject;
     ngx_array_t               *audience;      /* ngx_http_complex_value_t */
+    ngx_uint_t                 required;      /* BJWT_REQUIRE_*: if_empty=fail */
     ngx_int_t                  nbf_leeway;    /* NBF_OFF: no nbf */
     ngx_flag_t                 jti;
     size_t                     max_size;      /* the longest token sent */
+    ngx_http_backend_jwt_where_t  max_size_where;
     ngx_int_t                  cache_size;    /* 0: off */
     int64_t                    cache_min_seconds;
     int64_t                    cache_min_percent;
@@ -77,6 +79,12 @@ typedef struct {
 
     ngx_flag_t                 enforce;
     ngx_http_backend_jwt_where_t  enforce_where;
+
+    ngx_flag_t                 jwks;          /* serves the JWK Set: never mints */
+
+    /* the location whose token this level sends: itself, or for an "if" or
+     * "limit_except" block the enclosing location (one request, one token) */
+    void                      *origin;
 
     /* where each directive was set at this level, for backend_jwt_enforce */
     ngx_http_backend_jwt_where_t  set[NGX_HTTP_BACKEND_JWT_NCMDS];
@@ -95,7 +103,9 @@ typedef struct {
 
 /* Per request: the token of one location, minted once for every reader. */
 typedef struct {
-    void                      *conf;          /* the location it is for */
+    void                      *conf;          /* the origin it is for */
+    void                      *stripped;      /* the origin client copies are
+                                                 gone for (rewrite phase) */
     ngx_str_t                  token;
     ngx_uint_t                 failed;        /* do not retry and log twice */
 } ngx_http_backend_jwt_ctx_t;
@@ -114,6 +124,9 @@ extern ngx_command_t  ngx_http_backend_jwt_commands[];
 extern ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_algorithm_parser;
 extern ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_encoding_parser;
 extern ngx_http_backend_jwt_parser_t  ngx_http_backend_jwt_ttl_parser;
+extern ngx_uint_t  ngx_http_backend_jwt_require_iss;
+extern ngx_uint_t  ngx_http_backend_jwt_require_sub;
+extern ngx_uint_t  ngx_http_backend_jwt_require_aud;
 
 
 /* ngx_http_backend_jwt_module.c: configuration life cycle */
@@ -129,6 +142,7 @@ void ngx_http_backend_jwt_free_cert(void *data);
 void ngx_http_backend_jwt_free_claims(void *data);
 
 /* ngx_http_backend_jwt_request.c: per request */
+ngx_int_t ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_add_variables(ngx_conf_t *cf);
 

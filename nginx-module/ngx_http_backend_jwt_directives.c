@@ -163,6 +163,14 @@ ngx_http_backend_jwt_header(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /* off: no header, the token only in $backend_jwt */
+    if (value[1].len == 3
+        && ngx_strncasecmp(value[1].data, (u_char *) "off", 3) == 0)
+    {
+        ngx_str_set(&jlcf->header, "");
+        return NGX_CONF_OK;
+    }
+
     if (bjwt_check_header_name((char *) value[1].data, value[1].len, err,
                                sizeof(err))
         != BJWT_OK)
@@ -337,9 +345,25 @@ ngx_http_backend_jwt_key_id(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_backend_jwt_jwks(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
     ngx_http_core_loc_conf_t  *clcf;
 
+    if (jlcf->jwks != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* one set later (proxy_pass after this) is found by merge */
+    if (clcf->handler != NULL) {
+        return "cannot share a location with another content handler "
+               "(proxy_pass, fastcgi_pass, ...)";
+    }
+
+    ngx_http_backend_jwt_mark(cf, cmd, conf);
+
+    jlcf->jwks = 1;
     clcf->handler = ngx_http_backend_jwt_jwks_handler;
 
     return NGX_CONF_OK;
@@ -375,7 +399,37 @@ ngx_http_backend_jwt_jwks_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
-/* backend_jwt_issuer and backend_jwt_subject: a value with variables. */
+/* The if_empty=omit|fail option of a registered claim's directive: sets the
+ * claim's BJWT_REQUIRE_* bit (cmd->post) for fail. */
+static char *
+ngx_http_backend_jwt_if_empty(ngx_conf_t *cf, ngx_command_t *cmd,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *option)
+{
+    int   fail;
+    char  err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (bjwt_parse_if_empty((char *) option->data, option->len, &fail, err,
+                            sizeof(err))
+        != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    if (fail) {
+        jlcf->required |= *(ngx_uint_t *) cmd->post;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_uint_t  ngx_http_backend_jwt_require_iss = BJWT_REQUIRE_ISS;
+ngx_uint_t  ngx_http_backend_jwt_require_sub = BJWT_REQUIRE_SUB;
+ngx_uint_t  ngx_http_backend_jwt_require_aud = BJWT_REQUIRE_AUD;
+
+
+/* backend_jwt_issuer and backend_jwt_subject: a value with variables,
+ * [if_empty=omit|fail]. */
 char *
 ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -400,7 +454,9 @@ ngx_http_backend_jwt_value(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return (cf->args->nelts == 3)
+           ? ngx_http_backend_jwt_if_empty(cf, cmd, conf, &value[2])
+           : NGX_CONF_OK;
 }
 
 
@@ -474,21 +530,37 @@ ngx_http_backend_jwt_claims_init(ngx_conf_t *cf,
 }
 
 
-/* Adds the value of the claim the core just declared. */
-static ngx_int_t
-ngx_http_backend_jwt_claim_value(ngx_conf_t *cf,
+/* Adds the value of the claim the core just declared; a constant one that
+ * could never make a token fails here rather than in every request. */
+static char *
+ngx_http_backend_jwt_claim_value(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *text)
 {
     ngx_http_backend_jwt_claim_t  *claim;
+    char                           err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     claim = ngx_array_push(jlcf->claim_values);
     if (claim == NULL) {
-        return NGX_ERROR;
+        return NGX_CONF_ERROR;
     }
 
     ngx_http_backend_jwt_where(cf, &claim->where);
 
-    return ngx_http_backend_jwt_compile(cf, text, &claim->value);
+    if (ngx_http_backend_jwt_compile(cf, text, &claim->value) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (claim->value.lengths == NULL
+        && bjwt_claims_check_constant(jlcf->claims,
+                                      jlcf->claim_values->nelts - 1,
+                                      (char *) claim->value.value.data,
+                                      claim->value.value.len, err, sizeof(err))
+           != BJWT_OK)
+    {
+        return ngx_http_backend_jwt_conf_error(cf, cmd, err);
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -520,11 +592,7 @@ ngx_http_backend_jwt_claim(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return ngx_http_backend_jwt_conf_error(cf, cmd, err);
     }
 
-    if (ngx_http_backend_jwt_claim_value(cf, jlcf, &value[2]) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_backend_jwt_claim_value(cf, cmd, jlcf, &value[2]);
 }
 
 
@@ -568,7 +636,9 @@ ngx_http_backend_jwt_wso2_claims(ngx_conf_t *cf, ngx_command_t *cmd,
 
         bjwt_claims_template(jlcf->claims, i, text.data, text.len);
 
-        if (ngx_http_backend_jwt_claim_value(cf, jlcf, &text) != NGX_OK) {
+        if (ngx_http_backend_jwt_claim_value(cf, cmd, jlcf, &text)
+            != NGX_CONF_OK)
+        {
             return NGX_CONF_ERROR;
         }
     }
@@ -583,7 +653,7 @@ ngx_http_backend_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
 
-    ngx_uint_t                 i;
+    ngx_uint_t                 i, n;
     ngx_str_t                 *value;
     ngx_http_complex_value_t  *cv;
 
@@ -593,15 +663,29 @@ ngx_http_backend_jwt_audience(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     ngx_http_backend_jwt_mark(cf, cmd, conf);
 
-    jlcf->audience = ngx_array_create(cf->pool, cf->args->nelts - 1,
+    value = cf->args->elts;
+    n = cf->args->nelts;
+
+    /* a last argument if_empty=... is the option, not an audience */
+    if (n > 2 && value[n - 1].len > 9
+        && ngx_strncmp(value[n - 1].data, "if_empty=", 9) == 0)
+    {
+        n--;
+
+        if (ngx_http_backend_jwt_if_empty(cf, cmd, jlcf, &value[n])
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    jlcf->audience = ngx_array_create(cf->pool, n - 1,
                                       sizeof(ngx_http_complex_value_t));
     if (jlcf->audience == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    value = cf->args->elts;
-
-    for (i = 1; i < cf->args->nelts; i++) {
+    for (i = 1; i < n; i++) {
         cv = ngx_array_push(jlcf->audience);
         if (cv == NULL
             || ngx_http_backend_jwt_compile(cf, &value[i], cv) != NGX_OK)
@@ -687,12 +771,19 @@ ngx_http_backend_jwt_cache(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_backend_jwt_max_size(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
     char  *rv;
 
     rv = ngx_conf_set_size_slot(cf, cmd, conf);
 
     if (rv == NGX_CONF_OK) {
         ngx_http_backend_jwt_mark(cf, cmd, conf);
+        ngx_http_backend_jwt_where(cf, &jlcf->max_size_where);
+
+        if (jlcf->max_size == 0) {
+            return "must be more than 0 (it is the longest token sent)";
+        }
     }
 
     return rv;

@@ -95,18 +95,18 @@ ngx_command_t  ngx_http_backend_jwt_commands[] = {
       &ngx_http_backend_jwt_ttl_parser },
 
     { ngx_string("backend_jwt_issuer"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
       ngx_http_backend_jwt_value,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_backend_jwt_loc_conf_t, issuer),
-      NULL },
+      &ngx_http_backend_jwt_require_iss },
 
     { ngx_string("backend_jwt_subject"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
       ngx_http_backend_jwt_value,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_backend_jwt_loc_conf_t, subject),
-      NULL },
+      &ngx_http_backend_jwt_require_sub },
 
     { ngx_string("backend_jwt_claim"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_2MORE,
@@ -127,7 +127,7 @@ ngx_command_t  ngx_http_backend_jwt_commands[] = {
       ngx_http_backend_jwt_audience,
       NGX_HTTP_LOC_CONF_OFFSET,
       0,
-      NULL },
+      &ngx_http_backend_jwt_require_aud },
 
     { ngx_string("backend_jwt_not_before"),
       NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
@@ -301,8 +301,10 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
      *     conf->header_lc = NULL;
      *     conf->key_where = { null, 0 };
      *     conf->cert_where = { null, 0 };
+     *     conf->max_size_where = { null, 0 };
      *     conf->kid = { 0, NULL };
      *     conf->enforce_where = { null, 0 };
+     *     conf->required = 0;
      *     conf->set = { { null, 0 }, ... };
      *     conf->signer = NULL;
      */
@@ -324,6 +326,8 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
     conf->enforce = NGX_CONF_UNSET;
     conf->claims = NGX_CONF_UNSET_PTR;
     conf->claim_values = NGX_CONF_UNSET_PTR;
+    conf->jwks = NGX_CONF_UNSET;
+    conf->origin = conf;
 
     return conf;
 }
@@ -348,7 +352,8 @@ ngx_http_backend_jwt_check_enforced(ngx_conf_t *cf,
 
         if (w->line == 0
             || cmd->set == ngx_http_backend_jwt_claim
-            || cmd->set == ngx_http_backend_jwt_wso2_claims)
+            || cmd->set == ngx_http_backend_jwt_wso2_claims
+            || cmd->set == ngx_http_backend_jwt_jwks)
         {
             continue;
         }
@@ -422,6 +427,136 @@ ngx_http_backend_jwt_append_claims(ngx_conf_t *cf,
 }
 
 
+/* Where this level set the directive whose handler is `set`, or NULL. */
+static ngx_http_backend_jwt_where_t *
+ngx_http_backend_jwt_set_at(ngx_http_backend_jwt_loc_conf_t *conf,
+    char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd, void *conf))
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < NGX_HTTP_BACKEND_JWT_NCMDS; i++) {
+        if (ngx_http_backend_jwt_commands[i].set == set
+            && conf->set[i].line != 0)
+        {
+            return &conf->set[i];
+        }
+    }
+
+    return NULL;
+}
+
+
+/*
+ * A location that serves the JWK Set never mints, even under an enabled or
+ * enforcing level; it has no other content handler.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_check_jwks(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *conf, ngx_http_core_loc_conf_t *clcf)
+{
+    ngx_http_backend_jwt_where_t  *jwks, *on;
+
+    jwks = ngx_http_backend_jwt_set_at(conf, ngx_http_backend_jwt_jwks);
+    on = ngx_http_backend_jwt_set_at(conf, ngx_http_backend_jwt_enable);
+
+    if (clcf->handler != ngx_http_backend_jwt_jwks_handler) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"backend_jwt_jwks\" cannot share a location with "
+                      "another content handler (proxy_pass, fastcgi_pass, ...)"
+                      " in %V:%ui", &jwks->file, jwks->line);
+        return NGX_ERROR;
+    }
+
+    if (on != NULL && conf->enable == 1) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"backend_jwt on\" in a location that serves the JWK "
+                      "Set (backend_jwt_jwks): it never mints a token, remove "
+                      "it in %V:%ui", &on->file, on->line);
+        return NGX_ERROR;
+    }
+
+    conf->enable = 0;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Under backend_jwt_enforce, what nginx -t can see that would keep the token
+ * from the upstream: *_pass_request_headers off. Each of these modules'
+ * location configuration starts with its ngx_http_upstream_conf_t.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_check_passed(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *conf, ngx_http_core_loc_conf_t *clcf)
+{
+    ngx_uint_t                 i, j;
+    ngx_module_t              *m;
+    ngx_http_upstream_conf_t  *ucf;
+
+    static char  *modules[][2] = {
+        { "ngx_http_proxy_module", "proxy_pass_request_headers" },
+        { "ngx_http_fastcgi_module", "fastcgi_pass_request_headers" },
+        { "ngx_http_scgi_module", "scgi_pass_request_headers" },
+        { "ngx_http_uwsgi_module", "uwsgi_pass_request_headers" }
+    };
+
+    for (i = 0; cf->cycle->modules[i]; i++) {
+        m = cf->cycle->modules[i];
+
+        for (j = 0; j < sizeof(modules) / sizeof(modules[0]); j++) {
+            if (m->type != NGX_HTTP_MODULE
+                || ngx_strcmp(m->name, modules[j][0]) != 0)
+            {
+                continue;
+            }
+
+            ucf = ((ngx_http_conf_ctx_t *) cf->ctx)->loc_conf[m->ctx_index];
+
+            if (ucf != NULL && ucf->pass_request_headers == 0) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "backend_jwt: \"%s off\" in location \"%V\" "
+                              "would not send the token that "
+                              "\"backend_jwt_enforce on\" requires in %V:%ui",
+                              modules[j][1], &clcf->name,
+                              &conf->enforce_where.file,
+                              conf->enforce_where.line);
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* backend_jwt_max_size must let the shortest token of the location through */
+static ngx_int_t
+ngx_http_backend_jwt_check_max_size(ngx_conf_t *cf,
+    ngx_http_backend_jwt_loc_conf_t *conf)
+{
+    size_t                         min;
+    ngx_http_backend_jwt_where_t  *where;
+
+    min = bjwt_signer_token_min(conf->signer);
+
+    if (conf->max_size >= min) {
+        return NGX_OK;
+    }
+
+    where = (conf->max_size_where.line != 0) ? &conf->max_size_where
+                                              : &conf->enable_where;
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "backend_jwt: backend_jwt_max_size %uz is less than the "
+                  "shortest token this location makes (%uz bytes): no "
+                  "request could be forwarded in %V:%ui",
+                  conf->max_size, min, &where->file, where->line);
+
+    return NGX_ERROR;
+}
+
+
 char *
 ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
@@ -430,9 +565,17 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     int                                rc;
     bjwt_signer_params                 params;
+    ngx_http_core_loc_conf_t          *clcf;
     ngx_http_backend_jwt_where_t      *where;
     ngx_http_backend_jwt_main_conf_t  *jmcf;
     char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    /* an "if" or "limit_except" block is part of its location */
+    if (clcf->noname) {
+        conf->origin = prev->origin;
+    }
 
     if (prev->enforce == 1
         && ngx_http_backend_jwt_check_enforced(cf, prev, conf) != NGX_OK)
@@ -479,6 +622,19 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->kid = prev->kid;
     }
 
+    /* if_empty= goes with the value it is given with */
+    if (conf->issuer == NGX_CONF_UNSET_PTR) {
+        conf->required |= prev->required & BJWT_REQUIRE_ISS;
+    }
+
+    if (conf->subject == NGX_CONF_UNSET_PTR) {
+        conf->required |= prev->required & BJWT_REQUIRE_SUB;
+    }
+
+    if (conf->audience == NGX_CONF_UNSET_PTR) {
+        conf->required |= prev->required & BJWT_REQUIRE_AUD;
+    }
+
     ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
     ngx_conf_merge_ptr_value(conf->cert, prev->cert, NULL);
     ngx_conf_merge_value(conf->kid_mode, prev->kid_mode, BJWT_KID_THUMBPRINT);
@@ -491,6 +647,10 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     /* nginx's own limit of a header line (large_client_header_buffers), so
      * an nginx backend with the default configuration accepts every token */
+    if (conf->max_size == NGX_CONF_UNSET_SIZE) {
+        conf->max_size_where = prev->max_size_where;
+    }
+
     ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
 
     if (conf->cache_size == NGX_CONF_UNSET) {
@@ -518,8 +678,21 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->claim_values = NULL;
     }
 
+    ngx_conf_merge_value(conf->jwks, 0, 0);     /* not inherited */
+
+    if (conf->jwks && ngx_http_backend_jwt_check_jwks(cf, conf, clcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
     if (!conf->enable) {
         return NGX_CONF_OK;
+    }
+
+    if (conf->enforce == 1 && conf->header.len != 0
+        && ngx_http_backend_jwt_check_passed(cf, conf, clcf) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     /* a level that changes nothing that signs shares its parent's signer */
@@ -537,10 +710,12 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         && prev->cache_size == conf->cache_size
         && prev->cache_min_seconds == conf->cache_min_seconds
         && prev->cache_min_percent == conf->cache_min_percent
-        && prev->claims == conf->claims)
+        && prev->claims == conf->claims
+        && prev->required == conf->required)
     {
         conf->signer = prev->signer;
-        return NGX_CONF_OK;
+        return (ngx_http_backend_jwt_check_max_size(cf, conf) == NGX_OK)
+               ? NGX_CONF_OK : NGX_CONF_ERROR;
     }
 
     params.alg = (int) conf->algorithm;
@@ -558,6 +733,7 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     params.cache_min_seconds = conf->cache_min_seconds;
     params.cache_min_percent = conf->cache_min_percent;
     params.claims = conf->claims;
+    params.required = (int) conf->required;
 
     rc = bjwt_signer_create(&params, &conf->signer, err, sizeof(err));
 
@@ -574,7 +750,8 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_signer,
                                      conf->signer)
-        != NGX_OK)
+        != NGX_OK
+        || ngx_http_backend_jwt_check_max_size(cf, conf) != NGX_OK)
     {
         return NGX_CONF_ERROR;
     }
@@ -601,6 +778,13 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
     ngx_http_backend_jwt_main_conf_t  *jmcf;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_backend_jwt_strip_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {

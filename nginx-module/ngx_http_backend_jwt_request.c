@@ -6,12 +6,18 @@
 #include "ngx_http_backend_jwt.h"
 
 
+static ngx_http_backend_jwt_ctx_t *ngx_http_backend_jwt_ctx(
+    ngx_http_request_t *r);
 static ngx_str_t *ngx_http_backend_jwt_token(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf);
 static ngx_int_t ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
 static ngx_int_t ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_int_t ngx_http_backend_jwt_add_header(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
+static ngx_uint_t ngx_http_backend_jwt_was_sent(ngx_http_request_t *r,
+    u_char *data);
 static ngx_http_backend_jwt_sent_t *ngx_http_backend_jwt_sent(
     ngx_http_request_t *r, ngx_uint_t create);
 static ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
@@ -23,6 +29,40 @@ static ngx_str_t  ngx_http_backend_jwt_variable_name =
 
 
 /*
+ * Rewrite phase, before the rewrite module (a dynamic module's handler runs
+ * first): the client's copies of the header are gone before anything in the
+ * location (return, rewrite, if, limit_req, deny, auth_request, error_page)
+ * can send the request on, so no fallback location can forward them. So are
+ * tokens sent before in this request or by its parent (a mirror, a location
+ * that was left): a token goes only where backend_jwt is on.
+ */
+ngx_int_t
+ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
+{
+    ngx_http_backend_jwt_ctx_t       *ctx;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_backend_jwt_ctx(r);
+
+    if (ctx == NULL || ngx_http_backend_jwt_set_header(r, jlcf, NULL) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the list is this request's own now: the token can be pushed onto it */
+    ctx->stripped = jlcf->origin;
+
+    return NGX_DECLINED;
+}
+
+
+/*
  * Precontent phase: after access (so auth_request_set values are there) and
  * before the content handler that builds the upstream request. Fails closed:
  * no token, no forwarding.
@@ -31,17 +71,16 @@ ngx_int_t
 ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 {
     ngx_str_t                        *token;
-    ngx_http_backend_jwt_sent_t      *sent;
+    ngx_http_backend_jwt_ctx_t       *ctx;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
 
     if (!jlcf->enable) {
         /* a token minted for the location this request was redirected
-         * from (error_page, try_files) must not reach this upstream */
-        sent = ngx_http_backend_jwt_sent(r, 0);
-
-        if (sent != NULL && sent->token != NULL) {
+         * from (error_page, try_files), or for its parent (mirror), must
+         * not reach this upstream */
+        if (ngx_http_backend_jwt_was_sent(r, NULL)) {
             return (ngx_http_backend_jwt_set_header(r, NULL, NULL) == NGX_OK)
                    ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -50,9 +89,20 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     }
 
     token = ngx_http_backend_jwt_token(r, jlcf);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
 
-    /* client copies go even without a token: an error_page fallback
-     * location must not forward them either */
+    if (ctx != NULL && ctx->stripped == jlcf->origin) {
+        if (token == NULL
+            || ngx_http_backend_jwt_add_header(r, jlcf, token) != NGX_OK)
+        {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    /* not stripped in the rewrite phase (never so far): do both here; client
+     * copies go even without a token */
     if (ngx_http_backend_jwt_set_header(r, jlcf, token) != NGX_OK
         || token == NULL)
     {
@@ -63,10 +113,31 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 }
 
 
+static ngx_http_backend_jwt_ctx_t *
+ngx_http_backend_jwt_ctx(ngx_http_request_t *r)
+{
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ngx_http_set_ctx(r, ctx, ngx_http_backend_jwt_module);
+    }
+
+    return ctx;
+}
+
+
 /*
  * The token of this request in this location: minted on first use. A read
  * of $backend_jwt before the final location is chosen (a "set" in server{},
- * a location that rewrites) does not decide the token forwarded from another.
+ * a location that rewrites) does not decide the token forwarded from another;
+ * an "if" block shares its location's token.
  */
 static ngx_str_t *
 ngx_http_backend_jwt_token(ngx_http_request_t *r,
@@ -74,20 +145,13 @@ ngx_http_backend_jwt_token(ngx_http_request_t *r,
 {
     ngx_http_backend_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
-
+    ctx = ngx_http_backend_jwt_ctx(r);
     if (ctx == NULL) {
-        ctx = ngx_palloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
-        if (ctx == NULL) {
-            return NULL;
-        }
-
-        ngx_http_set_ctx(r, ctx, ngx_http_backend_jwt_module);
-        ctx->conf = NULL;
+        return NULL;
     }
 
-    if (ctx->conf != jlcf) {
-        ctx->conf = jlcf;
+    if (ctx->conf != jlcf->origin) {
+        ctx->conf = jlcf->origin;
         ctx->failed = (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token)
                        != NGX_OK);
     }
@@ -214,9 +278,9 @@ ngx_http_backend_jwt_sent_cleanup(void *data)
 
 
 /*
- * The token the module put into this request's headers, if any. Kept in a
- * pool cleanup, as the module's ctx is wiped on internal redirects: the next
- * location must still find (and drop) the token of the one before.
+ * The record of the token the module put into r's headers, if any. Kept in
+ * a pool cleanup, as the module's ctx is wiped on internal redirects: the
+ * next location must still find (and drop) the token of the one before.
  */
 static ngx_http_backend_jwt_sent_t *
 ngx_http_backend_jwt_sent(ngx_http_request_t *r, ngx_uint_t create)
@@ -253,27 +317,50 @@ ngx_http_backend_jwt_sent(ngx_http_request_t *r, ngx_uint_t create)
 
 
 /*
- * Rebuilds headers_in without the token the module sent before in this
- * request and without any client copy of the configured header (jlcf NULL:
- * only the former), then adds the token if there is one. A new list rather
- * than an edit in place: a subrequest shares its parent's list parts, which
- * must not change under the parent.
+ * Whether the header value `data` is a token the module sent for this
+ * request or another one of its pool (a parent: a subrequest starts with its
+ * parent's headers); with `data` NULL, whether there is any such token.
+ */
+static ngx_uint_t
+ngx_http_backend_jwt_was_sent(ngx_http_request_t *r, u_char *data)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_backend_jwt_sent_t  *sent;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_backend_jwt_sent_cleanup) {
+            sent = cln->data;
+
+            if (sent->token != NULL
+                && (data == NULL || sent->token == data))
+            {
+                return 1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * Rebuilds headers_in without the tokens the module sent (was_sent) and
+ * without any client copy of the configured header (jlcf NULL: only the
+ * former), then adds the token if there is one. A new list rather than an
+ * edit in place: a subrequest shares its parent's list parts, which must not
+ * change under the parent.
  */
 static ngx_int_t
 ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
 {
-    ngx_uint_t                    i;
+    ngx_uint_t                    i, any;
     ngx_list_t                    old;
     ngx_list_part_t              *part;
     ngx_table_elt_t              *h, *copy;
     ngx_http_backend_jwt_sent_t  *sent;
 
-    sent = ngx_http_backend_jwt_sent(r, token != NULL);
-    if (token != NULL && sent == NULL) {
-        return NGX_ERROR;
-    }
-
+    any = ngx_http_backend_jwt_was_sent(r, NULL);
     old = r->headers_in.headers;
 
     if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
@@ -287,9 +374,8 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
         h = part->elts;
 
         for (i = 0; i < part->nelts; i++) {
-            if ((sent != NULL && sent->token != NULL
-                 && h[i].value.data == sent->token)
-                || (jlcf != NULL
+            if ((any && ngx_http_backend_jwt_was_sent(r, h[i].value.data))
+                || (jlcf != NULL && jlcf->header.len != 0
                     && ngx_http_backend_jwt_same_name(&h[i].key,
                                                       jlcf->header_lc,
                                                       jlcf->header.len)))
@@ -306,16 +392,31 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
         }
     }
 
+    sent = ngx_http_backend_jwt_sent(r, 0);
     if (sent != NULL) {
         sent->token = NULL;
     }
 
-    if (token == NULL) {
+    return (token == NULL) ? NGX_OK
+                           : ngx_http_backend_jwt_add_header(r, jlcf, token);
+}
+
+
+/* Appends the token to a header list that is this request's own. */
+static ngx_int_t
+ngx_http_backend_jwt_add_header(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+{
+    ngx_table_elt_t              *h;
+    ngx_http_backend_jwt_sent_t  *sent;
+
+    if (jlcf->header.len == 0) {    /* backend_jwt_header off */
         return NGX_OK;
     }
 
+    sent = ngx_http_backend_jwt_sent(r, 1);
     h = ngx_list_push(&r->headers_in.headers);
-    if (h == NULL) {
+    if (sent == NULL || h == NULL) {
         return NGX_ERROR;
     }
 

@@ -29,11 +29,41 @@ public final class Signer {
         public var notBeforeLeeway: Int64?
         /// Whether tokens carry a `jti` (`backend_jwt_jti`).
         public var jti: Bool
+        /// Which of `iss`, `sub` and `aud` fail the request when their value is empty
+        /// (`if_empty=fail`) instead of being left out.
+        public var required: RequiredClaims
 
-        public init(audienceCount: Int = 0, notBeforeLeeway: Int64? = nil, jti: Bool = true) {
+        public init(
+            audienceCount: Int = 0, notBeforeLeeway: Int64? = nil, jti: Bool = true, required: RequiredClaims = []
+        ) {
             self.audienceCount = audienceCount
             self.notBeforeLeeway = notBeforeLeeway
             self.jti = jti
+            self.required = required
+        }
+    }
+
+    /// `iss`, `sub` and `aud` given with `if_empty=fail` (the bits of the ABI's BJWT_REQUIRE_*).
+    public struct RequiredClaims: OptionSet, Sendable, Equatable {
+        public let rawValue: Int32
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+        public static let issuer = RequiredClaims(rawValue: 1)
+        public static let subject = RequiredClaims(rawValue: 2)
+        public static let audience = RequiredClaims(rawValue: 4)
+
+        /// Parses the option of `backend_jwt_issuer`, `_subject` and `_audience`:
+        /// `if_empty=omit` (the default) or `if_empty=fail`.
+        public static func parseIfEmpty(_ option: [UInt8]) throws(BackendJWTError) -> Bool {
+            let text = String(decoding: option, as: UTF8.self)
+            switch text.lowercased() {
+            case "if_empty=omit": return false
+            case "if_empty=fail": return true
+            default:
+                throw BackendJWTError(
+                    .config,
+                    "invalid option \(quoted(option)); use if_empty=omit or if_empty=fail (null and empty are not valid values of iss, sub and aud)"
+                )
+            }
         }
     }
 
@@ -125,6 +155,27 @@ public final class Signer {
     /// Constant payload text: braces, `"iss":`, `"sub":`, `"aud":[]`, `"iat":`, `"nbf":` and
     /// `"exp":` with 20-digit numbers, `"jti":` with a UUID, and separators.
     private static let payloadOverhead = 192
+
+    /// The length of the shortest token this signer makes: every value empty and left out, so
+    /// `iat`, `exp` (ten digits each), `nbf` and `jti` as configured, and the signature.
+    public var minimumTokenLength: Int {
+        var payload = "{\"iat\":1000000000,\"exp\":1000000000}".utf8.count
+        if registered.notBeforeLeeway != nil { payload += ",\"nbf\":1000000000".utf8.count }
+        if registered.jti { payload += ",\"jti\":\"00000000-0000-4000-8000-000000000000\"".utf8.count }
+        return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
+            + TokenEncoding.encodedLength(signatureLength)
+    }
+
+    /// The length of every JWS signature of this signer (RFC 7518 3, RFC 8037 3.1).
+    private var signatureLength: Int {
+        switch algorithm.family {
+        case .none: 0
+        case .hmac: algorithm.hashBytes
+        case .ecdsa: 2 * (algorithm.curve?.coordinateBytes ?? 0)
+        case .edDSA: 64
+        case .rsa, .rsaPSS: key?.maximumSignatureLength ?? 0
+        }
+    }
 
     /// An upper bound of the token length when the request values total `valueBytes` bytes.
     public func tokenBound(valueBytes: Int) -> Int {
@@ -224,11 +275,15 @@ public final class Signer {
             json.append("\"iss\":")
             json.appendString(issuer)
             json.append(",")
+        } else if registered.required.contains(.issuer) {
+            throw BackendJWTError(.value, "the issuer is empty (backend_jwt_issuer if_empty=fail)")
         }
         if let subject = values[1], !subject.isEmpty {
             json.append("\"sub\":")
             json.appendString(subject)
             json.append(",")
+        } else if registered.required.contains(.subject) {
+            throw BackendJWTError(.value, "the subject is empty (backend_jwt_subject if_empty=fail)")
         }
         var audiences = 0
         for index in 2..<(2 + registered.audienceCount) {
@@ -241,6 +296,9 @@ public final class Signer {
         }
         if audiences > 1 { json.append("]") }
         if audiences > 0 { json.append(",") }
+        if audiences == 0 && registered.required.contains(.audience) {
+            throw BackendJWTError(.value, "every audience is empty (backend_jwt_audience if_empty=fail)")
+        }
         let (expiry, overflow) = now.addingReportingOverflow(ttl)
         let (notBefore, underflow) = now.subtractingReportingOverflow(registered.notBeforeLeeway ?? 0)
         guard !overflow, !underflow else {

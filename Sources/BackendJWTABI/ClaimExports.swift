@@ -49,6 +49,18 @@ public func bjwtClaimsTemplate(
     return template.count
 }
 
+@_cdecl("bjwt_claims_check_constant")
+public func bjwtClaimsCheckConstant(
+    _ claims: OpaquePointer?, _ index: Int, _ value: UnsafePointer<CChar>?, _ len: Int,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        let list = claims.map { borrow($0, as: ClaimList.self).claims } ?? []
+        guard index >= 0, index < list.count else { throw BackendJWTError(.config, "no claim \(index)") }
+        try list[index].checkConstant(Array(bytes(value, len)))
+    }
+}
+
 @_cdecl("bjwt_claims_append")
 public func bjwtClaimsAppend(
     _ upper: OpaquePointer?, _ lower: OpaquePointer?, _ merged: UnsafeMutablePointer<OpaquePointer?>?,

@@ -84,6 +84,16 @@ public func bjwtCheckKeyID(
 public func bjwtKeyFree(_ key: OpaquePointer?) { release(key) }
 
 
+@_cdecl("bjwt_parse_if_empty")
+public func bjwtParseIfEmpty(
+    _ s: UnsafePointer<CChar>?, _ len: Int, _ fail: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        try output(fail).pointee = try Signer.RequiredClaims.parseIfEmpty(Array(bytes(s, len))) ? 1 : 0
+    }
+}
+
 @_cdecl("bjwt_parse_not_before")
 public func bjwtParseNotBefore(
     _ s: UnsafePointer<CChar>?, _ len: Int, _ leeway: UnsafeMutablePointer<Int64>?,

@@ -32,7 +32,8 @@ public func bjwtSignerCreate(
             key: p.key.map { borrow($0, as: SigningKey.self) },
             certificate: p.cert.map { borrow($0, as: Certificate.self) }, keyID: keyID,
             registered: Signer.Registered(
-                audienceCount: p.audiences, notBeforeLeeway: p.nbf_leeway < 0 ? nil : p.nbf_leeway, jti: p.jti != 0),
+                audienceCount: p.audiences, notBeforeLeeway: p.nbf_leeway < 0 ? nil : p.nbf_leeway, jti: p.jti != 0,
+                required: Signer.RequiredClaims(rawValue: p.required)),
             cache: p.cache_size <= 0
                 ? nil
                 : (Int(p.cache_size), p.cache_min_seconds >= 0 ? .seconds(p.cache_min_seconds) : .percent(p.cache_min_percent)),
@@ -48,6 +49,12 @@ public func bjwtSignerFree(_ signer: OpaquePointer?) { release(signer) }
 public func bjwtSignerTokenBound(_ signer: OpaquePointer?, _ valueBytes: Int) -> Int {
     guard let signer else { return 0 }
     return borrow(signer, as: Signer.self).tokenBound(valueBytes: valueBytes)
+}
+
+@_cdecl("bjwt_signer_token_min")
+public func bjwtSignerTokenMin(_ signer: OpaquePointer?) -> Int {
+    guard let signer else { return 0 }
+    return borrow(signer, as: Signer.self).minimumTokenLength
 }
 
 @_cdecl("bjwt_signer_mint")
