@@ -3,174 +3,79 @@
  * locations where `backend_jwt on` is set and hands it to the upstream in a
  * header (X-JWT-Assertion by default) and in $backend_jwt.
  *
- * The module stays thin: it collects directive arguments and request values;
- * validation, claim mapping, JSON, encoding and signing live in the Swift core
- * (libbackendjwt.so, include/backend_jwt.h). This file holds the module's
- * tables and its configuration life cycle (create, merge, init, cleanup).
+ * The module is glue around the Swift core (libbackendjwt.so,
+ * include/backend_jwt.h). This file holds its tables and configuration life
+ * cycle: every directive goes to the core by name, each merge is one core
+ * call, and what the core answers (values to compile, a header, a signer) is
+ * kept where requests find it. Per request: ngx_http_backend_jwt_request.c.
  */
 
 #include "ngx_http_backend_jwt.h"
 
 
-#define NGX_HTTP_BACKEND_JWT_CONF                                            \
+static char *ngx_http_backend_jwt_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static void *ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_backend_jwt_init(ngx_conf_t *cf);
+
+
+/* Contexts and argument counts are nginx's to check; the rest is the core's. */
+#define NGX_HTTP_BACKEND_JWT_ANY                                             \
     (NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF)
+#define NGX_HTTP_BACKEND_JWT_COMMAND(name, type)                             \
+    { ngx_string(name), type, ngx_http_backend_jwt_directive,               \
+      NGX_HTTP_LOC_CONF_OFFSET, 0, NULL }
 
-ngx_command_t  ngx_http_backend_jwt_commands[] = {
+static ngx_command_t  ngx_http_backend_jwt_commands[] = {
 
-    { ngx_string("backend_jwt"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_FLAG,
-      ngx_http_backend_jwt_enable,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, enable),
-      NULL },
-
-    { ngx_string("backend_jwt_signing_key"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
-      ngx_http_backend_jwt_signing_key,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_signing_secret"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
-      ngx_http_backend_jwt_signing_key,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_certificate"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_certificate,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_key_id"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_key_id,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_jwks"),
-      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
-      ngx_http_backend_jwt_jwks,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_jwks_key"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
-      ngx_http_backend_jwt_jwks_key,
-      NGX_HTTP_MAIN_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_signing_algorithm"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_parsed,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, algorithm),
-      &ngx_http_backend_jwt_algorithm_parser },
-
-    { ngx_string("backend_jwt_encoding"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_parsed,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, encoding),
-      &ngx_http_backend_jwt_encoding_parser },
-
-    { ngx_string("backend_jwt_header"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_header,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_token_ttl"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_parsed,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, ttl),
-      &ngx_http_backend_jwt_ttl_parser },
-
-    { ngx_string("backend_jwt_issuer"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
-      ngx_http_backend_jwt_value,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, issuer),
-      &ngx_http_backend_jwt_require_iss },
-
-    { ngx_string("backend_jwt_subject"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE12,
-      ngx_http_backend_jwt_value,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, subject),
-      &ngx_http_backend_jwt_require_sub },
-
-    { ngx_string("backend_jwt_claim"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_2MORE,
-      ngx_http_backend_jwt_claim,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_wso2_claims"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_1MORE,
-      ngx_http_backend_jwt_wso2_claims,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_audience"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_1MORE,
-      ngx_http_backend_jwt_audience,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      &ngx_http_backend_jwt_require_aud },
-
-    { ngx_string("backend_jwt_not_before"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_not_before,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_jti"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_FLAG,
-      ngx_http_backend_jwt_flag,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, jti),
-      NULL },
-
-    { ngx_string("backend_jwt_max_size"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_TAKE1,
-      ngx_http_backend_jwt_max_size,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, max_size),
-      NULL },
-
-    { ngx_string("backend_jwt_cache"),
-      NGX_HTTP_BACKEND_JWT_CONF|NGX_CONF_1MORE,
-      ngx_http_backend_jwt_cache,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      0,
-      NULL },
-
-    { ngx_string("backend_jwt_enforce"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
-      ngx_http_backend_jwt_flag,
-      NGX_HTTP_LOC_CONF_OFFSET,
-      offsetof(ngx_http_backend_jwt_loc_conf_t, enforce),
-      NULL },
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_FLAG),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_signing_key",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE12),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_signing_secret",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE12),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_certificate",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_key_id",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_jwks",
+        NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_jwks_key",
+        NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_signing_algorithm",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_encoding",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_header",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_token_ttl",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_issuer",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE12),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_subject",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE12),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_claim",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_2MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_wso2_claims",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_audience",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_not_before",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_jti",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_FLAG),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_max_size",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_cache",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_enforce",
+        NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG),
 
       ngx_null_command
 };
-
-/* set[] has a slot for each command: keep the count in step with the table */
-typedef char ngx_http_backend_jwt_ncmds_check[
-    (sizeof(ngx_http_backend_jwt_commands) / sizeof(ngx_command_t) - 1
-     == NGX_HTTP_BACKEND_JWT_NCMDS) ? 1 : -1];
 
 
 static ngx_http_module_t  ngx_http_backend_jwt_module_ctx = {
@@ -204,48 +109,30 @@ ngx_module_t  ngx_http_backend_jwt_module = {
 };
 
 
-
-void
-ngx_http_backend_jwt_free_key(void *data)
+static void
+ngx_http_backend_jwt_free_config(void *data)
 {
-    bjwt_key_free(data);
-}
-
-
-void
-ngx_http_backend_jwt_free_cert(void *data)
-{
-    bjwt_cert_free(data);
+    bjwt_config_free(data);
 }
 
 
 static void
-ngx_http_backend_jwt_free_jwks(void *data)
+ngx_http_backend_jwt_free_level(void *data)
 {
-    bjwt_jwks_free(data);
-}
-
-
-void
-ngx_http_backend_jwt_free_claims(void *data)
-{
-    bjwt_claims_free(data);
-}
-
-
-static void
-ngx_http_backend_jwt_free_signer(void *data)
-{
-    bjwt_signer_free(data);
+    bjwt_level_free(data);
 }
 
 
 /* Frees a core handle with the configuration it belongs to (on reload). */
-ngx_int_t
+static ngx_int_t
 ngx_http_backend_jwt_cleanup(ngx_conf_t *cf, ngx_pool_cleanup_pt handler,
     void *data)
 {
     ngx_pool_cleanup_t  *cln;
+
+    if (data == NULL) {
+        return NGX_ERROR;
+    }
 
     cln = ngx_pool_cleanup_add(cf->pool, 0);
     if (cln == NULL) {
@@ -260,21 +147,147 @@ ngx_http_backend_jwt_cleanup(ngx_conf_t *cf, ngx_pool_cleanup_pt handler,
 }
 
 
-void *
+/* What the location's content handler is, as the core names it. */
+static int
+ngx_http_backend_jwt_handler_kind(ngx_conf_t *cf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    return (clcf->handler == NULL) ? BJWT_HANDLER_NONE
+           : (clcf->handler == ngx_http_backend_jwt_jwks_handler)
+             ? BJWT_HANDLER_JWKS : BJWT_HANDLER_OTHER;
+}
+
+
+/* Compiles the values the core added from index `first` on. */
+static char *
+ngx_http_backend_jwt_compile(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf, size_t first)
+{
+    size_t                             i, n, len;
+    const char                        *data;
+    ngx_str_t                          text;
+    ngx_http_complex_value_t         **cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    n = bjwt_config_templates(jmcf->config);
+
+    for (i = first; i < n; i++) {
+        data = bjwt_config_template(jmcf->config, i, &len);
+
+        text.len = len;
+        text.data = ngx_pnalloc(cf->pool, len + 1);
+        cv = ngx_array_push(&jmcf->values);
+        if (text.data == NULL || cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(text.data, data, len);
+
+        *cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+        if (*cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+        ccv.cf = cf;
+        ccv.value = &text;
+        ccv.complex_value = *cv;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* Every backend_jwt_* directive: handed to the core with its file and line. */
+static char *
+ngx_http_backend_jwt_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
+
+    int                                serves_jwks;
+    size_t                             i, n, first, *lens;
+    ngx_str_t                         *value;
+    const char                       **args;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+    char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+
+    value = cf->args->elts;
+    n = cf->args->nelts - 1;
+    args = ngx_palloc(cf->pool, (n + 1) * sizeof(char *));
+    lens = ngx_palloc(cf->pool, (n + 1) * sizeof(size_t));
+    if (args == NULL || lens == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        args[i] = (char *) value[i + 1].data;
+        lens[i] = value[i + 1].len;
+    }
+
+    first = bjwt_config_templates(jmcf->config);
+
+    if (bjwt_directive(jmcf->config, jlcf->level, (char *) cmd->name.data,
+                       cmd->name.len, args, lens, n,
+                       (char *) cf->conf_file->file.name.data,
+                       cf->conf_file->file.name.len, cf->conf_file->line,
+                       ngx_http_backend_jwt_handler_kind(cf), &serves_jwks,
+                       err, sizeof(err))
+        != BJWT_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    if (serves_jwks) {
+        clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+        clcf->handler = ngx_http_backend_jwt_jwks_handler;
+    }
+
+    return ngx_http_backend_jwt_compile(cf, jmcf, first);
+}
+
+
+static void *
 ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf)
 {
     ngx_http_backend_jwt_main_conf_t  *jmcf;
 
-    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_backend_jwt_main_conf_t));
-    if (jmcf == NULL) {
+    /* the handshake: a core left from another build may lay data out
+     * otherwise; refuse it before any call that depends on the layout */
+    if (bjwt_abi_version() != BJWT_ABI_VERSION) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "backend_jwt: the core libbackendjwt.so has ABI "
+                           "version %d, this module needs version %d: install "
+                           "the core built with this module",
+                           bjwt_abi_version(), BJWT_ABI_VERSION);
         return NULL;
     }
 
-    jmcf->jwks = bjwt_jwks_create();
-    if (jmcf->jwks == NULL
-        || ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_jwks,
-                                        jmcf->jwks)
+    jmcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_backend_jwt_main_conf_t));
+    if (jmcf == NULL
+        || ngx_array_init(&jmcf->values, cf->pool, 16,
+                          sizeof(ngx_http_complex_value_t *))
            != NGX_OK)
+    {
+        return NULL;
+    }
+
+    jmcf->config = bjwt_config_create((char *) cf->cycle->conf_prefix.data,
+                                      cf->cycle->conf_prefix.len);
+
+    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_config,
+                                     jmcf->config)
+        != NGX_OK)
     {
         return NULL;
     }
@@ -283,7 +296,7 @@ ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf)
 }
 
 
-void *
+static void *
 ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
 {
     ngx_http_backend_jwt_loc_conf_t  *conf;
@@ -293,208 +306,32 @@ ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    /*
-     * set by ngx_pcalloc():
-     *
-     *     conf->enable_where = { null, 0 };
-     *     conf->header = { 0, NULL };
-     *     conf->header_lc = NULL;
-     *     conf->key_where = { null, 0 };
-     *     conf->cert_where = { null, 0 };
-     *     conf->max_size_where = { null, 0 };
-     *     conf->kid = { 0, NULL };
-     *     conf->enforce_where = { null, 0 };
-     *     conf->required = 0;
-     *     conf->set = { { null, 0 }, ... };
-     *     conf->signer = NULL;
-     */
+    conf->level = bjwt_level_create();
 
-    conf->enable = NGX_CONF_UNSET;
-    conf->algorithm = NGX_CONF_UNSET;
-    conf->encoding = NGX_CONF_UNSET;
-    conf->ttl = NGX_CONF_UNSET;
-    conf->key = NGX_CONF_UNSET_PTR;
-    conf->cert = NGX_CONF_UNSET_PTR;
-    conf->kid_mode = NGX_CONF_UNSET;
-    conf->issuer = NGX_CONF_UNSET_PTR;
-    conf->subject = NGX_CONF_UNSET_PTR;
-    conf->audience = NGX_CONF_UNSET_PTR;
-    conf->nbf_leeway = NGX_CONF_UNSET;
-    conf->jti = NGX_CONF_UNSET;
-    conf->max_size = NGX_CONF_UNSET_SIZE;
-    conf->cache_size = NGX_CONF_UNSET;
-    conf->enforce = NGX_CONF_UNSET;
-    conf->claims = NGX_CONF_UNSET_PTR;
-    conf->claim_values = NGX_CONF_UNSET_PTR;
-    conf->jwks = NGX_CONF_UNSET;
-    conf->origin = conf;
+    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_level,
+                                     conf->level)
+        != NGX_OK)
+    {
+        return NULL;
+    }
 
     return conf;
 }
 
 
 /*
- * backend_jwt_enforce: a level below an enforcing one may not set anything
- * but claims of its own; each directive it sets fails nginx -t at its line.
- */
-static ngx_int_t
-ngx_http_backend_jwt_check_enforced(ngx_conf_t *cf,
-    ngx_http_backend_jwt_loc_conf_t *prev,
-    ngx_http_backend_jwt_loc_conf_t *conf)
-{
-    ngx_uint_t                     i;
-    ngx_command_t                 *cmd;
-    ngx_http_backend_jwt_where_t  *w;
-
-    for (i = 0; i < NGX_HTTP_BACKEND_JWT_NCMDS; i++) {
-        cmd = &ngx_http_backend_jwt_commands[i];
-        w = &conf->set[i];
-
-        if (w->line == 0
-            || cmd->set == ngx_http_backend_jwt_claim
-            || cmd->set == ngx_http_backend_jwt_wso2_claims
-            || cmd->set == ngx_http_backend_jwt_jwks)
-        {
-            continue;
-        }
-
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"%V\" cannot be set here: \"backend_jwt_enforce on\" "
-                      "in %V:%ui keeps the enclosing level's settings (only "
-                      "claims can be added) in %V:%ui",
-                      &cmd->name, &prev->enforce_where.file,
-                      prev->enforce_where.line, &w->file, w->line);
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
-}
-
-
-/* Under backend_jwt_enforce: the enclosing claims, then this level's. */
-static ngx_int_t
-ngx_http_backend_jwt_append_claims(ngx_conf_t *cf,
-    ngx_http_backend_jwt_loc_conf_t *prev,
-    ngx_http_backend_jwt_loc_conf_t *conf)
-{
-    size_t                         conflict;
-    ngx_uint_t                     i, n;
-    ngx_array_t                   *values;
-    bjwt_claims                   *merged;
-    ngx_http_backend_jwt_claim_t  *claim, *own, *enforced;
-    char                           err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
-
-    own = conf->claim_values->elts;
-
-    if (bjwt_claims_append(prev->claims, conf->claims, &merged, &conflict,
-                           err, sizeof(err))
-        != BJWT_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "backend_jwt: %s in %V:%ui",
-                      err, &own[conflict].where.file, own[conflict].where.line);
-        return NGX_ERROR;
-    }
-
-    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_claims,
-                                     merged)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    enforced = prev->claim_values->elts;
-    n = prev->claim_values->nelts;
-
-    values = ngx_array_create(cf->pool, n + conf->claim_values->nelts,
-                              sizeof(ngx_http_backend_jwt_claim_t));
-    if (values == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < n + conf->claim_values->nelts; i++) {
-        claim = ngx_array_push(values);
-        if (claim == NULL) {
-            return NGX_ERROR;
-        }
-
-        *claim = (i < n) ? enforced[i] : own[i - n];
-    }
-
-    conf->claims = merged;
-    conf->claim_values = values;
-
-    return NGX_OK;
-}
-
-
-/* Where this level set the directive whose handler is `set`, or NULL. */
-static ngx_http_backend_jwt_where_t *
-ngx_http_backend_jwt_set_at(ngx_http_backend_jwt_loc_conf_t *conf,
-    char *(*set)(ngx_conf_t *cf, ngx_command_t *cmd, void *conf))
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < NGX_HTTP_BACKEND_JWT_NCMDS; i++) {
-        if (ngx_http_backend_jwt_commands[i].set == set
-            && conf->set[i].line != 0)
-        {
-            return &conf->set[i];
-        }
-    }
-
-    return NULL;
-}
-
-
-/*
- * A location that serves the JWK Set never mints, even under an enabled or
- * enforcing level; it has no other content handler.
- */
-static ngx_int_t
-ngx_http_backend_jwt_check_jwks(ngx_conf_t *cf,
-    ngx_http_backend_jwt_loc_conf_t *conf, ngx_http_core_loc_conf_t *clcf)
-{
-    ngx_http_backend_jwt_where_t  *jwks, *on;
-
-    jwks = ngx_http_backend_jwt_set_at(conf, ngx_http_backend_jwt_jwks);
-    on = ngx_http_backend_jwt_set_at(conf, ngx_http_backend_jwt_enable);
-
-    if (clcf->handler != ngx_http_backend_jwt_jwks_handler) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"backend_jwt_jwks\" cannot share a location with "
-                      "another content handler (proxy_pass, fastcgi_pass, ...)"
-                      " in %V:%ui", &jwks->file, jwks->line);
-        return NGX_ERROR;
-    }
-
-    if (on != NULL && conf->enable == 1) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"backend_jwt on\" in a location that serves the JWK "
-                      "Set (backend_jwt_jwks): it never mints a token, remove "
-                      "it in %V:%ui", &on->file, on->line);
-        return NGX_ERROR;
-    }
-
-    conf->enable = 0;
-
-    return NGX_OK;
-}
-
-
-/*
- * Under backend_jwt_enforce, what nginx -t can see that would keep the token
- * from the upstream: *_pass_request_headers off. Each of these modules'
+ * The *_pass_request_headers directive that is off in this location, if
+ * any, for the core's backend_jwt_enforce check. Each of these modules'
  * location configuration starts with its ngx_http_upstream_conf_t.
  */
-static ngx_int_t
-ngx_http_backend_jwt_check_passed(ngx_conf_t *cf,
-    ngx_http_backend_jwt_loc_conf_t *conf, ngx_http_core_loc_conf_t *clcf)
+static const char *
+ngx_http_backend_jwt_dropped(ngx_conf_t *cf)
 {
     ngx_uint_t                 i, j;
     ngx_module_t              *m;
     ngx_http_upstream_conf_t  *ucf;
 
-    static char  *modules[][2] = {
+    static const char  *modules[][2] = {
         { "ngx_http_proxy_module", "proxy_pass_request_headers" },
         { "ngx_http_fastcgi_module", "fastcgi_pass_request_headers" },
         { "ngx_http_scgi_module", "scgi_pass_request_headers" },
@@ -514,263 +351,95 @@ ngx_http_backend_jwt_check_passed(ngx_conf_t *cf,
             ucf = ((ngx_http_conf_ctx_t *) cf->ctx)->loc_conf[m->ctx_index];
 
             if (ucf != NULL && ucf->pass_request_headers == 0) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "backend_jwt: \"%s off\" in location \"%V\" "
-                              "would not send the token that "
-                              "\"backend_jwt_enforce on\" requires in %V:%ui",
-                              modules[j][1], &clcf->name,
-                              &conf->enforce_where.file,
-                              conf->enforce_where.line);
-                return NGX_ERROR;
+                return modules[j][1];
             }
         }
     }
 
-    return NGX_OK;
+    return NULL;
 }
 
 
-/* backend_jwt_max_size must let the shortest token of the location through */
-static ngx_int_t
-ngx_http_backend_jwt_check_max_size(ngx_conf_t *cf,
+/* Keeps what the core says a request in this level gets. */
+static char *
+ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf,
     ngx_http_backend_jwt_loc_conf_t *conf)
 {
-    size_t                         min;
-    ngx_http_backend_jwt_where_t  *where;
+    ngx_uint_t                  i;
+    bjwt_location               loc;
+    ngx_http_complex_value_t  **compiled;
 
-    min = bjwt_signer_token_min(conf->signer);
-
-    if (conf->max_size >= min) {
-        return NGX_OK;
+    if (bjwt_level_location(conf->level, &loc) != BJWT_OK) {
+        return NGX_CONF_ERROR;
     }
 
-    where = (conf->max_size_where.line != 0) ? &conf->max_size_where
-                                              : &conf->enable_where;
+    conf->enable = loc.enabled;
+    conf->signer = loc.signer;
+    conf->max_size = loc.max_size;
+    conf->origin = loc.origin;
+    conf->nvalues = loc.nvalues;
 
-    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                  "backend_jwt: backend_jwt_max_size %uz is less than the "
-                  "shortest token this location makes (%uz bytes): no "
-                  "request could be forwarded in %V:%ui",
-                  conf->max_size, min, &where->file, where->line);
-
-    return NGX_ERROR;
-}
-
-
-char *
-ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
-{
-    ngx_http_backend_jwt_loc_conf_t  *prev = parent;
-    ngx_http_backend_jwt_loc_conf_t  *conf = child;
-
-    int                                rc;
-    bjwt_signer_params                 params;
-    ngx_http_core_loc_conf_t          *clcf;
-    ngx_http_backend_jwt_where_t      *where;
-    ngx_http_backend_jwt_main_conf_t  *jmcf;
-    char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
-
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    /* an "if" or "limit_except" block is part of its location */
-    if (clcf->noname) {
-        conf->origin = prev->origin;
-    }
-
-    if (prev->enforce == 1
-        && ngx_http_backend_jwt_check_enforced(cf, prev, conf) != NGX_OK)
+    conf->header.len = loc.header_len;
+    conf->header.data = ngx_pnalloc(cf->pool, loc.header_len + 1);
+    conf->header_lc = ngx_pnalloc(cf->pool, loc.header_len + 1);
+    conf->values = ngx_pcalloc(cf->pool,
+                               (loc.nvalues + 1) * sizeof(void *));
+    if (conf->header.data == NULL || conf->header_lc == NULL
+        || conf->values == NULL)
     {
         return NGX_CONF_ERROR;
     }
 
-    if (conf->enforce == NGX_CONF_UNSET) {
-        conf->enforce_where = prev->enforce_where;
-    }
+    ngx_memcpy(conf->header.data, loc.header, loc.header_len);
+    conf->header_hash = ngx_hash_strlow(conf->header_lc, conf->header.data,
+                                        conf->header.len);
 
-    ngx_conf_merge_value(conf->enforce, prev->enforce, 0);
+    compiled = jmcf->values.elts;
 
-    if (conf->enable == NGX_CONF_UNSET) {
-        conf->enable_where = prev->enable_where;
-    }
-
-    ngx_conf_merge_value(conf->enable, prev->enable, 0);
-    ngx_conf_merge_value(conf->algorithm, prev->algorithm, BJWT_ALG_RS256);
-    ngx_conf_merge_value(conf->encoding, prev->encoding, BJWT_ENC_BASE64URL);
-    ngx_conf_merge_value(conf->ttl, prev->ttl, 3600);
-
-    if (conf->header.data == NULL) {
-        conf->header = prev->header;
-        conf->header_lc = prev->header_lc;
-        conf->header_hash = prev->header_hash;
-    }
-
-    if (conf->header.data == NULL) {
-        ngx_str_set(&conf->header, "X-JWT-Assertion");
-        conf->header_lc = (u_char *) "x-jwt-assertion";
-        conf->header_hash = ngx_hash_key(conf->header_lc, conf->header.len);
-    }
-
-    if (conf->key == NGX_CONF_UNSET_PTR) {
-        conf->key_where = prev->key_where;
-    }
-
-    if (conf->cert == NGX_CONF_UNSET_PTR) {
-        conf->cert_where = prev->cert_where;
-    }
-
-    if (conf->kid_mode == NGX_CONF_UNSET) {
-        conf->kid = prev->kid;
-    }
-
-    /* if_empty= goes with the value it is given with */
-    if (conf->issuer == NGX_CONF_UNSET_PTR) {
-        conf->required |= prev->required & BJWT_REQUIRE_ISS;
-    }
-
-    if (conf->subject == NGX_CONF_UNSET_PTR) {
-        conf->required |= prev->required & BJWT_REQUIRE_SUB;
-    }
-
-    if (conf->audience == NGX_CONF_UNSET_PTR) {
-        conf->required |= prev->required & BJWT_REQUIRE_AUD;
-    }
-
-    ngx_conf_merge_ptr_value(conf->key, prev->key, NULL);
-    ngx_conf_merge_ptr_value(conf->cert, prev->cert, NULL);
-    ngx_conf_merge_value(conf->kid_mode, prev->kid_mode, BJWT_KID_THUMBPRINT);
-    ngx_conf_merge_ptr_value(conf->issuer, prev->issuer, NULL);
-    ngx_conf_merge_ptr_value(conf->subject, prev->subject, NULL);
-    ngx_conf_merge_ptr_value(conf->audience, prev->audience, NULL);
-    ngx_conf_merge_value(conf->nbf_leeway, prev->nbf_leeway,
-                         NGX_HTTP_BACKEND_JWT_NBF_OFF);
-    ngx_conf_merge_value(conf->jti, prev->jti, 1);
-
-    /* nginx's own limit of a header line (large_client_header_buffers), so
-     * an nginx backend with the default configuration accepts every token */
-    if (conf->max_size == NGX_CONF_UNSET_SIZE) {
-        conf->max_size_where = prev->max_size_where;
-    }
-
-    ngx_conf_merge_size_value(conf->max_size, prev->max_size, 8192);
-
-    if (conf->cache_size == NGX_CONF_UNSET) {
-        conf->cache_min_seconds = prev->cache_min_seconds;
-        conf->cache_min_percent = prev->cache_min_percent;
-    }
-
-    ngx_conf_merge_value(conf->cache_size, prev->cache_size, 0);
-
-    /* a level that declares claims replaces the inherited list, or adds to
-     * it under backend_jwt_enforce */
-    if (conf->claims == NGX_CONF_UNSET_PTR) {
-        conf->claims = prev->claims;
-        conf->claim_values = prev->claim_values;
-
-    } else if (prev->enforce == 1 && prev->claims != NGX_CONF_UNSET_PTR
-               && prev->claims != NULL
-               && ngx_http_backend_jwt_append_claims(cf, prev, conf) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (conf->claims == NGX_CONF_UNSET_PTR) {
-        conf->claims = NULL;
-        conf->claim_values = NULL;
-    }
-
-    ngx_conf_merge_value(conf->jwks, 0, 0);     /* not inherited */
-
-    if (conf->jwks && ngx_http_backend_jwt_check_jwks(cf, conf, clcf) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    if (!conf->enable) {
-        return NGX_CONF_OK;
-    }
-
-    if (conf->enforce == 1 && conf->header.len != 0
-        && ngx_http_backend_jwt_check_passed(cf, conf, clcf) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    /* a level that changes nothing that signs shares its parent's signer */
-    if (prev->signer != NULL
-        && prev->algorithm == conf->algorithm
-        && prev->encoding == conf->encoding
-        && prev->ttl == conf->ttl
-        && prev->key == conf->key
-        && prev->cert == conf->cert
-        && prev->kid_mode == conf->kid_mode
-        && prev->kid.data == conf->kid.data
-        && prev->audience == conf->audience
-        && prev->nbf_leeway == conf->nbf_leeway
-        && prev->jti == conf->jti
-        && prev->cache_size == conf->cache_size
-        && prev->cache_min_seconds == conf->cache_min_seconds
-        && prev->cache_min_percent == conf->cache_min_percent
-        && prev->claims == conf->claims
-        && prev->required == conf->required)
-    {
-        conf->signer = prev->signer;
-        return (ngx_http_backend_jwt_check_max_size(cf, conf) == NGX_OK)
-               ? NGX_CONF_OK : NGX_CONF_ERROR;
-    }
-
-    params.alg = (int) conf->algorithm;
-    params.enc = (int) conf->encoding;
-    params.ttl = conf->ttl;
-    params.key = conf->key;
-    params.cert = conf->cert;
-    params.kid_mode = (int) conf->kid_mode;
-    params.kid = (char *) conf->kid.data;
-    params.kid_len = conf->kid.len;
-    params.audiences = conf->audience ? conf->audience->nelts : 0;
-    params.nbf_leeway = (conf->nbf_leeway < 0) ? -1 : conf->nbf_leeway;
-    params.jti = (int) conf->jti;
-    params.cache_size = conf->cache_size;
-    params.cache_min_seconds = conf->cache_min_seconds;
-    params.cache_min_percent = conf->cache_min_percent;
-    params.claims = conf->claims;
-    params.required = (int) conf->required;
-
-    rc = bjwt_signer_create(&params, &conf->signer, err, sizeof(err));
-
-    if (rc != BJWT_OK) {
-        /* point at the directive the error is about */
-        where = (conf->key == NULL) ? &conf->enable_where
-                : (rc == BJWT_ERR_CERT) ? &conf->cert_where
-                : &conf->key_where;
-
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "backend_jwt: %s in %V:%ui",
-                      err, &where->file, where->line);
-        return NGX_CONF_ERROR;
-    }
-
-    if (ngx_http_backend_jwt_cleanup(cf, ngx_http_backend_jwt_free_signer,
-                                     conf->signer)
-        != NGX_OK
-        || ngx_http_backend_jwt_check_max_size(cf, conf) != NGX_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
-
-    if (bjwt_jwks_add_signer(jmcf->jwks, conf->signer, err, sizeof(err))
-        != BJWT_OK)
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "backend_jwt: %s in %V:%ui",
-                      err, &conf->key_where.file, conf->key_where.line);
-        return NGX_CONF_ERROR;
+    for (i = 0; i < loc.nvalues; i++) {
+        if (loc.values[i] != BJWT_NO_VALUE) {
+            conf->values[i] = compiled[loc.values[i]];
+        }
     }
 
     return NGX_CONF_OK;
 }
 
 
-ngx_int_t
+static char *
+ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_backend_jwt_loc_conf_t  *prev = parent;
+    ngx_http_backend_jwt_loc_conf_t  *conf = child;
+
+    bjwt_level_facts                   facts;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+    char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    facts.in_location = clcf->noname;
+    facts.handler = ngx_http_backend_jwt_handler_kind(cf);
+    facts.location = (char *) clcf->name.data;
+    facts.location_len = clcf->name.len;
+    facts.dropped = ngx_http_backend_jwt_dropped(cf);
+
+    if (bjwt_level_merge(jmcf->config, prev->level, conf->level, &facts, err,
+                         sizeof(err))
+        != BJWT_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s", err);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_backend_jwt_adopt(cf, jmcf, conf);
+}
+
+
+static ngx_int_t
 ngx_http_backend_jwt_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt               *h;
@@ -796,8 +465,8 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
     /* every signer exists now (locations are merged before this runs) */
     jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
 
-    jmcf->json.len = bjwt_jwks_json(jmcf->jwks, NULL, 0);
-    jmcf->etag.len = bjwt_jwks_etag(jmcf->jwks, NULL, 0);
+    jmcf->json.len = bjwt_config_jwks_json(jmcf->config, NULL, 0);
+    jmcf->etag.len = bjwt_config_jwks_etag(jmcf->config, NULL, 0);
     jmcf->json.data = ngx_pnalloc(cf->pool, jmcf->json.len);
     jmcf->etag.data = ngx_pnalloc(cf->pool, jmcf->etag.len);
 
@@ -805,8 +474,8 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    bjwt_jwks_json(jmcf->jwks, jmcf->json.data, jmcf->json.len);
-    bjwt_jwks_etag(jmcf->jwks, jmcf->etag.data, jmcf->etag.len);
+    bjwt_config_jwks_json(jmcf->config, jmcf->json.data, jmcf->json.len);
+    bjwt_config_jwks_etag(jmcf->config, jmcf->etag.data, jmcf->etag.len);
 
     return NGX_OK;
 }

@@ -164,21 +164,16 @@ static ngx_int_t
 ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
 {
-    int                            rc;
-    size_t                         i, n, naud, total, bound, len, *lens;
-    ngx_str_t                      value;
-    const u_char                 **values;
-    ngx_http_complex_value_t      *cv;
-    ngx_http_backend_jwt_claim_t  *claim;
-    char                           err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int                    rc;
+    size_t                 i, n, total, bound, len, *lens;
+    ngx_str_t              value;
+    const u_char         **values;
+    char                   err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
-    /* issuer, subject, the audiences, then the custom claims, as
-     * bjwt_signer_mint wants */
-    naud = jlcf->audience ? jlcf->audience->nelts : 0;
-    n = 2 + naud + (jlcf->claim_values ? jlcf->claim_values->nelts : 0);
-
-    values = ngx_pcalloc(r->pool, n * sizeof(u_char *));
-    lens = ngx_pcalloc(r->pool, n * sizeof(size_t));
+    /* the location's values, in the order the core's signer takes them */
+    n = jlcf->nvalues;
+    values = ngx_pcalloc(r->pool, (n + 1) * sizeof(u_char *));
+    lens = ngx_pcalloc(r->pool, (n + 1) * sizeof(size_t));
     if (values == NULL || lens == NULL) {
         return NGX_ERROR;
     }
@@ -186,22 +181,11 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     total = 0;
 
     for (i = 0; i < n; i++) {
-        if (i == 0) {
-            cv = jlcf->issuer;
-        } else if (i == 1) {
-            cv = jlcf->subject;
-        } else if (i < 2 + naud) {
-            cv = (ngx_http_complex_value_t *) jlcf->audience->elts + i - 2;
-        } else {
-            claim = jlcf->claim_values->elts;
-            cv = &claim[i - 2 - naud].value;
-        }
-
-        if (cv == NULL) {
+        if (jlcf->values[i] == NULL) {
             continue;
         }
 
-        if (ngx_http_complex_value(r, cv, &value) != NGX_OK) {
+        if (ngx_http_complex_value(r, jlcf->values[i], &value) != NGX_OK) {
             return NGX_ERROR;
         }
 

@@ -16,6 +16,10 @@ public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatab
         public static let space = Kind(code: 5)
         /// A certificate cannot be read or is not for the signing key.
         public static let certificate = Kind(code: 6)
+        /// Directive parsing's own, turned into `.config` before `LevelSettings.apply` returns:
+        /// "is duplicate" (the message is what follows it), and a message in nginx's own words.
+        static let duplicate = Kind(code: 100)
+        static let nginx = Kind(code: 101)
         /// The status the C ABI returns for this kind (the BJWT_ERR_* constants).
         public var status: Int32 { code }
     }

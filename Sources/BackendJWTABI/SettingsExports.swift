@@ -1,0 +1,138 @@
+import BackendJWT
+import CBackendJWT
+
+// The settings: built while nginx's master reads nginx.conf. The module hands over each
+// directive by name and each merge of two levels; the core decides everything about them.
+
+@_cdecl("bjwt_abi_version")
+public func bjwtABIVersion() -> Int32 {
+    #if BJWT_ABI_MISMATCH_TEST
+        // a core built to report another version, for the test of the module's handshake
+        return Int32(BJWT_ABI_VERSION) + 1
+    #else
+        return Int32(BJWT_ABI_VERSION)
+    #endif
+}
+
+@_cdecl("bjwt_config_create")
+public func bjwtConfigCreate(_ prefix: UnsafePointer<CChar>?, _ len: Int) -> OpaquePointer {
+    retain(Configuration(prefix: Array(bytes(prefix, len))))
+}
+
+@_cdecl("bjwt_config_free")
+public func bjwtConfigFree(_ config: OpaquePointer?) { release(config) }
+
+/// A level's settings and the C copies of what a request there gets, kept for C to read.
+final class LevelHandle {
+    let settings = LevelSettings()
+    var header: [CChar] = []
+    var values: [Int] = []
+}
+
+@_cdecl("bjwt_level_create")
+public func bjwtLevelCreate() -> OpaquePointer { retain(LevelHandle()) }
+
+@_cdecl("bjwt_level_free")
+public func bjwtLevelFree(_ level: OpaquePointer?) { release(level) }
+
+@_cdecl("bjwt_directive")
+public func bjwtDirective(
+    _ config: OpaquePointer?, _ level: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ nameLen: Int,
+    _ args: UnsafePointer<UnsafePointer<CChar>?>?, _ argLens: UnsafePointer<Int>?, _ nargs: Int,
+    _ file: UnsafePointer<CChar>?, _ fileLen: Int, _ line: Int, _ handler: Int32,
+    _ servesJWKS: UnsafeMutablePointer<Int32>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let config, let level else { throw BackendJWTError(.config, "bjwt_directive: missing argument") }
+        let serves = try borrow(level, as: LevelHandle.self).settings.apply(
+            String(decoding: bytes(name, nameLen), as: UTF8.self), try arguments(args, argLens, nargs),
+            at: Where(file: String(decoding: bytes(file, fileLen), as: UTF8.self), line: line),
+            in: borrow(config, as: Configuration.self), contentHandler: ContentHandler(rawValue: handler) ?? .other)
+        servesJWKS?.pointee = serves ? 1 : 0
+    }
+}
+
+@_cdecl("bjwt_config_templates")
+public func bjwtConfigTemplates(_ config: OpaquePointer?) -> Int {
+    guard let config else { return 0 }
+    return borrow(config, as: Configuration.self).templates.count
+}
+
+@_cdecl("bjwt_config_template")
+public func bjwtConfigTemplate(
+    _ config: OpaquePointer?, _ index: Int, _ len: UnsafeMutablePointer<Int>?
+) -> UnsafePointer<CChar>? {
+    guard let config else { return nil }
+    let templates = borrow(config, as: Configuration.self).templates
+    guard index >= 0, index < templates.count else { return nil }
+    len?.pointee = templates[index].count
+    // The configuration keeps each template unchanged while it lives: its storage stays put.
+    return templates[index].withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self) }
+}
+
+@_cdecl("bjwt_level_merge")
+public func bjwtLevelMerge(
+    _ config: OpaquePointer?, _ parent: OpaquePointer?, _ child: OpaquePointer?,
+    _ facts: UnsafePointer<bjwt_level_facts>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let config, let parent, let child, let f = facts?.pointee else {
+            throw BackendJWTError(.config, "bjwt_level_merge: missing argument")
+        }
+        try LevelSettings.merge(
+            borrow(parent, as: LevelHandle.self).settings, into: borrow(child, as: LevelHandle.self).settings,
+            facts: LevelFacts(
+                isBlockInLocation: f.in_location != 0, contentHandler: ContentHandler(rawValue: f.handler) ?? .other,
+                location: String(decoding: bytes(f.location, f.location_len), as: UTF8.self),
+                droppedHeaders: f.dropped.map { String(cString: $0) }),
+            config: borrow(config, as: Configuration.self))
+    }
+}
+
+@_cdecl("bjwt_level_location")
+public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePointer<bjwt_location>?) -> Int32 {
+    guard let level, let out else { return Int32(BJWT_ERR_CONFIG) }
+    let handle = borrow(level, as: LevelHandle.self)
+    let settings = handle.settings
+    handle.header = (settings.header.value ?? []).map { CChar(bitPattern: $0) }
+    handle.values = settings.valueTemplates.map { $0 ?? -1 }  // BJWT_NO_VALUE: (size_t) -1
+    let origin = settings.origin ?? settings
+    out.pointee.enabled = settings.enabled.value == true ? 1 : 0
+    out.pointee.header = handle.header.withUnsafeBufferPointer { $0.baseAddress }
+    out.pointee.header_len = handle.header.count
+    out.pointee.signer = settings.enabled.value == true ? settings.signer.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
+    out.pointee.max_size = settings.maxSize.value ?? 0
+    out.pointee.origin = UnsafeRawPointer(Unmanaged.passUnretained(origin).toOpaque())
+    out.pointee.values = handle.values.withUnsafeBufferPointer { UnsafePointer(OpaquePointer($0.baseAddress)) }
+    out.pointee.nvalues = handle.values.count
+    return Int32(BJWT_OK)
+}
+
+@_cdecl("bjwt_config_jwks_json")
+public func bjwtConfigJWKSJSON(_ config: OpaquePointer?, _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int) -> Int {
+    guard let config else { return 0 }
+    return copyOut(borrow(config, as: Configuration.self).jwks.json(), out, cap)
+}
+
+@_cdecl("bjwt_config_jwks_etag")
+public func bjwtConfigJWKSETag(_ config: OpaquePointer?, _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int) -> Int {
+    guard let config else { return 0 }
+    return copyOut(JWKSet.etag(of: borrow(config, as: Configuration.self).jwks.json()), out, cap)
+}
+
+/// Copies `bytes` into the caller's buffer if they fit; returns their length either way.
+private func copyOut(_ bytes: [UInt8], _ out: UnsafeMutablePointer<UInt8>?, _ cap: Int) -> Int {
+    if let out, bytes.count <= cap {
+        out.update(from: bytes, count: bytes.count)
+    }
+    return bytes.count
+}
+
+/// A C array of (pointer, length) arguments as byte arrays.
+func arguments(_ pointers: UnsafePointer<UnsafePointer<CChar>?>?, _ lens: UnsafePointer<Int>?, _ count: Int)
+    throws(BackendJWTError) -> [[UInt8]]
+{
+    guard count > 0 else { return [] }
+    guard let pointers, let lens else { throw BackendJWTError(.config, "missing arguments") }
+    return (0..<count).map { Array(bytes(pointers[$0], lens[$0])) }
+}
