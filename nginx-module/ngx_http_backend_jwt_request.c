@@ -6,111 +6,8 @@
 #include "ngx_http_backend_jwt.h"
 
 
-static ngx_http_backend_jwt_ctx_t *ngx_http_backend_jwt_ctx(
-    ngx_http_request_t *r);
-static ngx_str_t *ngx_http_backend_jwt_token(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf);
-static ngx_int_t ngx_http_backend_jwt_mint(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
-static ngx_int_t ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
-static ngx_int_t ngx_http_backend_jwt_add_header(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token);
-static ngx_uint_t ngx_http_backend_jwt_was_sent(ngx_http_request_t *r,
-    u_char *data);
-static ngx_http_backend_jwt_sent_t *ngx_http_backend_jwt_sent(
-    ngx_http_request_t *r, ngx_uint_t create);
-static ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data);
-
-
 static ngx_str_t  ngx_http_backend_jwt_variable_name =
     ngx_string("backend_jwt");
-
-
-/*
- * Rewrite phase, before the rewrite module (a dynamic module's handler runs
- * first): the client's copies of the header are gone before anything in the
- * location (return, rewrite, if, limit_req, deny, auth_request, error_page)
- * can send the request on, so no fallback location can forward them. So are
- * tokens sent before in this request or by its parent (a mirror, a location
- * that was left): a token goes only where backend_jwt is on.
- */
-ngx_int_t
-ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
-{
-    ngx_http_backend_jwt_ctx_t       *ctx;
-    ngx_http_backend_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-
-    if (!jlcf->enable) {
-        return NGX_DECLINED;
-    }
-
-    ctx = ngx_http_backend_jwt_ctx(r);
-
-    if (ctx == NULL || ngx_http_backend_jwt_set_header(r, jlcf, NULL) != NGX_OK)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    /* the list is this request's own now: the token can be pushed onto it */
-    ctx->stripped = jlcf->origin;
-
-    return NGX_DECLINED;
-}
-
-
-/*
- * Precontent phase: after access (so auth_request_set values are there) and
- * before the content handler that builds the upstream request. Fails closed:
- * no token, no forwarding.
- */
-ngx_int_t
-ngx_http_backend_jwt_handler(ngx_http_request_t *r)
-{
-    ngx_str_t                        *token;
-    ngx_http_backend_jwt_ctx_t       *ctx;
-    ngx_http_backend_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-
-    if (!jlcf->enable) {
-        /* a token minted for the location this request was redirected
-         * from (error_page, try_files), or for its parent (mirror), must
-         * not reach this upstream */
-        if (ngx_http_backend_jwt_was_sent(r, NULL)) {
-            return (ngx_http_backend_jwt_set_header(r, NULL, NULL) == NGX_OK)
-                   ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_DECLINED;
-    }
-
-    token = ngx_http_backend_jwt_token(r, jlcf);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
-
-    if (ctx != NULL && ctx->stripped == jlcf->origin) {
-        if (token == NULL
-            || ngx_http_backend_jwt_add_header(r, jlcf, token) != NGX_OK)
-        {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return NGX_DECLINED;
-    }
-
-    /* not stripped in the rewrite phase (never so far): do both here; client
-     * copies go even without a token */
-    if (ngx_http_backend_jwt_set_header(r, jlcf, token) != NGX_OK
-        || token == NULL)
-    {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    return NGX_DECLINED;
-}
 
 
 static ngx_http_backend_jwt_ctx_t *
@@ -330,13 +227,12 @@ ngx_http_backend_jwt_was_sent(ngx_http_request_t *r, u_char *data)
 /*
  * Rebuilds headers_in without the tokens the module sent (was_sent) and
  * without any client copy of the configured header (jlcf NULL: only the
- * former), then adds the token if there is one. A new list rather than an
- * edit in place: a subrequest shares its parent's list parts, which must not
- * change under the parent.
+ * former). A new list rather than an edit in place: a subrequest shares its
+ * parent's list parts, which must not change under the parent.
  */
 static ngx_int_t
-ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+ngx_http_backend_jwt_strip(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
     ngx_uint_t                    i, any;
     ngx_list_t                    old;
@@ -381,8 +277,7 @@ ngx_http_backend_jwt_set_header(ngx_http_request_t *r,
         sent->token = NULL;
     }
 
-    return (token == NULL) ? NGX_OK
-                           : ngx_http_backend_jwt_add_header(r, jlcf, token);
+    return NGX_OK;
 }
 
 
@@ -415,6 +310,79 @@ ngx_http_backend_jwt_add_header(ngx_http_request_t *r,
     sent->token = token->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * Rewrite phase, before the rewrite module (a dynamic module's handler runs
+ * first): the client's copies of the header are gone before anything in the
+ * location (return, rewrite, if, limit_req, deny, auth_request, error_page)
+ * can send the request on, so no fallback location can forward them. So are
+ * tokens sent before in this request or by its parent (a mirror, a location
+ * that was left): a token goes only where backend_jwt is on.
+ */
+ngx_int_t
+ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
+{
+    ngx_http_backend_jwt_ctx_t       *ctx;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_backend_jwt_ctx(r);
+
+    if (ctx == NULL || ngx_http_backend_jwt_strip(r, jlcf) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the list is this request's own now: the token can be pushed onto it */
+    ctx->stripped = jlcf->origin;
+
+    return NGX_DECLINED;
+}
+
+
+/*
+ * Precontent phase: after access (so auth_request_set values are there) and
+ * before the content handler that builds the upstream request. Fails closed:
+ * no token, no forwarding.
+ */
+ngx_int_t
+ngx_http_backend_jwt_handler(ngx_http_request_t *r)
+{
+    ngx_str_t                        *token;
+    ngx_http_backend_jwt_ctx_t       *ctx;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (!jlcf->enable) {
+        /* a token minted for the location this request was redirected
+         * from (error_page, try_files), or for its parent (mirror), must
+         * not reach this upstream */
+        return (!ngx_http_backend_jwt_was_sent(r, NULL)
+                || ngx_http_backend_jwt_strip(r, NULL) == NGX_OK)
+               ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    token = ngx_http_backend_jwt_token(r, jlcf);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    /* the rewrite phase removed the client's copies and made the header
+     * list this request's own; were it skipped, that happens here */
+    if (((ctx == NULL || ctx->stripped != jlcf->origin)
+         && ngx_http_backend_jwt_strip(r, jlcf) != NGX_OK)
+        || token == NULL
+        || ngx_http_backend_jwt_add_header(r, jlcf, token) != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
 }
 
 
