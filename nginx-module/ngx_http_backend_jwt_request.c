@@ -30,33 +30,6 @@ ngx_http_backend_jwt_ctx(ngx_http_request_t *r)
 }
 
 
-/*
- * The token of this request in this location: minted on first use. A read
- * of $backend_jwt before the final location is chosen (a "set" in server{},
- * a location that rewrites) does not decide the token forwarded from another;
- * an "if" block shares its location's token.
- */
-static ngx_str_t *
-ngx_http_backend_jwt_token(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf)
-{
-    ngx_http_backend_jwt_ctx_t  *ctx;
-
-    ctx = ngx_http_backend_jwt_ctx(r);
-    if (ctx == NULL) {
-        return NULL;
-    }
-
-    if (ctx->conf != jlcf->origin) {
-        ctx->conf = jlcf->origin;
-        ctx->failed = (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token)
-                       != NGX_OK);
-    }
-
-    return ctx->failed ? NULL : &ctx->token;
-}
-
-
 static ngx_int_t
 ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
@@ -119,6 +92,33 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     token->len = len;
 
     return NGX_OK;
+}
+
+
+/*
+ * The token of this request in this location: minted on first use. A read
+ * of $backend_jwt before the final location is chosen (a "set" in server{},
+ * a location that rewrites) does not decide the token forwarded from another;
+ * an "if" block shares its location's token.
+ */
+static ngx_str_t *
+ngx_http_backend_jwt_token(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
+{
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_backend_jwt_ctx(r);
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    if (ctx->conf != jlcf->origin) {
+        ctx->conf = jlcf->origin;
+        ctx->failed = (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token)
+                       != NGX_OK);
+    }
+
+    return ctx->failed ? NULL : &ctx->token;
 }
 
 
