@@ -313,36 +313,42 @@ ngx_http_backend_jwt_add_header(ngx_http_request_t *r,
 }
 
 
-/*
- * Rewrite phase, before the rewrite module (a dynamic module's handler runs
- * first): the client's copies of the header are gone before anything in the
- * location (return, rewrite, if, limit_req, deny, auth_request, error_page)
- * can send the request on, so no fallback location can forward them. So are
- * tokens sent before in this request or by its parent (a mirror, a location
- * that was left): a token goes only where backend_jwt is on.
- */
-ngx_int_t
-ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
+/* Strips the header list and notes that it is this request's own now: the
+ * token can be pushed onto it. */
+static ngx_int_t
+ngx_http_backend_jwt_own_list(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
-    ngx_http_backend_jwt_ctx_t       *ctx;
-    ngx_http_backend_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-
-    if (!jlcf->enable) {
-        return NGX_DECLINED;
-    }
+    ngx_http_backend_jwt_ctx_t  *ctx;
 
     ctx = ngx_http_backend_jwt_ctx(r);
 
     if (ctx == NULL || ngx_http_backend_jwt_strip(r, jlcf) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    /* the list is this request's own now: the token can be pushed onto it */
     ctx->stripped = jlcf->origin;
 
-    return NGX_DECLINED;
+    return NGX_OK;
+}
+
+
+/*
+ * Rewrite phase, before the rewrite module (a dynamic module's handler runs
+ * first): the client's copies and tokens sent before in this request or by
+ * its parent (a mirror, a location that was left) are gone before return,
+ * rewrite, if, limit_req, deny, auth_request or error_page can send the
+ * request on: no fallback location forwards them.
+ */
+ngx_int_t
+ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
+{
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    return (!jlcf->enable || ngx_http_backend_jwt_own_list(r, jlcf) == NGX_OK)
+           ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 
 
@@ -375,7 +381,7 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     /* the rewrite phase removed the client's copies and made the header
      * list this request's own; were it skipped, that happens here */
     if (((ctx == NULL || ctx->stripped != jlcf->origin)
-         && ngx_http_backend_jwt_strip(r, jlcf) != NGX_OK)
+         && ngx_http_backend_jwt_own_list(r, jlcf) != NGX_OK)
         || token == NULL
         || ngx_http_backend_jwt_add_header(r, jlcf, token) != NGX_OK)
     {
