@@ -272,14 +272,6 @@ struct StructuredClaimTests {
         #expect(members == #","a.b":"1","a":{"b":"2"},"http://x.org/c.d":"3","q\"uote":{"b\\c":"4"}"#)
     }
 
-    /// Parents are grouped by Swift string equality, which is canonical equivalence: NFC `é.x`
-    /// and NFD `e` U+0301 `.y` share one object, spelled as the first declares it.
-    @Test func canonicallyEquivalentParentsShareOneObject() throws {
-        let members = try Self.members([("\u{E9}.x", ""), ("e\u{301}.y", "")], ["1", "2"])
-        #expect(members == ",\"\u{E9}\":{\"x\":\"1\",\"y\":\"2\"}")
-        #expect(Array(members.utf8).starts(with: [0x2C, 0x22, 0xC3, 0xA9, 0x22]))
-    }
-
     /// `Signer(claims:)` is public and takes any claims, such as two levels' lists joined by hand
     /// instead of with `ClaimList.appending`. Claims that conflict (`a.b`, then `a`) should be
     /// refused or survive; ClaimTree instead force-unwraps the first segment of an empty path.
