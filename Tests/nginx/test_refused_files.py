@@ -1,15 +1,14 @@
 """Files `nginx -t` refuses before they can do harm: a FIFO (or anything not a regular file) named
 as any key, secret, password or certificate file is refused at once, without opening it in a way
 that blocks; a secret file that holds a key; a key or certificate file with two PEM blocks or with
-text around its block. Also `backend_jwt_cache` options that can never work."""
+text around its block."""
 
 import os
-import re
 import time
 
 import pytest
 
-from conftest import assert_emerg, signing_location
+from conftest import assert_emerg
 
 
 def location(body):
@@ -138,25 +137,3 @@ def test_certificate_chain(nginx_t, keys, files):
     assert_emerg(result, directive("backend_jwt_certificate", f'certificate file "{files["chain"]}" holds 2 PEM '
                                    'blocks ("CERTIFICATE", "CERTIFICATE"); put one certificate, the signing key\'s '
                                    "(chains are not supported) in it"))
-
-
-# ---------------------------------------------------------------- backend_jwt_cache
-
-
-@pytest.mark.parametrize("options, name", [("size=10 size=20", "size="),
-                                           ("size=10 min_remaining=5s min_remaining=10%", "min_remaining=")])
-def test_cache_option_given_twice(nginx_t, keys, options, name):
-    result = nginx_t(signing_location(keys, "RS256", f"backend_jwt_cache {options}; #HERE"))
-    assert_emerg(result, directive("backend_jwt_cache", f'option "{name}" is given twice'))
-
-
-@pytest.mark.parametrize("ttl, option, shown", [("10", "min_remaining=10s", "10s"), ("1m", "min_remaining=2m", "120s"),
-                                                ("60", "min_remaining=100%", "100%")])
-def test_cache_that_could_never_serve(nginx_t, keys, ttl, option, shown):
-    code, out, conf, _ = nginx_t(signing_location(
-        keys, "RS256", f"backend_jwt_token_ttl {ttl}; backend_jwt_cache size=10 {option};"))
-    assert code != 0
-    seconds = 60 if ttl == "1m" else int(ttl)
-    message = (f"backend_jwt: cache min_remaining={shown} is not shorter than the token TTL ({seconds}s): no cached "
-               "token could be reused; lower min_remaining")
-    assert re.search(re.escape(message) + r".* in " + re.escape(conf) + r":\d+$", out, re.M), out
