@@ -119,30 +119,22 @@ public final class Signer {
     /// is expired (RFC 7519 4.1.4). A minimum not shorter than the TTL is refused: such a cache
     /// could never serve a token once the second it was minted in is over.
     static func minimumRemaining(_ remaining: TokenCache.Remaining, ttl: Int64) throws(BackendJWTError) -> Int64 {
-        let seconds: Int64
-        let given: String
-        switch remaining {
-        case .seconds(let s):
-            seconds = s
-            given = "\(s)s"
-        case .percent(let p):
-            // ttl <= TokenTTL.maximum and p <= 100: no overflow.
-            seconds = (ttl * p + 99) / 100
-            given = "\(p)% (\(seconds)s)"
-            guard p < 100 else {
-                throw BackendJWTError(
-                    .config,
-                    "cache min_remaining=\(p)% is not shorter than the token TTL (\(ttl)s): no cached token could be "
-                        + "reused; lower min_remaining (10% by default) or raise backend_jwt_token_ttl")
-            }
-        }
-        if case .seconds = remaining, seconds >= ttl {
-            throw BackendJWTError(
+        func refused(_ given: String) -> BackendJWTError {
+            BackendJWTError(
                 .config,
                 "cache min_remaining=\(given) is not shorter than the token TTL (\(ttl)s): no cached token could be "
                     + "reused; lower min_remaining or raise backend_jwt_token_ttl")
         }
-        return max(seconds, 1)
+        switch remaining {
+        case .seconds(let s):
+            guard s < ttl else { throw refused("\(s)s") }
+            return max(s, 1)
+        case .percent(let p):
+            guard p < 100 else { throw refused("\(p)%") }
+            // ttl <= TokenTTL.maximum and p < 100: no overflow. With a TTL of 1 s this is 1 s,
+            // so tokens are reused within the second they were minted in.
+            return max((ttl * p + 99) / 100, 1)
+        }
     }
 
     /// How many values `mint` takes: issuer, subject, the audiences, then each custom claim.
