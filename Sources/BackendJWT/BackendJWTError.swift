@@ -68,3 +68,9 @@ extension Collection where Element == UInt8 {
             && zip(self, lowercase.utf8).allSatisfy { a, b in (a | (a &- 0x41 < 26 ? 0x20 : 0)) == b }
     }
 }
+
+/// The bytes with ASCII letters lowercased and every other byte as it is: option names compare
+/// by bytes, not by Unicode case mapping (which takes U+212A KELVIN SIGN to `k`).
+func asciiLowercased<Bytes: Collection>(_ bytes: Bytes) -> [UInt8] where Bytes.Element == UInt8 {
+    bytes.map { $0 &- 0x41 < 26 ? $0 | 0x20 : $0 }
+}

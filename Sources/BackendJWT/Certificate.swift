@@ -10,9 +10,20 @@ public final class Certificate {
 
     public init(path pathBytes: [UInt8]) throws(BackendJWTError) {
         let path = String(decoding: pathBytes, as: UTF8.self)
-        let pem: [UInt8]
+        var pem: [UInt8]
         do {
             pem = try KeyFile.load(pathBytes, noun: "certificate file")
+        } catch {
+            throw BackendJWTError(.certificate, error.message)
+        }
+        // The file may be a bundle with the private key in it.
+        defer { KeyFile.wipe(&pem) }
+        do {
+            // Only the first certificate would be used (x5c publishes one): a chain is refused
+            // rather than silently cut.
+            try KeyFile.checkSinglePEMBlock(
+                pem, noun: "certificate file", path: path, one: "one certificate, the signing key's (chains are not supported)",
+                counts: KeyFile.isCertificateBlock)
         } catch {
             throw BackendJWTError(.certificate, error.message)
         }

@@ -30,11 +30,16 @@ public final class ClaimList {
 
     /// Claims the module sets itself or through their own directive; a custom claim may not
     /// reuse them (JSON with a duplicate member name is ambiguous).
-    static let reserved: [String: String] = [
-        "iss": "set it with backend_jwt_issuer", "sub": "set it with backend_jwt_subject",
-        "aud": "set it with backend_jwt_audience", "iat": "the module sets it", "exp": "the module sets it",
-        "nbf": "set it with backend_jwt_not_before", "jti": "the module sets it (backend_jwt_jti)",
+    static let reserved: [(name: String, why: String)] = [
+        ("iss", "set it with backend_jwt_issuer"), ("sub", "set it with backend_jwt_subject"),
+        ("aud", "set it with backend_jwt_audience"), ("iat", "the module sets it"), ("exp", "the module sets it"),
+        ("nbf", "set it with backend_jwt_not_before"), ("jti", "the module sets it (backend_jwt_jti)"),
     ]
+
+    /// Why `name` is reserved, or nil; by bytes, as JSON compares member names.
+    static func whyReserved(_ name: String) -> String? {
+        reserved.first { $0.name.utf8.elementsEqual(name.utf8) }?.why
+    }
 
     public static let maximumNameLength = 256
     public static let maximumDepth = 8
@@ -55,22 +60,22 @@ public final class ClaimList {
         var type = ClaimType.string
         var separator: [UInt8]?
         var ifEmpty = IfEmpty.omit
-        var seen: Set<String> = []
+        var seen: Set<[UInt8]> = []
         for option in options {
             guard String(validating: option, as: UTF8.self) != nil else {
                 throw BackendJWTError(.config, "option \(quoted(option)) is not valid UTF-8")
             }
-            let (key, value) = Self.split(option)
-            guard seen.insert(key).inserted else {
-                throw BackendJWTError(.config, "option \(quoted(key + "=")) is given twice")
+            let (keyBytes, value) = Self.split(option)
+            guard seen.insert(keyBytes).inserted else {
+                throw BackendJWTError(.config, "option \(quoted(keyBytes + [UInt8(ascii: "=")])) is given twice")
             }
-            switch key {
+            switch String(decoding: keyBytes, as: UTF8.self) {
             case "type": type = try ClaimType.parse(value)
             case "separator":
                 guard !value.isEmpty else { throw BackendJWTError(.config, "separator= needs at least one character") }
                 separator = Array(value.utf8)
             case "if_empty":
-                guard let parsed = IfEmpty(rawValue: value.lowercased()) else {
+                guard let parsed = IfEmpty.allCases.first(where: { Array($0.rawValue.utf8) == asciiLowercased(value.utf8) }) else {
                     throw BackendJWTError(.config, "unknown if_empty value \(quoted(value)); use omit, null, empty or fail")
                 }
                 ifEmpty = parsed
@@ -112,11 +117,14 @@ public final class ClaimList {
     /// A claim at `path` beside `existing` ones: the same path twice, or one path inside another
     /// (`a` and `a.b`), cannot be written as JSON.
     static func checkConflicts(_ path: [String], name: String, with existing: [Claim]) throws(BackendJWTError) {
+        // By bytes, not by Swift's String equality (canonical equivalence): "\u{E9}" and
+        // "e\u{301}" are two JSON member names.
+        let same: (String, String) -> Bool = { $0.utf8.elementsEqual($1.utf8) }
         for other in existing {
-            if other.path == path {
+            if other.path.elementsEqual(path, by: same) {
                 throw BackendJWTError(.config, "claim \(quoted(name)) is declared twice")
             }
-            if other.path.starts(with: path) || path.starts(with: other.path) {
+            if other.path.starts(with: path, by: same) || path.starts(with: other.path, by: same) {
                 throw BackendJWTError(.config, "claim \(quoted(name)) conflicts with claim \(quoted(other.name))")
             }
         }
@@ -140,7 +148,7 @@ public final class ClaimList {
     /// `://`, as WSO2's `http://wso2.org/claims/enduser`) is always one member.
     static func path(of name: String, literal: Bool = false) throws(BackendJWTError) -> [String] {
         var segments = [String.UnicodeScalarView()]
-        if literal || name.contains("://") {
+        if literal || KeyFile.contains(Array(name.utf8), "://") {
             segments = [name.unicodeScalars]
         } else {
             // `\.` is a dot and `\\` a backslash; any other backslash stays as written.
@@ -168,16 +176,15 @@ public final class ClaimList {
         guard parts.count <= maximumDepth else {
             throw BackendJWTError(.config, "claim name \(quoted(name)) nests deeper than \(maximumDepth) levels")
         }
-        if let why = reserved[parts[0]] {
+        if let why = whyReserved(parts[0]) {
             throw BackendJWTError(.config, "claim name \(quoted(parts[0])) is reserved: \(why)")
         }
         return parts
     }
 
-    /// `key=value` (the key lowercased); a bare word is a key with an empty value.
-    private static func split(_ option: [UInt8]) -> (String, String) {
-        let text = String(decoding: option, as: UTF8.self)
-        guard let equals = text.firstIndex(of: "=") else { return (text.lowercased(), "") }
-        return (text[..<equals].lowercased(), String(text[text.index(after: equals)...]))
+    /// `key=value` (the key lowercased, ASCII only); a bare word is a key with an empty value.
+    private static func split(_ option: [UInt8]) -> ([UInt8], String) {
+        guard let equals = option.firstIndex(of: UInt8(ascii: "=")) else { return (asciiLowercased(option), "") }
+        return (asciiLowercased(option[..<equals]), String(decoding: option[(equals + 1)...], as: UTF8.self))
     }
 }

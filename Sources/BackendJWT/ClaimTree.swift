@@ -23,17 +23,20 @@ struct ClaimTree {
             return json.bytes
         }
         func build(_ items: [(index: Int, path: ArraySlice<String>)]) -> [Node] {
-            var order: [String] = []
-            var groups: [String: [(index: Int, path: ArraySlice<String>)]] = [:]
+            // Grouped by the bytes of the name, as JSON tells members apart: a String key would
+            // merge "\u{E9}" and "e\u{301}" (canonically equivalent) into one object.
+            var order: [(head: String, key: [UInt8])] = []
+            var groups: [[UInt8]: [(index: Int, path: ArraySlice<String>)]] = [:]
             for item in items {
                 let head = item.path.first!
-                if groups[head] == nil { order.append(head) }
-                groups[head, default: []].append(item)
+                let key = Array(head.utf8)
+                if groups[key] == nil { order.append((head, key)) }
+                groups[key, default: []].append(item)
             }
             // ClaimList refuses a path that is a prefix of another, so a one-segment path is
             // alone in its group.
-            return order.map { head in
-                let group = groups[head]!
+            return order.map { head, key in
+                let group = groups[key]!
                 if group[0].path.count == 1 { return .leaf(index: group[0].index, member: member(head)) }
                 return .object(member: member(head), children: build(group.map { ($0.index, $0.path.dropFirst()) }))
             }

@@ -45,10 +45,13 @@ public enum ClaimType: String, Sendable, CaseIterable {
         case .string:
             json.appendString(value)
         case .json:
-            guard let valid = JSONValidator.validated(value) else {
+            switch JSONValidator.check(value) {
+            case .valid(let valid): json.bytes.append(contentsOf: valid)
+            case .invalid:
                 throw failure(claim, value, "is not JSON (one value, valid UTF-8, nested at most \(JSONValidator.maximumDepth) deep)")
+            case .duplicateName:
+                throw failure(claim, value, "has an object with a duplicate member name, which JSON parsers read differently")
             }
-            json.bytes.append(contentsOf: valid)
         case .list:
             Self.appendList(value, separator: separator, to: &json)
         case .int:

@@ -4,11 +4,40 @@
 enum JSONValidator {
     static let maximumDepth = 32
 
-    /// The value without surrounding white space, or nil if `s` is not exactly one JSON value.
+    enum Outcome {
+        /// The value without surrounding white space.
+        case valid(UnsafeBufferPointer<UInt8>)
+        /// Not exactly one JSON value.
+        case invalid
+        /// An object has two members of one name (after unescaping): parsers disagree on which
+        /// one counts, which is how a value gets past one reader and means another thing to the
+        /// next (RFC 8259 4 and RFC 8725 3.11), so such a value is refused.
+        case duplicateName
+    }
+
+    /// The value without surrounding white space, or nil if `s` is not exactly one JSON value
+    /// or has a duplicate member name.
     static func validated(_ s: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8>? {
+        if case .valid(let value) = check(s) { return value }
+        return nil
+    }
+
+    /// Whether `s` is exactly one JSON value without duplicate member names.
+    static func check(_ s: UnsafeBufferPointer<UInt8>) -> Outcome {
         var i = 0
         // Containers open at this point: true for an object, false for an array.
         var stack: [Bool] = []
+        // The member names (unescaped) of each object open at this point.
+        var names: [Set<[UInt8]>] = []
+        // A member name starting at `i`: valid, and new in the innermost object.
+        func memberName() -> Outcome? {
+            let start = i
+            guard string(s, &i) else { return .invalid }
+            guard names[names.count - 1].insert(unescaped(s, from: start + 1, to: i - 1)).inserted else {
+                return .duplicateName
+            }
+            return nil
+        }
         func skipSpace() {
             while i < s.count, s[i] == 0x20 || s[i] == 0x09 || s[i] == 0x0A || s[i] == 0x0D { i += 1 }
         }
@@ -18,64 +47,101 @@ enum JSONValidator {
         while true {
             skipSpace()
             if expectValue {
-                guard i < s.count else { return nil }
+                guard i < s.count else { return .invalid }
                 switch s[i] {
                 case UInt8(ascii: "{"), UInt8(ascii: "["):
-                    guard stack.count < maximumDepth else { return nil }
+                    guard stack.count < maximumDepth else { return .invalid }
                     let isObject = s[i] == UInt8(ascii: "{")
-                    stack.append(isObject)
                     i += 1
                     skipSpace()
                     if i < s.count, s[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                         i += 1
-                        stack.removeLast()
                         expectValue = false
                         continue
                     }
+                    stack.append(isObject)
                     if isObject {
-                        guard string(s, &i) else { return nil }
+                        names.append([])
+                        if let failure = memberName() { return failure }
                         skipSpace()
-                        guard i < s.count, s[i] == UInt8(ascii: ":") else { return nil }
+                        guard i < s.count, s[i] == UInt8(ascii: ":") else { return .invalid }
                         i += 1
                     }
                     continue
                 case UInt8(ascii: "\""):
-                    guard string(s, &i) else { return nil }
-                case UInt8(ascii: "t"): guard literal(s, &i, "true") else { return nil }
-                case UInt8(ascii: "f"): guard literal(s, &i, "false") else { return nil }
-                case UInt8(ascii: "n"): guard literal(s, &i, "null") else { return nil }
-                default: guard number(s, &i) else { return nil }
+                    guard string(s, &i) else { return .invalid }
+                case UInt8(ascii: "t"): guard literal(s, &i, "true") else { return .invalid }
+                case UInt8(ascii: "f"): guard literal(s, &i, "false") else { return .invalid }
+                case UInt8(ascii: "n"): guard literal(s, &i, "null") else { return .invalid }
+                default: guard number(s, &i) else { return .invalid }
                 }
                 expectValue = false
             } else {
                 guard let isObject = stack.last else { break }
-                guard i < s.count else { return nil }
+                guard i < s.count else { return .invalid }
                 if s[i] == UInt8(ascii: ",") {
                     i += 1
                     if isObject {
                         skipSpace()
-                        guard string(s, &i) else { return nil }
+                        if let failure = memberName() { return failure }
                         skipSpace()
-                        guard i < s.count, s[i] == UInt8(ascii: ":") else { return nil }
+                        guard i < s.count, s[i] == UInt8(ascii: ":") else { return .invalid }
                         i += 1
                     }
                     expectValue = true
                 } else if s[i] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
                     i += 1
                     stack.removeLast()
+                    if isObject { names.removeLast() }
                 } else {
-                    return nil
+                    return .invalid
                 }
             }
         }
         skipSpace()
-        guard i == s.count else { return nil }
+        guard i == s.count else { return .invalid }
         // A JSON text never ends in significant white space: what trails the value goes.
         var end = i
         while end > start, s[end - 1] == 0x20 || s[end - 1] == 0x09 || s[end - 1] == 0x0A || s[end - 1] == 0x0D {
             end -= 1
         }
-        return UnsafeBufferPointer(rebasing: s[start..<end])
+        return .valid(UnsafeBufferPointer(rebasing: s[start..<end]))
+    }
+
+    /// The UTF-8 bytes of the string whose content (between the quotes, already checked by
+    /// `string`) is `s[from..<to]`: `\u0061` and `a` are one name, as for every JSON parser.
+    private static func unescaped(_ s: UnsafeBufferPointer<UInt8>, from: Int, to: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(to - from)
+        var i = from
+        while i < to {
+            guard s[i] == UInt8(ascii: "\\") else {
+                out.append(s[i])
+                i += 1
+                continue
+            }
+            switch s[i + 1] {
+            case UInt8(ascii: "b"): out.append(0x08)
+            case UInt8(ascii: "f"): out.append(0x0C)
+            case UInt8(ascii: "n"): out.append(0x0A)
+            case UInt8(ascii: "r"): out.append(0x0D)
+            case UInt8(ascii: "t"): out.append(0x09)
+            case UInt8(ascii: "u"):
+                var scalar = UInt32(hexUnit(s, i + 2)!)
+                if scalar >= 0xD800 && scalar <= 0xDBFF {
+                    // `string` checked that a low surrogate follows.
+                    let low = UInt32(hexUnit(s, i + 8)!)
+                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    i += 6
+                }
+                out.append(contentsOf: Unicode.UTF8.encode(Unicode.Scalar(scalar)!)!)
+                i += 6
+                continue
+            default: out.append(s[i + 1])  // " \ /
+            }
+            i += 2
+        }
+        return out
     }
 
     /// A string starting at `i`: escapes checked, no raw control characters, valid UTF-8.

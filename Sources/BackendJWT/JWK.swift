@@ -67,13 +67,17 @@ extension SigningKey {
 }
 
 /// The JWK Set a `backend_jwt_jwks` location serves: the public key of every signer of the http
-/// block, plus the keys named by `backend_jwt_jwks_key` (retired or upcoming keys).
+/// block, plus the keys named by `backend_jwt_jwks_key` (retired or upcoming keys). The keys
+/// that sign come first, whatever the order of the directives: a verifier that takes the
+/// first key of the set keeps working while a new key is only published.
 public final class JWKSet {
     struct Entry {
         let keyID: [UInt8]?
         let algorithm: SigningAlgorithm
         let members: [(name: String, value: [UInt8])]
         let certificate: Certificate?
+        /// Whether a signer signs with it (false: only published by backend_jwt_jwks_key).
+        var signs: Bool
     }
 
     private var entries: [Entry] = []
@@ -83,7 +87,7 @@ public final class JWKSet {
     /// Publishes the key a signer signs with, under the kid and alg its tokens carry.
     public func add(_ signer: Signer) throws(BackendJWTError) {
         guard let key = signer.key else { return }
-        try add(key: key, keyID: signer.keyID, algorithm: signer.algorithm, certificate: signer.certificate)
+        try add(key: key, keyID: signer.keyID, algorithm: signer.algorithm, certificate: signer.certificate, signs: true)
     }
 
     /// Publishes a key named by `backend_jwt_jwks_key`, with its thumbprint as kid.
@@ -95,12 +99,12 @@ public final class JWKSet {
             throw BackendJWTError(.config, "alg=\(algorithm.joseName) has no public key to publish")
         }
         try key.check(for: algorithm, requirePrivate: false)
-        try add(key: key, keyID: key.thumbprint(), algorithm: algorithm, certificate: nil)
+        try add(key: key, keyID: key.thumbprint(), algorithm: algorithm, certificate: nil, signs: false)
     }
 
-    private func add(key: SigningKey, keyID: [UInt8]?, algorithm: SigningAlgorithm, certificate: Certificate?)
-        throws(BackendJWTError)
-    {
+    private func add(
+        key: SigningKey, keyID: [UInt8]?, algorithm: SigningAlgorithm, certificate: Certificate?, signs: Bool
+    ) throws(BackendJWTError) {
         guard let members = try key.publicJWKMembers() else { return }  // HMAC: never published
         // Backends and libraries (jwt-kit among them) look keys up by kid: an entry always has
         // one, the thumbprint where the tokens carry none.
@@ -112,14 +116,19 @@ public final class JWKSet {
                 && ($0.certificate == nil || certificate == nil || $0.certificate?.der == certificate?.der)
         }
         guard let same else {
-            entries.append(Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate))
+            entries.append(
+                Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate, signs: signs))
             return
         }
-        // One key signing in several locations is one entry; its certificate, wherever one is
-        // configured, is published with it.
+        // One key signing in several locations (or signing and also named by
+        // backend_jwt_jwks_key) is one entry; its certificate, wherever one is configured, is
+        // published with it.
         if entries[same].certificate == nil, let certificate {
-            entries[same] = Entry(keyID: keyID, algorithm: algorithm, members: members, certificate: certificate)
+            entries[same] = Entry(
+                keyID: keyID, algorithm: algorithm, members: members, certificate: certificate,
+                signs: entries[same].signs)
         }
+        if signs { entries[same].signs = true }
     }
 
     /// The algorithm a key of this type signs with when the configuration does not say.
@@ -137,7 +146,8 @@ public final class JWKSet {
     public func json() -> [UInt8] {
         var json = JSONWriter()
         json.append("{\"keys\":[")
-        for (index, entry) in entries.enumerated() {
+        let ordered = entries.filter(\.signs) + entries.filter { !$0.signs }
+        for (index, entry) in ordered.enumerated() {
             if index > 0 { json.append(",") }
             json.append("{\"kty\":")
             json.appendString(entry.members.first { $0.name == "kty" }!.value)

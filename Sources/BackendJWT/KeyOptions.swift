@@ -33,5 +33,11 @@ public enum KeyOptions {
         else {
             throw BackendJWTError(.config, "invalid key id \(quoted(text)): use 1 to 256 bytes of printable UTF-8, or off")
         }
+        // The kid is fixed per location (it is in the JOSE header every token shares): a `$`
+        // would go out as the literal text of what was meant to be a variable.
+        guard !text.contains(UInt8(ascii: "$")) else {
+            throw BackendJWTError(
+                .config, "invalid key id \(quoted(text)): variables are not supported here; write the kid without \"$\"")
+        }
     }
 }

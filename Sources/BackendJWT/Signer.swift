@@ -138,14 +138,32 @@ public final class Signer {
         claimTree = ClaimTree(claims)
         scratch.bytes.reserveCapacity(1024)
         if let cache {
-            let remaining: Int64
-            switch cache.remaining {
-            case .seconds(let seconds): remaining = seconds
-            case .percent(let percent): remaining = ttl * percent / 100
-            }
-            self.cache = TokenCache(capacity: cache.size, minimumRemaining: remaining)
+            self.cache = TokenCache(capacity: cache.size, minimumRemaining: try Self.minimumRemaining(cache.remaining, ttl: ttl))
         } else {
             self.cache = nil
+        }
+    }
+
+    /// The least lifetime, in seconds, a cached token must have left to be reused: a percentage
+    /// of the TTL rounded up, and never less than one second, since a token whose `exp` is now
+    /// is expired (RFC 7519 4.1.4). A minimum not shorter than the TTL is refused: such a cache
+    /// could never serve a token once the second it was minted in is over.
+    static func minimumRemaining(_ remaining: TokenCache.Remaining, ttl: Int64) throws(BackendJWTError) -> Int64 {
+        func refused(_ given: String) -> BackendJWTError {
+            BackendJWTError(
+                .config,
+                "cache min_remaining=\(given) is not shorter than the token TTL (\(ttl)s): no cached token could be "
+                    + "reused; lower min_remaining or raise backend_jwt_token_ttl")
+        }
+        switch remaining {
+        case .seconds(let s):
+            guard s < ttl else { throw refused("\(s)s") }
+            return max(s, 1)
+        case .percent(let p):
+            guard p < 100 else { throw refused("\(p)%") }
+            // ttl <= TokenTTL.maximum and p < 100: no overflow. With a TTL of 1 s this is 1 s,
+            // so tokens are reused within the second they were minted in.
+            return max((ttl * p + 99) / 100, 1)
         }
     }
 

@@ -53,6 +53,7 @@ public final class SigningKey {
         let shown = String(decoding: path, as: UTF8.self)
         var pem = try KeyFile.load(path, noun: "key file")
         defer { KeyFile.wipe(&pem) }
+        try KeyFile.checkSinglePEMBlock(pem, noun: "key file", path: shown, one: "one key", counts: KeyFile.isKeyBlock)
         var isPrivate = true
         var parsed = Self.parsePrivate(pem, password: password)
         if parsed == nil && publicAllowed {
@@ -88,8 +89,22 @@ public final class SigningKey {
         let shown = String(decoding: path, as: UTF8.self)
         var raw = try KeyFile.load(path, noun: "secret file")
         defer { KeyFile.wipe(&raw) }
-        guard let secret = encoding.decode(raw) else {
+        if KeyFile.contains(raw, "-----BEGIN ") {
+            let label = KeyFile.pemLayout(raw).labels.first.map { " (\(quoted($0)))" } ?? ""
+            throw BackendJWTError(
+                .key,
+                "secret file \(quotedPath(shown)) holds a PEM block\(label), not an HMAC secret; "
+                    + "a key goes to backend_jwt_signing_key")
+        }
+        guard var secret = encoding.decode(raw) else {
             throw BackendJWTError(.key, "secret file \(quotedPath(shown)) is not valid \(encoding)")
+        }
+        if let what = Self.derKeyKind(secret) {
+            KeyFile.wipe(&secret)
+            throw BackendJWTError(
+                .key,
+                "secret file \(quotedPath(shown)) holds a DER \(what), not an HMAC secret; "
+                    + "a key goes to backend_jwt_signing_key, as PEM (openssl pkey -inform DER -in FILE)")
         }
         guard !secret.isEmpty else { throw BackendJWTError(.key, "secret file \(quotedPath(shown)) is empty") }
         self.pkey = nil
@@ -156,6 +171,27 @@ public final class SigningKey {
             var terminated = password + [0]
             defer { KeyFile.wipe(&terminated) }
             return terminated.withUnsafeMutableBytes { PEM_read_bio_PrivateKey(bio, nil, nil, $0.baseAddress) }
+        }
+    }
+
+    /// "private key" or "public key" if OpenSSL parses `bytes` as a DER key, else nil.
+    private static func derKeyKind(_ bytes: [UInt8]) -> String? {
+        defer { ERR_clear_error() }
+        return bytes.withUnsafeBytes { buffer -> String? in
+            guard let base = buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), buffer.count > 0,
+                buffer.count <= Int(Int32.max)
+            else { return nil }
+            var cursor: UnsafePointer<UInt8>? = UnsafePointer(base)
+            if let pkey = d2i_AutoPrivateKey(nil, &cursor, buffer.count) {
+                EVP_PKEY_free(pkey)
+                return "private key"
+            }
+            cursor = UnsafePointer(base)
+            if let pkey = d2i_PUBKEY(nil, &cursor, buffer.count) {
+                EVP_PKEY_free(pkey)
+                return "public key"
+            }
+            return nil
         }
     }
 

@@ -24,7 +24,8 @@ public final class TokenCache {
 
     init(capacity: Int, minimumRemaining: Int64) {
         self.capacity = capacity
-        self.minimumRemaining = minimumRemaining
+        // A token whose exp is now is expired: one second is the least a reused token has left.
+        self.minimumRemaining = max(minimumRemaining, 1)
         slots = Array(repeating: nil, count: capacity)
     }
 
@@ -47,9 +48,15 @@ public final class TokenCache {
         if options.count == 1, options[0].equalsIgnoringCase("off") { return nil }
         var size: Int?
         var remaining = Remaining.percent(10)
+        var seen: Set<String> = []
         for option in options {
             let text = String(decoding: option, as: UTF8.self)
-            if text.hasPrefix("size="), let n = Int(text.dropFirst(5)), n >= 1, n <= 1_000_000, size == nil {
+            for name in ["size=", "min_remaining="] where text.hasPrefix(name) {
+                guard seen.insert(name).inserted else {
+                    throw BackendJWTError(.config, "option \(quoted(name)) is given twice")
+                }
+            }
+            if text.hasPrefix("size="), let n = Int(text.dropFirst(5)), n >= 1, n <= 1_000_000 {
                 size = n
             } else if text.hasPrefix("min_remaining=") {
                 let value = Array(option.dropFirst("min_remaining=".count))

@@ -24,15 +24,15 @@ public enum WSO2Claims {
             guard let equals = text.firstIndex(of: "="), equals != text.startIndex else {
                 throw BackendJWTError(.config, "argument \(quoted(option)) is not NAME=VALUE")
             }
-            let key = text[..<equals].lowercased()
+            let key = asciiLowercased(text[..<equals].utf8)
             let value = Array(text[text.index(after: equals)...].utf8)
-            if key == "dialect" {
+            if key.elementsEqual("dialect".utf8) {
                 guard !value.isEmpty else { throw BackendJWTError(.config, "dialect= needs a value") }
                 guard dialect == nil else { throw BackendJWTError(.config, "\"dialect=\" is given twice") }
                 dialect = String(decoding: value, as: UTF8.self)
                 continue
             }
-            guard let member = members.first(where: { $0.name.lowercased() == key }) else {
+            guard let member = members.first(where: { asciiLowercased($0.name.utf8) == key }) else {
                 let known = (["dialect"] + members.map(\.name)).joined(separator: ", ")
                 throw BackendJWTError(.config, "unknown argument \(quoted(String(text[..<equals]))); use \(known)")
             }

@@ -521,7 +521,8 @@ struct ABITests {
     @Test(arguments: [
         ("secret-64.hex", "encoding=raw", BJWT_ERR_CONFIG, "unknown option \"encoding=raw\"; use encoding=base64, encoding=base64url or encoding=hex"),
         ("secret-64.hex", "encoding=base64url", BJWT_OK, ""),  // hex digits are base64url too: 96 bytes
-        ("rsa2048-pkcs8.pem", "encoding=hex", BJWT_ERR_KEY, "is not valid hex"),
+        ("garbage.pem", "encoding=hex", BJWT_ERR_KEY, "is not valid hex"),
+        ("rsa2048-pkcs8.pem", "encoding=hex", BJWT_ERR_KEY, "holds a PEM block (\"PRIVATE KEY\"), not an HMAC secret"),
         ("missing.hex", "encoding=hex", BJWT_ERR_KEY, "cannot open secret file"),
     ])
     func secretLoadErrors(_ file: String, _ option: String, _ status: Int, _ message: String) {

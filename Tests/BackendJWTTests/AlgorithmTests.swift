@@ -471,6 +471,14 @@ struct AlgorithmTests {
         }
     }
 
+    /// The kid is the same for every token of a location: `$arg_k` would go out as that text.
+    @Test(arguments: ["$arg_k", "key-$1", "$", "${kid}"])
+    func keyIDWithADollarIsRefused(_ bad: String) {
+        let error = #expect(throws: BackendJWTError.self) { try KeyOptions.checkKeyID([UInt8](bad)) }
+        #expect(error?.kind == .config)
+        #expect(error?.message == "invalid key id \(shownInMessage(bad)): variables are not supported here; write the kid without \"$\"")
+    }
+
     // MARK: Certificates
 
     /// x5t and x5t#S256 (RFC 7515 4.1.7, 4.1.8): base64url of the SHA-1 and SHA-256 of the DER,

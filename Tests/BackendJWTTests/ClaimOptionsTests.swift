@@ -309,14 +309,6 @@ struct ClaimOptionsTests {
         #expect(list.claims.map(\.name) == [first, second])
     }
 
-    /// Names are compared as Swift strings, which are equal when canonically equivalent: NFC `é`
-    /// and NFD `e` + U+0301 count as one name, though JSON tells the two member names apart.
-    @Test func canonicallyEquivalentNamesCountAsOne() throws {
-        let list = ClaimList()
-        try Self.add(list, "caf\u{E9}")
-        Self.expectRefused("cafe\u{301}", to: list, "claim \"cafe\\xcc\\x81\" is declared twice")
-    }
-
     /// Dots nest wherever they are: the name is read scalar by scalar, so a dot followed by a
     /// combining mark (`.` U+0301) still separates.
     @Test func aDotBeforeACombiningMarkStillNests() throws {
@@ -385,5 +377,53 @@ struct ClaimOptionsTests {
             _ = try merged.appending(clash, conflict: &conflict)
         }
         #expect(conflict == 1)
+    }
+
+    // MARK: Names compare by bytes
+
+    /// "\u{E9}" and "e\u{301}" are canonically equivalent, so Swift's String equality calls them
+    /// equal, but they are two JSON member names: both claims are kept, each its own member.
+    @Test func canonicallyEquivalentNamesAreDistinctClaims() throws {
+        let list = ClaimList()
+        try Self.add(list, "\u{E9}")
+        try Self.add(list, "e\u{301}")
+        try Self.add(list, "\u{212B}")  // ANGSTROM SIGN, canonically U+00C5
+        try Self.add(list, "\u{C5}")
+        #expect(list.claims.count == 4)
+        let payload = try StructuredClaimTests.members(list, ["1", "2", "3", "4"].map { [UInt8]($0.utf8) })
+        #expect(Array(payload.utf8) == Array(",\"\u{E9}\":\"1\",\"e\u{301}\":\"2\",\"\u{212B}\":\"3\",\"\u{C5}\":\"4\"".utf8))
+    }
+
+    /// The same for nested names: two parents, not one shared object, and no prefix conflict.
+    @Test func canonicallyEquivalentParentsAreDistinctObjects() throws {
+        let list = ClaimList()
+        try Self.add(list, "\u{E9}.a")
+        try Self.add(list, "e\u{301}.a")
+        let payload = try StructuredClaimTests.members(list, ["1", "2"].map { [UInt8]($0.utf8) })
+        #expect(Array(payload.utf8) == Array(",\"\u{E9}\":{\"a\":\"1\"},\"e\u{301}\":{\"a\":\"2\"}".utf8))
+        let other = ClaimList()
+        try Self.add(other, "\u{E9}.a")
+        try Self.add(other, "e\u{301}")  // a prefix of "\u{E9}.a" by String equality, not by bytes
+        #expect(other.claims.count == 2)
+        Self.expectRefused("\u{E9}.a", to: list, "claim \"\\xc3\\xa9.a\" is declared twice")
+        Self.expectRefused("\u{E9}", to: list, "claim \"\\xc3\\xa9\" conflicts with claim \"\\xc3\\xa9.a\"")
+    }
+
+    /// A level under backend_jwt_enforce compares the same way.
+    @Test func enforcedClaimsCompareNamesByBytes() throws {
+        let upper = ClaimList()
+        try Self.add(upper, "\u{E9}")
+        let lower = ClaimList()
+        try Self.add(lower, "e\u{301}")
+        var conflict = -1
+        #expect(try upper.appending(lower, conflict: &conflict).claims.count == 2)
+    }
+
+    /// Option names are matched in ASCII only: U+212A KELVIN SIGN lowercases to "k" in Unicode.
+    @Test func wso2ArgumentNamesAreMatchedInASCII() throws {
+        let error = #expect(throws: BackendJWTError.self) {
+            try WSO2Claims.add(to: ClaimList(), options: ["apiname=a", "version=1", "\u{212A}eytype=x"].map { [UInt8]($0.utf8) })
+        }
+        #expect(error?.message.hasPrefix("unknown argument \"\\xe2\\x84\\xaaeytype\"") == true, "\(error?.message ?? "")")
     }
 }

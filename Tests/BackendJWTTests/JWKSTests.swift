@@ -174,6 +174,31 @@ struct JWKSTests {
         #expect(entries.first?["x5c"] != nil)
     }
 
+    /// The keys that sign come first, whatever the order the keys were added in (nginx adds
+    /// backend_jwt_jwks_key keys while reading the http block, before any location's signer):
+    /// a verifier that takes the first key keeps working while a new key is only published.
+    @Test func signingKeysComeBeforePublishedOnes() throws {
+        let set = JWKSet()
+        try set.add(key: Fixture.publicKey("ec-p256-public.pem"), algorithm: nil)  // upcoming
+        try set.add(key: Fixture.publicKey("ed25519-public.pem"), algorithm: nil)  // retired
+        try set.add(makeSigner(.rs256, key: "rsa2048-pkcs8.pem"))
+        try set.add(key: Fixture.publicKey("rsa4096-public.pem"), algorithm: nil)
+        try set.add(makeSigner(.es384, key: "ec-p384.pem"))
+        #expect(try Self.entries(set).map { $0["alg"] as? String } == ["RS256", "ES384", "ES256", "EdDSA", "RS256"])
+        #expect(try Self.entries(set).first?["n"] as? String == (try Independent.jwk("rsa2048-public.pem"))["n"])
+    }
+
+    /// A published key that a signer then signs with is one entry, among the signing ones.
+    @Test func aPublishedKeyThatSignsMovesToTheFront() throws {
+        let set = JWKSet()
+        try set.add(key: Fixture.publicKey("ed25519-public.pem"), algorithm: nil)
+        try set.add(key: Fixture.publicKey("rsa2048-public.pem"), algorithm: nil)
+        try set.add(makeSigner(.rs256, key: "rsa2048-pkcs8.pem"))
+        let entries = try Self.entries(set)
+        #expect(entries.map { $0["alg"] as? String } == ["RS256", "EdDSA"])
+        #expect(entries.first?["kid"] as? String == (try Independent.thumbprint(of: "rsa2048-public.pem")))
+    }
+
     /// One key under two algorithms is two entries with the same thumbprint (README: give each
     /// its own backend_jwt_key_id); with distinct kids jwt-kit verifies both kinds of tokens.
     @Test func oneKeyUnderTwoAlgorithms() async throws {

@@ -218,3 +218,15 @@ def test_other_methods_not_allowed(signers, method):
     code, headers, body = signers.request("/jwks", method=method)
     assert code == 405
     assert b'"keys"' not in body
+
+
+def test_signing_keys_come_before_published_ones(nginx, keys, backend):
+    """During a rotation the key that signs is the first entry (verifiers that take the first key
+    keep working), whatever the order of the directives: jwks_key is read before any location."""
+    n = nginx(JWKS + signing_location(keys, "ES256", path="/es/") + signing_location(keys, "RS256", path="/rs/"),
+              http=f"""    backend_jwt_jwks_key {keys.ed25519_public};
+    backend_jwt_jwks_key {keys.rsa2};""")
+    jwks = fetch_jwks(n)
+    assert [e["kid"] for e in jwks["keys"]] == [keys.kid[k] for k in ("ec", "rsa", "ed25519", "rsa2")]
+    first = jwt.PyJWK(jwks["keys"][0])
+    jwt.decode(only_token(n.seen("/es/")), first.key, algorithms=["ES256"])

@@ -139,6 +139,15 @@ def test_bad_json_fails_closed(nginx, keys, backend, value):
     assert line.endswith(JSON_ERROR) or f"{JSON_ERROR}," in line, line
 
 
+@pytest.mark.parametrize("value", [b'{"a":1,"a":2}', b'{"a":1,"\\u0061":2}', b'[{"x":{"k":1,"k":{}}}]'],
+                         ids=["plain", "escaped", "nested"])
+def test_json_with_a_duplicate_member_name_fails_closed(nginx, keys, backend, value):
+    """Parsers disagree on which of two members wins: such a value never reaches a backend."""
+    n = nginx(location(keys, "backend_jwt_claim ctx $http_x_v type=json;"))
+    line = assert_refused(n, backend, ("/", [("X-V", value)]), 'claim "ctx": value "')
+    assert "has an object with a duplicate member name, which JSON parsers read differently" in line, line
+
+
 def test_bad_json_in_a_nested_claim_names_the_claim(nginx, keys, backend):
     n = nginx(location(keys, """
             backend_jwt_claim meta.ok 1 type=json;
