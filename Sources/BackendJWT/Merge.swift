@@ -150,6 +150,13 @@ extension LevelSettings {
             signer = shared
             return
         }
+        if let choice = cache.value ?? nil {
+            do {
+                _ = try Signer.minimumRemaining(choice.remaining, ttl: parameters.ttl)
+            } catch {
+                throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(cache.place))")
+            }
+        }
         let made: Signer
         do {
             let cacheChoice = cache.value ?? nil

@@ -46,10 +46,11 @@ def test_cache_option_given_twice(nginx_t, keys, options, name):
 @pytest.mark.parametrize("ttl, option, shown", [("10", "min_remaining=10s", "10s"), ("1m", "min_remaining=2m", "120s"),
                                                 ("60", "min_remaining=100%", "100%")])
 def test_cache_that_could_never_serve(nginx_t, keys, ttl, option, shown):
-    code, out, conf, _ = nginx_t(signing_location(
-        keys, "RS256", f"backend_jwt_token_ttl {ttl}; backend_jwt_cache size=10 {option};"))
+    code, out, conf, line = nginx_t(signing_location(
+        keys, "RS256", f"backend_jwt_token_ttl {ttl};\n backend_jwt_cache size=10 {option}; #HERE"))
     assert code != 0
     seconds = 60 if ttl == "1m" else int(ttl)
     message = (f"backend_jwt: cache min_remaining={shown} is not shorter than the token TTL ({seconds}s): no cached "
                "token could be reused; lower min_remaining")
-    assert re.search(re.escape(message) + r".* in " + re.escape(conf) + r":\d+$", out, re.M), out
+    # the error points at the backend_jwt_cache line
+    assert re.search(re.escape(message) + r".* in " + re.escape(f"{conf}:{line}") + "$", out, re.M), out
