@@ -1,4 +1,4 @@
-import BackendJWTABI
+@testable import BackendJWTABI
 import CBackendJWT
 import Foundation
 import JWTKit
@@ -46,45 +46,148 @@ struct ABITests {
         "unknown signing algorithm \"HS999\"; use one of HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, "
         + "PS512, ES256, ES384, ES512, EdDSA, NONE or a Java-style name such as SHA256withRSA"
 
-    /// bjwt_key_load without the optional password_file= argument.
-    static func keyLoad(
-        _ path: UnsafePointer<CChar>, _ len: Int, _ key: UnsafeMutablePointer<OpaquePointer?>?,
-        _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
-    ) -> Int32 {
-        bjwtKeyLoad(path, len, nil, 0, nil, 0, key, err, cap)
+    /// A configuration (bjwt_config) and its levels (bjwt_level), driven through the C ABI the
+    /// way the module drives them: each directive by name with its file and line (every call
+    /// gets the next line of "test.conf"), each level merged into its enclosing one.
+    final class Conf {
+        static let file = "test.conf"
+        let handle: OpaquePointer
+        private(set) var levels: [OpaquePointer] = []
+        /// The line of the last directive applied.
+        private(set) var line = 0
+
+        init(prefix: String = "/conf/") {
+            handle = ABITests.withBytes(prefix) { bjwtConfigCreate($0, $1) }
+        }
+
+        deinit {
+            levels.forEach { bjwtLevelFree($0) }
+            bjwtConfigFree(handle)
+        }
+
+        /// A new level, freed with the configuration (or by `free`).
+        func level() -> OpaquePointer {
+            let level = bjwtLevelCreate()
+            levels.append(level)
+            return level
+        }
+
+        func free(_ level: OpaquePointer) {
+            levels.removeAll { $0 == level }
+            bjwtLevelFree(level)
+        }
+
+        /// The settings behind a level handle.
+        func settings(_ level: OpaquePointer) -> LevelSettings {
+            Unmanaged<LevelHandle>.fromOpaque(UnsafeRawPointer(level)).takeUnretainedValue().settings
+        }
+
+        /// `place` of a line of test.conf, as messages show it.
+        static func at(_ line: Int) -> String { " in \(file):\(line)" }
+
+        /// bjwt_directive; `servesJWKS` receives what it reports (left alone on an error).
+        @discardableResult
+        func directive(
+            _ level: OpaquePointer?, _ name: String, _ args: [String] = [], handler: Int = BJWT_HANDLER_NONE,
+            _ err: ErrorBuffer = ErrorBuffer(), servesJWKS: UnsafeMutablePointer<Int32>? = nil
+        ) -> Int32 {
+            line += 1
+            let line = self.line
+            return err.call { e, cap in
+                ABITests.withBytes(name) { n, nameLength in
+                    ABITests.withArguments(args) { p, l, count in
+                        ABITests.withBytes(Self.file) { f, fileLength in
+                            bjwtDirective(
+                                handle, level, n, nameLength, p, l, count, f, fileLength, line, Int32(handler), servesJWKS,
+                                e, cap)
+                        }
+                    }
+                }
+            }
+        }
+
+        /// bjwt_directive that must succeed.
+        func apply(_ level: OpaquePointer, _ name: String, _ args: [String] = []) throws {
+            let err = ErrorBuffer()
+            try #require(directive(level, name, args, err) == Int32(BJWT_OK), "\(name): \(err.message)")
+        }
+
+        /// Applies each directive in turn.
+        func apply(_ level: OpaquePointer, _ directives: [(String, [String])]) throws {
+            for (name, args) in directives { try apply(level, name, args) }
+        }
+
+        /// bjwt_level_merge of `child` into `parent`.
+        @discardableResult
+        func merge(
+            _ parent: OpaquePointer?, _ child: OpaquePointer?, inLocation: Bool = false, handler: Int = BJWT_HANDLER_OTHER,
+            location: String = "/api/", dropped: String? = nil, _ err: ErrorBuffer = ErrorBuffer()
+        ) -> Int32 {
+            let name = [CChar](location.utf8.map { CChar(bitPattern: $0) })
+            return name.withUnsafeBufferPointer { n in
+                func call(_ droppedPointer: UnsafePointer<CChar>?) -> Int32 {
+                    var facts = bjwt_level_facts()
+                    facts.in_location = inLocation ? 1 : 0
+                    facts.handler = Int32(handler)
+                    facts.location = n.baseAddress
+                    facts.location_len = n.count
+                    facts.dropped = droppedPointer
+                    return err.call { e, cap in bjwtLevelMerge(handle, parent, child, &facts, e, cap) }
+                }
+                guard let dropped else { return call(nil) }
+                return dropped.withCString { call($0) }
+            }
+        }
+
+        /// bjwt_level_location, which must succeed.
+        func location(_ level: OpaquePointer) throws -> bjwt_location {
+            var out = bjwt_location()
+            try #require(bjwtLevelLocation(level, &out) == Int32(BJWT_OK))
+            return out
+        }
+
+        /// A location with `directives` (and `backend_jwt on` unless they set it) merged into an
+        /// empty http level: what a request there gets. The merge must succeed.
+        func enabledLocation(_ directives: [(String, [String])]) throws -> bjwt_location {
+            let http = level()
+            let location = level()
+            if !directives.contains(where: { $0.0 == "backend_jwt" }) { try apply(location, "backend_jwt", ["on"]) }
+            try apply(location, directives)
+            let err = ErrorBuffer()
+            try #require(merge(http, location, err) == Int32(BJWT_OK), "\(err.message)")
+            let out = try self.location(location)
+            try #require(out.signer != nil)
+            return out
+        }
+
+        /// The merge error of such a location, or nil.
+        func mergeError(_ directives: [(String, [String])]) throws -> (status: Int32, message: String) {
+            let http = level()
+            let location = level()
+            if !directives.contains(where: { $0.0 == "backend_jwt" }) { try apply(location, "backend_jwt", ["on"]) }
+            try apply(location, directives)
+            let err = ErrorBuffer()
+            let rc = merge(http, location, err)
+            #expect(err.untouchedPastCap)
+            return (rc, err.message)
+        }
+
+        /// bjwt_config_template: the text of template `index`, or nil.
+        func template(_ index: Int) -> String? {
+            var length = -1
+            guard let text = bjwtConfigTemplate(handle, index, &length) else { return nil }
+            return String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self)
+        }
+
+        var templates: [String?] { (0..<bjwtConfigTemplates(handle)).map { template($0) } }
     }
 
-    /// bjwt_signer_create with the kid from the key's thumbprint and no certificate.
-    static func signerCreate(
-        _ alg: Int32, _ enc: Int32, _ ttl: Int64, _ key: OpaquePointer?, _ claims: OpaquePointer?,
-        _ signer: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
-    ) -> Int32 {
-        var params = Self.params(alg: alg, enc: enc, ttl: ttl, key: key, claims: claims)
-        return bjwtSignerCreate(&params, signer, err, cap)
-    }
-
-    /// bjwt_signer_params as the module fills it: every field the call does not name is zero (as
-    /// a C designated initializer leaves it), but for the registered-claim defaults of the
-    /// directives (no audience, `backend_jwt_not_before off`, `backend_jwt_jti on`).
-    static func params(
-        alg: Int32, enc: Int32 = Int32(BJWT_ENC_BASE64URL), ttl: Int64 = 60, key: OpaquePointer?, cert: OpaquePointer? = nil,
-        kidMode: Int32 = Int32(BJWT_KID_THUMBPRINT), kid: UnsafePointer<CChar>? = nil, kidLength: Int = 0,
-        audiences: Int = 0, nbfLeeway: Int64 = -1, jti: Int32 = 1, claims: OpaquePointer?
-    ) -> bjwt_signer_params {
-        var params = bjwt_signer_params()
-        params.alg = alg
-        params.enc = enc
-        params.ttl = ttl
-        params.key = key
-        params.cert = cert
-        params.kid_mode = kidMode
-        params.kid = kid
-        params.kid_len = kidLength
-        params.audiences = audiences
-        params.nbf_leeway = nbfLeeway
-        params.jti = jti
-        params.claims = claims
-        return params
+    /// The template texts of a location's values, in mint order; nil for BJWT_NO_VALUE.
+    static func valueTemplates(_ conf: Conf, _ location: bjwt_location) -> [String?] {
+        (0..<location.nvalues).map { i in
+            let index = location.values[i]
+            return index == -1 ? nil : conf.template(index)
+        }
     }
 
     /// Calls `body` with `texts` as C arrays of pointers and lengths, each text in its own
@@ -107,41 +210,91 @@ struct ABITests {
         }
     }
 
-    /// bjwt_claims_add with the directive's options after the value.
-    @discardableResult
-    static func addClaim(
-        _ claims: OpaquePointer?, _ name: String, _ options: [String] = [], _ err: ErrorBuffer = ErrorBuffer()
-    ) -> Int32 {
-        err.call { e, cap in
-            withBytes(name) { n, length in withArguments(options) { bjwtClaimsAdd(claims, n, length, $0, $1, $2, e, cap) } }
+    // MARK: Directives
+
+    /// The key each algorithm's signer needs, as its directive.
+    static func keyDirective(_ algorithm: SigningAlgorithm) -> (String, [String])? {
+        switch algorithm {
+        case .none: return nil
+        case .hs256, .hs384, .hs512: return ("backend_jwt_signing_secret", [Fixture.path("secret-64.hex"), "encoding=hex"])
+        case .es256: return ("backend_jwt_signing_key", [Fixture.path("ec-p256.pem")])
+        case .es384: return ("backend_jwt_signing_key", [Fixture.path("ec-p384.pem")])
+        case .es512: return ("backend_jwt_signing_key", [Fixture.path("ec-p521.pem")])
+        case .edDSA: return ("backend_jwt_signing_key", [Fixture.path("ed25519.pem")])
+        default: return ("backend_jwt_signing_key", [Fixture.path("rsa2048-pkcs8.pem")])
         }
     }
 
-    // MARK: Directive parsing
-
+    /// backend_jwt_signing_algorithm sets the level's algorithm, and the location's tokens carry it.
     @Test(arguments: [
-        ("SHA256withRSA", BJWT_ALG_RS256), ("RS256", BJWT_ALG_RS256), ("NONE", BJWT_ALG_NONE),
-        ("HmacSHA512", BJWT_ALG_HS512), ("SHA384withECDSA", BJWT_ALG_ES384), ("SHA256withRSA/PSS", BJWT_ALG_PS256),
-        ("Ed25519", BJWT_ALG_EDDSA),
+        ("SHA256withRSA", SigningAlgorithm.rs256), ("RS256", .rs256), ("NONE", .none), ("HmacSHA512", .hs512),
+        ("SHA384withECDSA", .es384), ("SHA256withRSA/PSS", .ps256), ("Ed25519", .edDSA),
     ])
-    func parseAlgorithm(_ text: String, _ expected: Int) {
-        var alg: Int32 = -1
+    func parseAlgorithm(_ text: String, _ expected: SigningAlgorithm) throws {
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes(text) { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
-        #expect(rc == Self.status(BJWT_OK))
-        #expect(alg == Int32(expected))
+        #expect(conf.directive(level, "backend_jwt_signing_algorithm", [text], err) == Self.status(BJWT_OK))
+        #expect(conf.settings(level).algorithm.value == expected)
+
+        // A configuration's levels own their signers: it lives as long as the location is used.
+        let enabled = Conf()
+        let location = try enabled.enabledLocation(
+            [("backend_jwt_signing_algorithm", [text])] + [Self.keyDirective(expected)].compactMap { $0 })
+        let minted = Self.mintC(location.signer, now: 1_700_000_000, values: [nil, nil])
+        #expect(minted.status == Self.status(BJWT_OK))
+        #expect(try DecodedToken(minted.token).header.hasPrefix(#"{"alg":""# + expected.joseName + #"","typ":"JWT""#))
     }
 
-    /// A NULL output pointer is an error, never a reason to skip the check or the work.
-    @Test func nullOutputPointersAreErrors() {
+    /// A NULL handle is an error, never a reason to skip the check or the work; the optional
+    /// serves_jwks output may be NULL.
+    @Test func nullArgumentsAreErrors() throws {
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        #expect(err.call { e, cap in Self.withBytes("abc") { bjwtParseTTL($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message == "output pointer is NULL")
-        #expect(err.call { e, cap in Self.withBytes("RS256") { bjwtParseAlgorithm($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.call { e, cap in Self.withBytes("base64") { bjwtParseEncoding($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
-        let path = Fixture.path("rsa2048-pkcs8.pem")
-        #expect(err.call { e, cap in Self.withBytes(path) { Self.keyLoad($0, $1, nil, e, cap) } } == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.call { e, cap in Self.signerCreate(Int32(BJWT_ALG_NONE), 0, 60, nil, nil, nil, e, cap) } == Self.status(BJWT_ERR_CONFIG))
+        #expect(
+            err.call { e, cap in
+                Self.withBytes("backend_jwt_encoding") { bjwtDirective(nil, level, $0, $1, nil, nil, 0, nil, 0, 1, 0, nil, e, cap) }
+            } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "bjwt_directive: missing argument")
+        #expect(err.untouchedPastCap)
+        #expect(
+            err.call { e, cap in
+                Self.withBytes("backend_jwt_encoding") { bjwtDirective(conf.handle, nil, $0, $1, nil, nil, 0, nil, 0, 1, 0, nil, e, cap) }
+            } == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "bjwt_directive: missing argument")
+        // backend_jwt_jwks_key at the http level: a NULL config is an error there too.
+        let jwksKey = ErrorBuffer()
+        let rc = jwksKey.call { e, cap in
+            Self.withBytes("backend_jwt_jwks_key") { n, nl in
+                Self.withArguments([Fixture.path("rsa2048-public.pem")]) { bjwtDirective(nil, level, n, nl, $0, $1, $2, nil, 0, 1, 0, nil, e, cap) }
+            }
+        }
+        #expect(rc == Self.status(BJWT_ERR_CONFIG))
+        #expect(jwksKey.message == "bjwt_directive: missing argument")
+
+        #expect(conf.directive(level, "backend_jwt_jwks", servesJWKS: nil) == Self.status(BJWT_OK))
+
+        let child = conf.level()
+        var facts = bjwt_level_facts()
+        for (config, parent, lower, withFacts) in [
+            (nil, level, child, true), (conf.handle, nil, child, true), (conf.handle, level, nil, true),
+            (conf.handle, level, child, false),
+        ] as [(OpaquePointer?, OpaquePointer?, OpaquePointer?, Bool)] {
+            let merge = ErrorBuffer()
+            let status = merge.call { e, cap in
+                withFacts ? bjwtLevelMerge(config, parent, lower, &facts, e, cap) : bjwtLevelMerge(config, parent, lower, nil, e, cap)
+            }
+            #expect(status == Self.status(BJWT_ERR_CONFIG))
+            #expect(merge.message == "bjwt_level_merge: missing argument")
+        }
+
+        var out = bjwt_location()
+        #expect(bjwtLevelLocation(nil, &out) == Self.status(BJWT_ERR_CONFIG))
+        #expect(bjwtLevelLocation(level, nil) == Self.status(BJWT_ERR_CONFIG))
+        #expect(bjwtConfigTemplates(nil) == 0)
+        bjwtLevelFree(nil)
+        bjwtConfigFree(nil)
     }
 
     /// A size_t past Int.max arrives as a negative Int: no bound fits it.
@@ -151,150 +304,178 @@ struct ABITests {
         #expect(signer.tokenBound(valueBytes: Int.min) == Int.max)
     }
 
-    @Test func parseAlgorithmReadsOnlyTheGivenLength() {
-        var alg: Int32 = -1
-        let rc = Self.withBytes("RS256 and more") { text, _ in bjwtParseAlgorithm(text, 5, &alg, nil, 0) }
+    @Test func directiveReadsOnlyTheGivenLengths() {
+        let conf = Conf()
+        let level = conf.level()
+        let rc = Self.withBytes("backend_jwt_signing_algorithmXYZ") { name, length in
+            Self.withArguments(["RS256 and more"]) { pointers, _, count in
+                var five = 5
+                return bjwtDirective(conf.handle, level, name, length - 3, pointers, &five, count, nil, 0, 1, 0, nil, nil, 0)
+            }
+        }
         #expect(rc == Self.status(BJWT_OK))
-        #expect(alg == Int32(BJWT_ALG_RS256))
+        #expect(conf.settings(level).algorithm.value == .rs256)
     }
 
-    @Test func parseAlgorithmErrorLeavesTheOutputAlone() {
-        var alg: Int32 = -1
+    @Test func directiveErrorLeavesTheLevelAlone() {
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        var serves: Int32 = 7
+        let rc = conf.directive(level, "backend_jwt_signing_algorithm", ["HS999"], err, servesJWKS: &serves)
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(alg == -1)
-        #expect(err.message == Self.unknownHS999)
+        #expect(conf.settings(level).algorithm.value == nil)
+        #expect(serves == 7)
+        #expect(err.message == "\"backend_jwt_signing_algorithm\" directive: " + Self.unknownHS999)
         #expect(err.untouchedPastCap)
+        // The level can still take the directive: the refused one left nothing behind.
+        #expect(conf.directive(level, "backend_jwt_signing_algorithm", ["ES256"], servesJWKS: &serves) == Self.status(BJWT_OK))
+        #expect(serves == 0)
+        #expect(conf.settings(level).algorithm.value == .es256)
     }
 
     @Test func aNullStringIsEmpty() {
-        var alg: Int32 = -1
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in bjwtParseAlgorithm(nil, 0, &alg, e, cap) }
+        var pointers: [UnsafePointer<CChar>?] = [nil]
+        var lengths = [0]
+        let rc = err.call { e, cap in
+            Self.withBytes("backend_jwt_signing_algorithm") {
+                bjwtDirective(conf.handle, level, $0, $1, &pointers, &lengths, 1, nil, 0, 1, 0, nil, e, cap)
+            }
+        }
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message.hasPrefix("unknown signing algorithm \"\";"))
+        #expect(err.message.hasPrefix("\"backend_jwt_signing_algorithm\" directive: unknown signing algorithm \"\";"))
+        let noName = ErrorBuffer()
+        #expect(noName.call { e, cap in bjwtDirective(conf.handle, level, nil, 0, nil, nil, 0, nil, 0, 1, 0, nil, e, cap) } == Self.status(BJWT_ERR_CONFIG))
+        #expect(noName.message == "unknown directive \"\"")
     }
 
     @Test func parseEncoding() {
-        var enc: Int32 = -1
-        #expect(Self.withBytes("base64") { bjwtParseEncoding($0, $1, &enc, nil, 0) } == Self.status(BJWT_OK))
-        #expect(enc == Int32(BJWT_ENC_BASE64))
-        #expect(Self.withBytes("Base64Url") { bjwtParseEncoding($0, $1, &enc, nil, 0) } == Self.status(BJWT_OK))
-        #expect(enc == Int32(BJWT_ENC_BASE64URL))
+        for (text, encoding) in [("base64", TokenEncoding.base64), ("Base64Url", .base64url)] {
+            let conf = Conf()
+            let level = conf.level()
+            #expect(conf.directive(level, "backend_jwt_encoding", [text]) == Self.status(BJWT_OK))
+            #expect(conf.settings(level).encoding.value == encoding)
+        }
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("hex") { bjwtParseEncoding($0, $1, &enc, e, cap) } }
-        #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(enc == Int32(BJWT_ENC_BASE64URL))
-        #expect(err.message == "unknown encoding \"hex\"; use base64url or base64")
+        #expect(conf.directive(level, "backend_jwt_encoding", ["hex"], err) == Self.status(BJWT_ERR_CONFIG))
+        #expect(conf.settings(level).encoding.value == nil)
+        #expect(err.message == "\"backend_jwt_encoding\" directive: unknown encoding \"hex\"; use base64url or base64")
     }
 
     @Test func parseTTL() {
-        var seconds: Int64 = -1
-        #expect(Self.withBytes("1h 30m") { bjwtParseTTL($0, $1, &seconds, nil, 0) } == Self.status(BJWT_OK))
-        #expect(seconds == 5400)
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("30m1h") { bjwtParseTTL($0, $1, &seconds, e, cap) } }
-        #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(seconds == 5400)
-        #expect(err.message.hasPrefix("invalid token TTL \"30m1h\""))
+        #expect(conf.directive(level, "backend_jwt_token_ttl", ["30m1h"], err) == Self.status(BJWT_ERR_CONFIG))
+        #expect(conf.settings(level).ttl.value == nil)
+        #expect(err.message.hasPrefix("\"backend_jwt_token_ttl\" directive: invalid token TTL \"30m1h\""))
+        #expect(conf.directive(level, "backend_jwt_token_ttl", ["1h 30m"]) == Self.status(BJWT_OK))
+        #expect(conf.settings(level).ttl.value == 5400)
     }
 
-    @Test func checkHeaderName() {
-        #expect(Self.withBytes("X-JWT-Assertion") { bjwtCheckHeaderName($0, $1, nil, 0) } == Self.status(BJWT_OK))
+    @Test func checkHeaderName() throws {
+        let conf = Conf()
+        let level = conf.level()
+        #expect(conf.directive(level, "backend_jwt_header", ["X-JWT-Assertion"]) == Self.status(BJWT_OK))
+        #expect(conf.settings(level).header.value == [UInt8]("X-JWT-Assertion"))
+        let location = try conf.location(level)
+        #expect(String(decoding: UnsafeRawBufferPointer(start: location.header, count: location.header_len), as: UTF8.self) == "X-JWT-Assertion")
+        let other = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("Host") { bjwtCheckHeaderName($0, $1, e, cap) } }
-        #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message == "header name \"Host\" controls how the request is routed or framed; choose another")
+        #expect(conf.directive(other, "backend_jwt_header", ["Host"], err) == Self.status(BJWT_ERR_CONFIG))
+        #expect(conf.settings(other).header.value == nil)
+        #expect(
+            err.message
+                == "\"backend_jwt_header\" directive: header name \"Host\" controls how the request is routed or framed; choose another")
     }
 
     // MARK: Error text
 
-    @Test(arguments: [1, 2, 8, 40])
+    static let unknownHS999Line = "\"backend_jwt_signing_algorithm\" directive: " + unknownHS999
+
+    @Test(arguments: [1, 2, 8, 40, 80])
     func errorTextIsTruncatedAndNULTerminated(_ cap: Int) {
+        let conf = Conf()
         let err = ErrorBuffer(cap: cap)
-        var alg: Int32 = -1
-        let rc = err.call { e, cap in Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, e, cap) } }
+        let rc = conf.directive(conf.level(), "backend_jwt_signing_algorithm", ["HS999"], err)
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message == String(Self.unknownHS999.prefix(cap - 1)))
+        #expect(err.message == String(Self.unknownHS999Line.prefix(cap - 1)))
         #expect(err.storage[cap - 1] == 0)
         #expect(err.untouchedPastCap)
     }
 
     @Test func noErrorBufferStillGivesTheStatus() {
-        var alg: Int32 = -1
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer(cap: 0)
-        let rc = err.call { e, _ in Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, e, 0) } }
+        let rc = err.call { e, _ in
+            Self.withBytes("backend_jwt_signing_algorithm") { n, nl in
+                Self.withArguments(["HS999"]) { bjwtDirective(conf.handle, level, n, nl, $0, $1, $2, nil, 0, 1, 0, nil, e, 0) }
+            }
+        }
         #expect(rc == Self.status(BJWT_ERR_CONFIG))
         #expect(err.untouchedPastCap)
-        #expect(Self.withBytes("HS999") { bjwtParseAlgorithm($0, $1, &alg, nil, 256) } == Self.status(BJWT_ERR_CONFIG))
+        let none = Self.withBytes("backend_jwt_signing_algorithm") { n, nl in
+            Self.withArguments(["HS999"]) { bjwtDirective(conf.handle, level, n, nl, $0, $1, $2, nil, 0, 1, 0, nil, nil, 256) }
+        }
+        #expect(none == Self.status(BJWT_ERR_CONFIG))
     }
 
     // MARK: Keys and claims
 
-    static func loadKey(_ file: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
-        var key: OpaquePointer?
-        let rc = err.call { e, cap in Self.withBytes(Fixture.path(file)) { Self.keyLoad($0, $1, &key, e, cap) } }
-        return (rc, key)
+    /// backend_jwt_signing_key at a new level of `conf`: the status and the level.
+    static func loadKey(_ conf: Conf, _ file: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer) {
+        let level = conf.level()
+        return (conf.directive(level, "backend_jwt_signing_key", [Fixture.path(file)], err), level)
     }
 
     @Test func keyLoadAndFree() {
-        let (rc, key) = Self.loadKey("rsa2048-pkcs1.pem")
+        let conf = Conf()
+        let (rc, level) = Self.loadKey(conf, "rsa2048-pkcs1.pem")
         #expect(rc == Self.status(BJWT_OK))
+        weak var key = conf.settings(level).key.value
         #expect(key != nil)
-        bjwtKeyFree(key)
-        bjwtKeyFree(nil)
+        #expect(conf.settings(level).key.place == Where(file: Conf.file, line: conf.line))
+        conf.free(level)
+        #expect(key == nil, "bjwt_level_free releases the level's key")
+        bjwtLevelFree(nil)
     }
 
     @Test(arguments: ["missing.pem", "rsa2048-public.pem", "certificate.pem", "rsa1024.pem", "garbage.pem"])
     func keyLoadErrorsAreKeyErrors(_ file: String) {
+        let conf = Conf()
         let err = ErrorBuffer()
-        let (rc, key) = Self.loadKey(file, err)
+        let (rc, level) = Self.loadKey(conf, file, err)
         #expect(rc == Self.status(BJWT_ERR_KEY))
-        #expect(key == nil)
-        #expect(err.message.contains("key file \""))
+        #expect(conf.settings(level).key.value == nil)
+        #expect(err.message.hasPrefix("\"backend_jwt_signing_key\" directive: "), "\(err.message)")
+        #expect(err.message.contains("key file \""), "\(err.message)")
     }
 
-    @Test func claimList() {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
-        #expect(bjwtClaimsCount(claims) == 0)
-        #expect(Self.withBytes("dept") { bjwtClaimsAdd(claims, $0, $1, nil, nil, 0, nil, 0) } == Self.status(BJWT_OK))
-        #expect(Self.addClaim(claims, "level", ["type=int"]) == Self.status(BJWT_OK))
-        #expect(bjwtClaimsCount(claims) == 2)
-        #expect(borrowClaims(claims).map(\.type) == [.string, .int])
+    @Test func claimList() throws {
+        let conf = Conf()
+        let level = conf.level()
+        #expect(conf.directive(level, "backend_jwt_claim", ["dept", "$dept"]) == Self.status(BJWT_OK))
+        #expect(conf.directive(level, "backend_jwt_claim", ["level", "$level", "type=int"]) == Self.status(BJWT_OK))
+        let declared = try #require(conf.settings(level).claims.value)
+        #expect(declared.list.claims.map(\.type) == [.string, .int])
+        #expect(conf.templates == ["$dept", "$level"])
 
         let err = ErrorBuffer()
-        let reserved = err.call { e, cap in Self.withBytes("exp") { bjwtClaimsAdd(claims, $0, $1, nil, nil, 0, e, cap) } }
+        let reserved = conf.directive(level, "backend_jwt_claim", ["exp", "$exp"], err)
         #expect(reserved == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message == "claim name \"exp\" is reserved: the module sets it")
+        #expect(err.message == "\"backend_jwt_claim\" directive: claim name \"exp\" is reserved: the module sets it")
         #expect(err.untouchedPastCap)
-        #expect(bjwtClaimsCount(claims) == 2)
-    }
-
-    func borrowClaims(_ handle: OpaquePointer) -> [ClaimList.Claim] {
-        Unmanaged<ClaimList>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue().claims
-    }
-
-    @Test func nullClaimList() {
-        let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes("a") { bjwtClaimsAdd(nil, $0, $1, nil, nil, 0, e, cap) } }
-        #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message == "no claim list")
-        #expect(bjwtClaimsCount(nil) == 0)
-        bjwtClaimsFree(nil)
+        #expect(conf.settings(level).claims.value?.list.claims.count == 2)
+        #expect(bjwtConfigTemplates(conf.handle) == 2, "a refused claim adds no template")
     }
 
     // MARK: Signer
-
-    static func createSigner(
-        alg: Int = BJWT_ALG_RS256, enc: Int = BJWT_ENC_BASE64URL, ttl: Int64 = 3600, key: OpaquePointer?,
-        claims: OpaquePointer?, _ err: ErrorBuffer = ErrorBuffer()
-    ) -> (Int32, OpaquePointer?) {
-        var signer: OpaquePointer?
-        let rc = err.call { e, cap in Self.signerCreate(Int32(alg), Int32(enc), ttl, key, claims, &signer, e, cap) }
-        return (rc, signer)
-    }
 
     /// Calls bjwt_signer_mint with C arrays; nil values are NULL pointers.
     static func mintC(
@@ -329,20 +510,18 @@ struct ABITests {
     }
 
     @Test func roundTripVerifiedByJWTKit() async throws {
-        let (keyStatus, key) = Self.loadKey("rsa2048-pkcs8.pem")
-        try #require(keyStatus == Self.status(BJWT_OK))
-        let claims = bjwtClaimsCreate()
-        try #require(Self.addClaim(claims, "level", ["type=int"]) == Self.status(BJWT_OK))
-        try #require(Self.withBytes("team") { bjwtClaimsAdd(claims, $0, $1, nil, nil, 0, nil, 0) } == Self.status(BJWT_OK))
-        let (rc, signer) = Self.createSigner(key: key, claims: claims)
-        try #require(rc == Self.status(BJWT_OK))
-        // The signer keeps what it needs: key and claims may be freed first.
-        bjwtKeyFree(key)
-        bjwtClaimsFree(claims)
-        defer { bjwtSignerFree(signer) }
+        let conf = Conf()
+        let location = try conf.enabledLocation([
+            ("backend_jwt_signing_key", [Fixture.path("rsa2048-pkcs8.pem")]), ("backend_jwt_issuer", ["$iss"]),
+            ("backend_jwt_subject", ["$user"]), ("backend_jwt_claim", ["level", "$level", "type=int"]),
+            ("backend_jwt_claim", ["team", "$team"]),
+        ])
+        // The arguments were freed after each call: the core keeps its own copies.
+        #expect(location.enabled == 1)
+        #expect(Self.valueTemplates(conf, location) == ["$iss", "$user", "$level", "$team"])
 
         let now = Int64(Date().timeIntervalSince1970)
-        let minted = Self.mintC(signer, now: now, values: ["issuer", "alice", "42", nil])
+        let minted = Self.mintC(location.signer, now: now, values: ["issuer", "alice", "42", nil])
         #expect(minted.status == Self.status(BJWT_OK))
         #expect(minted.untouchedAfterToken, "no NUL or other byte is written after the token")
         let verifier = await JWTKeyCollection().add(
@@ -354,65 +533,83 @@ struct ABITests {
         #expect(decoded.payload.hasSuffix(#","level":42}"#))
     }
 
+    /// Levels own their settings: a location shares its enclosing level's signer when nothing that
+    /// signs differs, and bjwt_level_free releases the level, its signer and its key once no other
+    /// level holds them.
     @Test func handlesAreReleasedByTheirFree() throws {
-        let (_, keyHandle) = Self.loadKey("rsa2048-pkcs8.pem")
-        let claimsHandle = bjwtClaimsCreate()
-        weak var key = Unmanaged<SigningKey>.fromOpaque(UnsafeRawPointer(try #require(keyHandle))).takeUnretainedValue()
-        weak var claims = Unmanaged<ClaimList>.fromOpaque(UnsafeRawPointer(claimsHandle)).takeUnretainedValue()
-        let (rc, signerHandle) = Self.createSigner(key: keyHandle, claims: claimsHandle)
-        try #require(rc == Self.status(BJWT_OK))
-        weak var signer = Unmanaged<Signer>.fromOpaque(UnsafeRawPointer(try #require(signerHandle))).takeUnretainedValue()
+        let conf = Conf()
+        let http = conf.level()
+        let server = conf.level()
+        let location = conf.level()
+        try conf.apply(server, [("backend_jwt", ["on"]), ("backend_jwt_signing_key", [Fixture.path("rsa2048-pkcs8.pem")])])
+        try #require(conf.merge(http, server) == Self.status(BJWT_OK))
+        try #require(conf.merge(server, location) == Self.status(BJWT_OK))
+        let serverSigner = try #require(try conf.location(server).signer)
+        #expect(try conf.location(location).signer == serverSigner, "one signer for both")
 
-        bjwtKeyFree(keyHandle)
-        bjwtClaimsFree(claimsHandle)
-        #expect(key != nil, "the signer still holds the key")
-        #expect(claims == nil)
-        bjwtSignerFree(signerHandle)
+        weak var key = conf.settings(server).key.value
+        weak var signer = conf.settings(server).signer
+        weak var settings = conf.settings(location)
+        #expect(key != nil && signer != nil && settings != nil)
+        conf.free(location)
+        #expect(settings == nil)
+        #expect(signer != nil && key != nil, "the server level still holds them")
+        conf.free(server)
         #expect(signer == nil)
         #expect(key == nil)
     }
 
     @Test func noneSignerWithoutKeyOrClaims() throws {
-        let (rc, signer) = Self.createSigner(alg: BJWT_ALG_NONE, enc: BJWT_ENC_BASE64, key: nil, claims: nil)
-        try #require(rc == Self.status(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        let minted = Self.mintC(signer, now: 1_700_000_000, values: [nil, ""])
+        let conf = Conf()
+        let location = try conf.enabledLocation([("backend_jwt_signing_algorithm", ["NONE"]), ("backend_jwt_encoding", ["base64"])])
+        #expect(location.nvalues == 2)
+        #expect(Self.valueTemplates(conf, location) == [nil, nil])
+        let minted = Self.mintC(location.signer, now: 1_700_000_000, values: [nil, ""])
         #expect(minted.status == Self.status(BJWT_OK))
         #expect(minted.token.hasPrefix("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0."))
         #expect(minted.token.hasSuffix("."))
         #expect(try DecodedToken(minted.token, standardBase64: true).payload.hasPrefix(#"{"iat":1700000000,"exp":1700003600,"#))
     }
 
+    /// What the signer of a location refuses, at the merge: the message names the directive's
+    /// place (`backend_jwt on` when there is no key, else the key's).
     @Test(arguments: [
-        (14, BJWT_ENC_BASE64URL, Int64(3600), "rsa2048-pkcs8.pem" as String?, BJWT_ERR_CONFIG, "unknown algorithm code 14"),
-        (-1, BJWT_ENC_BASE64URL, 3600, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "unknown algorithm code -1"),
-        (BJWT_ALG_RS256, 9, 3600, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "unknown encoding code 9"),
-        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, nil, BJWT_ERR_CONFIG, "no signing key: RS256 needs backend_jwt_signing_key"),
-        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 0, "rsa2048-pkcs8.pem", BJWT_ERR_CONFIG, "token TTL 0 is out of range"),
-        (BJWT_ALG_RS256, BJWT_ENC_BASE64URL, 3600, "ec-p256.pem", BJWT_ERR_KEY,
-         "holds a key of type EC P-256, which cannot sign RS256; RS256 needs an RSA key"),
-        (BJWT_ALG_ES384, BJWT_ENC_BASE64URL, 3600, "ec-p256.pem", BJWT_ERR_KEY,
-         "holds a key of type EC P-256, which cannot sign ES384; ES384 needs an EC P-384 key"),
-        (BJWT_ALG_HS256, BJWT_ENC_BASE64URL, 3600, nil, BJWT_ERR_CONFIG, "no signing key: HS256 needs backend_jwt_signing_secret"),
+        ("RS256", nil as String?, BJWT_ERR_CONFIG, "backend_jwt: no signing key: RS256 needs backend_jwt_signing_key", 1),
+        ("RS256", "ec-p256.pem", BJWT_ERR_KEY,
+         "holds a key of type EC P-256, which cannot sign RS256; RS256 needs an RSA key", 3),
+        ("ES384", "ec-p256.pem", BJWT_ERR_KEY,
+         "holds a key of type EC P-256, which cannot sign ES384; ES384 needs an EC P-384 key", 3),
+        ("HS256", nil, BJWT_ERR_CONFIG, "backend_jwt: no signing key: HS256 needs backend_jwt_signing_secret", 1),
     ])
-    func signerCreateErrors(_ alg: Int, _ enc: Int, _ ttl: Int64, _ keyFile: String?, _ status: Int, _ message: String) {
-        let key = keyFile.flatMap { Self.loadKey($0).1 }
-        defer { bjwtKeyFree(key) }
+    func signerCreateErrors(_ alg: String, _ keyFile: String?, _ status: Int, _ message: String, _ line: Int) throws {
+        let conf = Conf()
+        let level = conf.level()
+        try conf.apply(level, "backend_jwt", ["on"])
+        try conf.apply(level, "backend_jwt_signing_algorithm", [alg])
+        if let keyFile { try conf.apply(level, "backend_jwt_signing_key", [Fixture.path(keyFile)]) }
         let err = ErrorBuffer()
-        let (rc, signer) = Self.createSigner(alg: alg, enc: enc, ttl: ttl, key: key, claims: nil, err)
-        #expect(rc == Self.status(status))
-        #expect(signer == nil)
-        #expect(err.message.contains(message), "\(err.message)")
+        #expect(conf.merge(conf.level(), level, err) == Self.status(status))
+        #expect(try conf.location(level).signer == nil)
+        #expect(err.message.hasPrefix("backend_jwt: "), "\(err.message)")
+        #expect(err.message.hasSuffix(message + Conf.at(line)), "\(err.message)")
+    }
+
+    /// A TTL of 0 never reaches a signer: the directive refuses it.
+    @Test func aZeroTTLIsRefused() {
+        let conf = Conf()
+        let err = ErrorBuffer()
+        #expect(conf.directive(conf.level(), "backend_jwt_token_ttl", ["0"], err) == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message == "\"backend_jwt_token_ttl\" directive: token TTL \"0\" must be at least one second")
     }
 
     @Test func mintErrors() throws {
-        let (_, key) = Self.loadKey("rsa2048-pkcs8.pem")
-        defer { bjwtKeyFree(key) }
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
-        try #require(Self.addClaim(claims, "on", ["type=bool"]) == Self.status(BJWT_OK))
-        let (_, signer) = Self.createSigner(key: key, claims: claims)
-        defer { bjwtSignerFree(signer) }
+        let conf = Conf()
+        let location = try conf.enabledLocation([
+            ("backend_jwt_signing_key", [Fixture.path("rsa2048-pkcs8.pem")]), ("backend_jwt_token_ttl", ["3600"]),
+            ("backend_jwt_claim", ["on", "$on", "type=bool"]),
+        ])
+        let signer = location.signer
+        #expect(location.nvalues == 3)
 
         let value = ErrorBuffer()
         #expect(Self.mintC(signer, now: 0, values: ["i", "s", "maybe"], value).status == Self.status(BJWT_ERR_VALUE))
@@ -442,10 +639,9 @@ struct ABITests {
 
     @Test func tokenBound() throws {
         #expect(bjwtSignerTokenBound(nil, 100) == 0)
-        let (_, key) = Self.loadKey("rsa4096-pkcs8.pem")
-        defer { bjwtKeyFree(key) }
-        let (_, signer) = Self.createSigner(key: key, claims: nil)
-        defer { bjwtSignerFree(signer) }
+        let conf = Conf()
+        let location = try conf.enabledLocation([("backend_jwt_signing_key", [Fixture.path("rsa4096-pkcs8.pem")])])
+        let signer = location.signer
         let issuer = String(repeating: "\u{1}", count: 200)
         let minted = Self.mintC(signer, now: Int64.min, values: [issuer, "\"\"\""], outCap: bjwtSignerTokenBound(signer, 203))
         #expect(minted.status == Self.status(BJWT_OK))
@@ -454,23 +650,19 @@ struct ABITests {
 
     // MARK: Secrets, password files, certificates and kid
 
-    /// bjwt_key_load with password_file=: a relative name is taken from the configuration prefix.
+    /// backend_jwt_signing_key with password_file=: a relative name is taken from the configuration
+    /// prefix.
     @Test func keyLoadWithAPasswordFile() throws {
         let directory = try TemporaryDirectory()
         defer { directory.remove() }
         _ = try directory.write("password", "secret\n")
         let path = Fixture.path("rsa2048-encrypted.pem")
         for (option, prefix) in [("password_file=password", directory.path + "/"), ("password_file=" + directory.path + "/password", "/elsewhere/")] {
-            var key: OpaquePointer?
+            let conf = Conf(prefix: prefix)
+            let level = conf.level()
             let err = ErrorBuffer()
-            let rc = err.call { e, cap in
-                Self.withBytes(path) { p, n in
-                    Self.withBytes(option) { o, on in Self.withBytes(prefix) { bjwtKeyLoad(p, n, o, on, $0, $1, &key, e, cap) } }
-                }
-            }
-            #expect(rc == Self.status(BJWT_OK), "\(err.message)")
-            #expect(key != nil)
-            bjwtKeyFree(key)
+            #expect(conf.directive(level, "backend_jwt_signing_key", [path, option], err) == Self.status(BJWT_OK), "\(err.message)")
+            #expect(conf.settings(level).key.value != nil)
         }
     }
 
@@ -480,42 +672,37 @@ struct ABITests {
         ("password_file=nowhere", BJWT_ERR_KEY, "cannot open password file \"/conf/nowhere\": No such file or directory"),
     ])
     func keyLoadOptionErrors(_ option: String, _ status: Int, _ message: String) {
-        var key: OpaquePointer?
+        let conf = Conf(prefix: "/conf/")
+        let level = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in
-            Self.withBytes(Fixture.path("rsa2048-encrypted.pem")) { p, n in
-                Self.withBytes(option) { o, on in Self.withBytes("/conf/") { bjwtKeyLoad(p, n, o, on, $0, $1, &key, e, cap) } }
-            }
-        }
+        let rc = conf.directive(level, "backend_jwt_signing_key", [Fixture.path("rsa2048-encrypted.pem"), option], err)
         #expect(rc == Self.status(status))
-        #expect(key == nil)
-        #expect(err.message == message)
+        #expect(conf.settings(level).key.value == nil)
+        #expect(err.message == "\"backend_jwt_signing_key\" directive: " + message)
     }
 
-    static func loadSecret(_ file: String, option: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
-        var key: OpaquePointer?
-        let rc = err.call { e, cap in
-            Self.withBytes(Fixture.path(file)) { p, n in Self.withBytes(option) { bjwtSecretLoad(p, n, $0, $1, &key, e, cap) } }
-        }
-        return (rc, key)
+    static func loadSecret(_ conf: Conf, _ file: String, option: String?, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer) {
+        let level = conf.level()
+        let rc = conf.directive(level, "backend_jwt_signing_secret", [Fixture.path(file)] + (option.map { [$0] } ?? []), err)
+        return (rc, level)
     }
 
     @Test func secretLoadAndHS512() throws {
-        let (rc, key) = Self.loadSecret("secret-64.hex", option: "encoding=hex")
-        try #require(rc == Self.status(BJWT_OK))
-        defer { bjwtKeyFree(key) }
-        let (signerStatus, signer) = Self.createSigner(alg: BJWT_ALG_HS512, key: key, claims: nil)
-        try #require(signerStatus == Self.status(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        let minted = Self.mintC(signer, now: 1_700_000_000, values: ["i", "s"])
+        let conf = Conf()
+        let location = try conf.enabledLocation([
+            ("backend_jwt_signing_secret", [Fixture.path("secret-64.hex"), "encoding=hex"]),
+            ("backend_jwt_signing_algorithm", ["HS512"]),
+        ])
+        let minted = Self.mintC(location.signer, now: 1_700_000_000, values: ["i", "s"])
         #expect(minted.status == Self.status(BJWT_OK))
         #expect(try DecodedToken(minted.token).header == #"{"alg":"HS512","typ":"JWT"}"#)
 
-        let short = ErrorBuffer()
-        let (rawStatus, rawKey) = Self.loadSecret("secret-32.hex", option: "", short)
-        try #require(rawStatus == Self.status(BJWT_OK), "raw: the 64 hex characters are the secret")
-        defer { bjwtKeyFree(rawKey) }
-        #expect(Self.createSigner(alg: BJWT_ALG_HS512, key: rawKey, claims: nil).0 == Self.status(BJWT_OK))
+        // raw: the 64 hex characters are the secret, long enough for HS512
+        let rawConf = Conf()
+        let raw = try rawConf.enabledLocation([
+            ("backend_jwt_signing_secret", [Fixture.path("secret-32.hex")]), ("backend_jwt_signing_algorithm", ["HS512"]),
+        ])
+        #expect(raw.signer != nil)
     }
 
     @Test(arguments: [
@@ -526,103 +713,90 @@ struct ABITests {
         ("missing.hex", "encoding=hex", BJWT_ERR_KEY, "cannot open secret file"),
     ])
     func secretLoadErrors(_ file: String, _ option: String, _ status: Int, _ message: String) {
+        let conf = Conf()
         let err = ErrorBuffer()
-        let (rc, key) = Self.loadSecret(file, option: option, err)
-        defer { bjwtKeyFree(key) }
+        let (rc, level) = Self.loadSecret(conf, file, option: option, err)
         #expect(rc == Self.status(status))
-        #expect((key != nil) == (status == BJWT_OK))
-        if status != BJWT_OK { #expect(err.message.contains(message), "\(err.message)") }
-    }
-
-    static func loadCertificate(_ file: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, OpaquePointer?) {
-        var cert: OpaquePointer?
-        let rc = err.call { e, cap in Self.withBytes(Fixture.path(file)) { bjwtCertLoad($0, $1, &cert, e, cap) } }
-        return (rc, cert)
-    }
-
-    static func createSigner(
-        alg: Int, key: OpaquePointer?, cert: OpaquePointer?, kidMode: Int, kid: String = "", _ err: ErrorBuffer = ErrorBuffer()
-    ) -> (Int32, OpaquePointer?) {
-        var signer: OpaquePointer?
-        let kidBytes = [CChar](kid.utf8.map { CChar(bitPattern: $0) })
-        let rc = kidBytes.withUnsafeBufferPointer { kidBuffer in
-            var params = Self.params(
-                alg: Int32(alg), key: key, cert: cert, kidMode: Int32(kidMode), kid: kidBuffer.baseAddress,
-                kidLength: kidBuffer.count, claims: nil)
-            return err.call { e, cap in bjwtSignerCreate(&params, &signer, e, cap) }
+        #expect((conf.settings(level).key.value != nil) == (status == BJWT_OK))
+        if status != BJWT_OK {
+            #expect(err.message.hasPrefix("\"backend_jwt_signing_secret\" directive: "), "\(err.message)")
+            #expect(err.message.contains(message), "\(err.message)")
         }
-        return (rc, signer)
     }
 
-    /// A certificate and a custom kid through bjwt_signer_params; the signer keeps the certificate.
+    /// A certificate and a custom kid: the tokens' header carries both.
     @Test func signerWithACertificateAndACustomKeyID() throws {
-        let (_, key) = Self.loadKey("rsa2048-pkcs8.pem")
-        defer { bjwtKeyFree(key) }
-        let (certStatus, cert) = Self.loadCertificate("certificate.pem")
-        try #require(certStatus == Self.status(BJWT_OK))
-        let (rc, signer) = Self.createSigner(alg: BJWT_ALG_RS256, key: key, cert: cert, kidMode: BJWT_KID_CUSTOM, kid: "2025-a")
-        bjwtCertFree(cert)
-        try #require(rc == Self.status(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        let header = try DecodedToken(Self.mintC(signer, now: 1_700_000_000, values: [nil, nil]).token).header
+        let conf = Conf()
+        let location = try conf.enabledLocation([
+            ("backend_jwt_signing_key", [Fixture.path("rsa2048-pkcs8.pem")]),
+            ("backend_jwt_certificate", [Fixture.path("certificate.pem")]), ("backend_jwt_key_id", ["2025-a"]),
+        ])
+        let header = try DecodedToken(Self.mintC(location.signer, now: 1_700_000_000, values: [nil, nil]).token).header
         #expect(header.hasPrefix(#"{"alg":"RS256","typ":"JWT","kid":"2025-a","x5t":""#))
         #expect(header.contains(#","x5t#S256":""#))
-        bjwtCertFree(nil)
     }
 
     @Test func signerKeyIDModes() throws {
-        let (_, key) = Self.loadKey("ec-p256.pem")
-        defer { bjwtKeyFree(key) }
-        let (offStatus, off) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, cert: nil, kidMode: BJWT_KID_OFF)
-        try #require(offStatus == Self.status(BJWT_OK))
-        defer { bjwtSignerFree(off) }
-        #expect(try DecodedToken(Self.mintC(off, now: 0, values: [nil, nil]).token).header == #"{"alg":"ES256","typ":"JWT"}"#)
+        let key = ("backend_jwt_signing_key", [Fixture.path("ec-p256.pem")])
+        let alg = ("backend_jwt_signing_algorithm", ["ES256"])
+        for off in ["off", "OFF"] {
+            let conf = Conf()
+            let location = try conf.enabledLocation([key, alg, ("backend_jwt_key_id", [off])])
+            #expect(
+                try DecodedToken(Self.mintC(location.signer, now: 0, values: [nil, nil]).token).header
+                    == #"{"alg":"ES256","typ":"JWT"}"#)
+        }
 
-        let (thumbStatus, thumb) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, cert: nil, kidMode: BJWT_KID_THUMBPRINT)
-        try #require(thumbStatus == Self.status(BJWT_OK))
-        defer { bjwtSignerFree(thumb) }
+        let thumbConf = Conf()
+        let thumb = try thumbConf.enabledLocation([key, alg])
         let kid = try Independent.thumbprint(of: "ec-p256.pem")
         #expect(
-            try DecodedToken(Self.mintC(thumb, now: 0, values: [nil, nil]).token).header
+            try DecodedToken(Self.mintC(thumb.signer, now: 0, values: [nil, nil]).token).header
                 == #"{"alg":"ES256","typ":"JWT","kid":""# + kid + #""}"#)
 
-        for (mode, kid, message) in [
-            (BJWT_KID_CUSTOM, "", "invalid key id \"\": use 1 to 256 bytes of printable UTF-8, or off"),
-            (BJWT_KID_CUSTOM, "a\u{7F}", "invalid key id \"a\\x7f\": use 1 to 256 bytes of printable UTF-8, or off"),
-            (3, "", "unknown key id mode 3"),
+        for (kid, message) in [
+            ("", "invalid key id \"\": use 1 to 256 bytes of printable UTF-8, or off"),
+            ("a\u{7F}", "invalid key id \"a\\x7f\": use 1 to 256 bytes of printable UTF-8, or off"),
         ] {
+            let conf = Conf()
+            let level = conf.level()
             let err = ErrorBuffer()
-            let (rc, signer) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, cert: nil, kidMode: mode, kid: kid, err)
-            #expect(rc == Self.status(BJWT_ERR_CONFIG))
-            #expect(signer == nil)
-            #expect(err.message == message)
+            #expect(conf.directive(level, "backend_jwt_key_id", [kid], err) == Self.status(BJWT_ERR_CONFIG))
+            #expect(conf.settings(level).keyID.value == nil)
+            #expect(err.message == "\"backend_jwt_key_id\" directive: " + message)
         }
     }
 
-    @Test func certificateErrors() {
+    @Test func certificateErrors() throws {
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
-        let (rc, cert) = Self.loadCertificate("rsa2048-pkcs8.pem", err)
-        #expect(rc == Self.status(BJWT_ERR_CERT))
-        #expect(cert == nil)
-        #expect(err.message == "certificate file \(shownPath(Fixture.path("rsa2048-pkcs8.pem"))) holds no PEM certificate")
+        #expect(conf.directive(level, "backend_jwt_certificate", [Fixture.path("rsa2048-pkcs8.pem")], err) == Self.status(BJWT_ERR_CERT))
+        #expect(conf.settings(level).certificate.value == nil)
+        #expect(
+            err.message
+                == "\"backend_jwt_certificate\" directive: certificate file \(shownPath(Fixture.path("rsa2048-pkcs8.pem"))) holds no PEM certificate")
 
-        let (_, key) = Self.loadKey("rsa4096-pkcs8.pem")
-        defer { bjwtKeyFree(key) }
-        let (_, other) = Self.loadCertificate("certificate.pem")
-        defer { bjwtCertFree(other) }
-        let mismatch = ErrorBuffer()
-        let (signerStatus, signer) = Self.createSigner(alg: BJWT_ALG_RS256, key: key, cert: other, kidMode: BJWT_KID_THUMBPRINT, mismatch)
-        #expect(signerStatus == Self.status(BJWT_ERR_CERT))
-        #expect(signer == nil)
-        #expect(mismatch.message.hasSuffix("is not for the signing key in \(shownPath(Fixture.path("rsa4096-pkcs8.pem")))"))
+        let mismatch = try conf.mergeError([
+            ("backend_jwt_signing_key", [Fixture.path("rsa4096-pkcs8.pem")]),
+            ("backend_jwt_certificate", [Fixture.path("certificate.pem")]),
+        ])
+        #expect(mismatch.status == Self.status(BJWT_ERR_CERT))
+        #expect(mismatch.message.hasPrefix("backend_jwt: "))
+        #expect(
+            mismatch.message.hasSuffix(
+                "is not for the signing key in \(shownPath(Fixture.path("rsa4096-pkcs8.pem")))" + Conf.at(conf.line)),
+            "\(mismatch.message)")
     }
 
     @Test func checkKeyID() {
-        #expect(Self.withBytes("2025-rotation") { bjwtCheckKeyID($0, $1, nil, 0) } == Self.status(BJWT_OK))
+        let conf = Conf()
+        let level = conf.level()
+        #expect(conf.directive(level, "backend_jwt_key_id", ["2025-rotation"]) == Self.status(BJWT_OK))
+        let other = conf.level()
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in Self.withBytes(String(repeating: "k", count: 257)) { bjwtCheckKeyID($0, $1, e, cap) } }
-        #expect(rc == Self.status(BJWT_ERR_CONFIG))
-        #expect(err.message.hasPrefix("invalid key id \"kkkk"))
+        #expect(conf.directive(other, "backend_jwt_key_id", [String(repeating: "k", count: 257)], err) == Self.status(BJWT_ERR_CONFIG))
+        #expect(err.message.hasPrefix("\"backend_jwt_key_id\" directive: invalid key id \"kkkk"))
         #expect(err.message.hasSuffix("\"...: use 1 to 256 bytes of printable UTF-8, or off"))
     }
 }

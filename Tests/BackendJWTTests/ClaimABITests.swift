@@ -1,4 +1,4 @@
-import BackendJWTABI
+@testable import BackendJWTABI
 import CBackendJWT
 import Foundation
 import JWTKit
@@ -6,43 +6,54 @@ import Testing
 
 @testable import BackendJWT
 
-/// The claim-mapping part of include/backend_jwt.h, called as the nginx module calls it:
-/// bjwt_claims_add with options, bjwt_claims_append, bjwt_parse_not_before and the registered
-/// claims in bjwt_signer_params. (bjwt_claims_add_wso2 and bjwt_claims_template: WSO2ClaimsTests.)
+/// The claim-mapping part of the C ABI, called as the nginx module calls it: backend_jwt_claim
+/// through bjwt_directive, claims that backend_jwt_enforce keeps through bjwt_level_merge,
+/// backend_jwt_not_before and the registered claims of a location's signer.
+/// (backend_jwt_wso2_claims and bjwt_config_template: WSO2ClaimsTests.)
 @Suite("C ABI: claim mapping")
 struct ClaimABITests {
     typealias ErrorBuffer = ABITests.ErrorBuffer
+    typealias Conf = ABITests.Conf
 
-    static func claims(_ handle: OpaquePointer?) -> [ClaimList.Claim] {
-        guard let handle else { return [] }
-        return Unmanaged<ClaimList>.fromOpaque(UnsafeRawPointer(handle)).takeUnretainedValue().claims
+    static func claims(_ conf: Conf, _ level: OpaquePointer) -> [ClaimList.Claim] {
+        conf.settings(level).claims.value?.list.claims ?? []
     }
 
-    /// A claim list with `names` (no options), failing the test if one is refused.
-    static func list(_ names: [String]) throws -> OpaquePointer {
-        let claims = bjwtClaimsCreate()
-        for name in names { try #require(ABITests.addClaim(claims, name) == Int32(BJWT_OK)) }
-        return claims
+    /// backend_jwt_claim: `name`, a value (a variable unless given), options.
+    @discardableResult
+    static func addClaim(
+        _ conf: Conf, _ level: OpaquePointer?, _ name: String, _ options: [String] = [], value: String = "$v",
+        _ err: ErrorBuffer = ErrorBuffer()
+    ) -> Int32 {
+        conf.directive(level, "backend_jwt_claim", [name, value] + options, err)
     }
 
-    // MARK: bjwt_claims_add
+    /// A level with claims `names` (no options), failing the test if one is refused.
+    static func list(_ conf: Conf, _ names: [String], level: OpaquePointer? = nil) throws -> OpaquePointer {
+        let level = level ?? conf.level()
+        for name in names { try #require(Self.addClaim(conf, level, name) == Int32(BJWT_OK)) }
+        return level
+    }
+
+    // MARK: backend_jwt_claim
 
     @Test func claimsAddTakesEveryOption() throws {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
+        let conf = Conf()
+        let level = conf.level()
         let err = ErrorBuffer()
         // One argument may hold blanks: nginx passes "separator= | " as one option.
-        let rc = ABITests.addClaim(claims, "realm_access.roles", ["type=list", "separator= | ", "if_empty=empty"], err)
+        let rc = Self.addClaim(conf, level, "realm_access.roles", ["type=list", "separator= | ", "if_empty=empty"], value: "$groups", err)
         #expect(rc == Int32(BJWT_OK), "\(err.message)")
-        try #require(ABITests.addClaim(claims, "level", ["If_Empty=NULL", "TYPE=INT"]) == Int32(BJWT_OK))
-        try #require(ABITests.addClaim(claims, #"a\.b"#, []) == Int32(BJWT_OK))
-        let declared = Self.claims(claims)
+        try #require(Self.addClaim(conf, level, "level", ["If_Empty=NULL", "TYPE=INT"], value: "$level") == Int32(BJWT_OK))
+        try #require(Self.addClaim(conf, level, #"a\.b"#, [], value: "constant") == Int32(BJWT_OK))
+        let declared = Self.claims(conf, level)
         #expect(declared.map(\.path) == [["realm_access", "roles"], ["level"], ["a.b"]])
         #expect(declared.map(\.type) == [.list, .int, .string])
         #expect(declared.map(\.separator) == [[UInt8](" | "), [UInt8](","), [UInt8](",")])
         #expect(declared.map(\.ifEmpty) == [.empty, .null, .omit])
-        #expect(declared.allSatisfy { $0.template == nil }, "bjwt_claims_add never sets a template")
-        #expect(bjwtClaimsCount(claims) == 3)
+        #expect(declared.allSatisfy { $0.template == nil }, "backend_jwt_claim's value is a configuration template, not the claim's")
+        #expect(conf.templates == ["$groups", "$level", "constant"])
+        #expect(conf.settings(level).claims.value?.places == [1, 2, 3].map { Where(file: Conf.file, line: $0) })
     }
 
     @Test(arguments: [
@@ -60,160 +71,166 @@ struct ClaimABITests {
         ("taken.x", [], "claim \"taken.x\" conflicts with claim \"taken\""),
     ] as [(String, [String], String)])
     func claimsAddErrors(_ name: String, _ options: [String], _ message: String) throws {
-        let claims = try Self.list(["taken"])
-        defer { bjwtClaimsFree(claims) }
+        let conf = Conf()
+        let level = try Self.list(conf, ["taken"])
         let err = ErrorBuffer()
-        #expect(ABITests.addClaim(claims, name, options, err) == Int32(BJWT_ERR_CONFIG))
-        #expect(err.message == message)
+        #expect(Self.addClaim(conf, level, name, options, err) == Int32(BJWT_ERR_CONFIG))
+        #expect(err.message == "\"backend_jwt_claim\" directive: " + message)
         #expect(err.untouchedPastCap)
-        #expect(bjwtClaimsCount(claims) == 1, "a refused claim is not added")
+        #expect(Self.claims(conf, level).count == 1, "a refused claim is not added")
+        #expect(bjwtConfigTemplates(conf.handle) == 1, "nor its value")
     }
 
     @Test func claimsAddReadsOnlyTheGivenLengths() throws {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
+        let conf = Conf()
+        let level = conf.level()
         let name = [CChar]("a.bXYZ".utf8.map { CChar(bitPattern: $0) })
+        let value = [CChar]("$vWXYZ".utf8.map { CChar(bitPattern: $0) })
         let option = [CChar]("type=intEGER".utf8.map { CChar(bitPattern: $0) })
         let rc = name.withUnsafeBufferPointer { n in
-            option.withUnsafeBufferPointer { o in
-                var pointers: [UnsafePointer<CChar>?] = [o.baseAddress]
-                var lengths = [8]
-                return bjwtClaimsAdd(claims, n.baseAddress, 3, &pointers, &lengths, 1, nil, 0)
+            value.withUnsafeBufferPointer { v in
+                option.withUnsafeBufferPointer { o in
+                    var pointers: [UnsafePointer<CChar>?] = [n.baseAddress, v.baseAddress, o.baseAddress]
+                    var lengths = [3, 2, 8]
+                    return ABITests.withBytes("backend_jwt_claim") {
+                        bjwtDirective(conf.handle, level, $0, $1, &pointers, &lengths, 3, nil, 0, 1, 0, nil, nil, 0)
+                    }
+                }
             }
         }
         #expect(rc == Int32(BJWT_OK))
-        #expect(Self.claims(claims).map(\.path) == [["a", "b"]])
-        #expect(Self.claims(claims).map(\.type) == [.int])
+        #expect(Self.claims(conf, level).map(\.path) == [["a", "b"]])
+        #expect(Self.claims(conf, level).map(\.type) == [.int])
+        #expect(conf.templates == ["$v"])
     }
 
     @Test func claimsAddWithMissingOptionArrays() {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
+        let conf = Conf()
+        let level = conf.level()
         for (pointers, lengths) in [(false, false), (true, false), (false, true)] {
             let err = ErrorBuffer()
             let rc = err.call { e, cap in
-                ABITests.withBytes("c") { n, length in
-                    ABITests.withArguments(["type=int"]) { p, l, count in
-                        bjwtClaimsAdd(claims, n, length, pointers ? p : nil, lengths ? l : nil, count, e, cap)
+                ABITests.withBytes("backend_jwt_claim") { n, length in
+                    ABITests.withArguments(["c", "$c", "type=int"]) { p, l, count in
+                        bjwtDirective(conf.handle, level, n, length, pointers ? p : nil, lengths ? l : nil, count, nil, 0, 1, 0, nil, e, cap)
                     }
                 }
             }
             #expect(rc == Int32(BJWT_ERR_CONFIG))
             #expect(err.message == "missing arguments")
         }
-        #expect(bjwtClaimsCount(claims) == 0)
+        #expect(Self.claims(conf, level).isEmpty)
+        #expect(bjwtConfigTemplates(conf.handle) == 0)
     }
 
     /// A NULL option pointer is an empty option, which is no known option.
     @Test func aNullOptionIsAnEmptyOption() {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
-        var pointers: [UnsafePointer<CChar>?] = [nil]
-        var lengths = [5]
+        let conf = Conf()
+        let level = conf.level()
+        let c = [CChar]("c$c".utf8.map { CChar(bitPattern: $0) })
         let err = ErrorBuffer()
-        let rc = err.call { e, cap in ABITests.withBytes("c") { bjwtClaimsAdd(claims, $0, $1, &pointers, &lengths, 1, e, cap) } }
+        let rc = c.withUnsafeBufferPointer { text in
+            var pointers: [UnsafePointer<CChar>?] = [text.baseAddress, text.baseAddress! + 1, nil]
+            var lengths = [1, 2, 5]
+            return err.call { e, cap in
+                ABITests.withBytes("backend_jwt_claim") {
+                    bjwtDirective(conf.handle, level, $0, $1, &pointers, &lengths, 3, nil, 0, 1, 0, nil, e, cap)
+                }
+            }
+        }
         #expect(rc == Int32(BJWT_ERR_CONFIG))
-        #expect(err.message == "unknown option \"\"; use type=TYPE, separator=TEXT or if_empty=omit|null|empty|fail")
+        #expect(
+            err.message
+                == "\"backend_jwt_claim\" directive: unknown option \"\"; use type=TYPE, separator=TEXT or if_empty=omit|null|empty|fail")
     }
 
-    // MARK: bjwt_claims_append
+    // MARK: Claims kept by backend_jwt_enforce (bjwt_level_merge)
 
-    static func append(
-        _ upper: OpaquePointer?, _ lower: OpaquePointer?, _ err: ErrorBuffer = ErrorBuffer()
-    ) -> (status: Int32, merged: OpaquePointer?, conflict: Int) {
-        var merged: OpaquePointer?
-        var conflict = -1
-        let rc = err.call { e, cap in bjwtClaimsAppend(upper, lower, &merged, &conflict, e, cap) }
-        return (rc, merged, conflict)
+    /// An http level, a server level with `backend_jwt_enforce on` (signing with NONE) and claims
+    /// `upper`, a location with claims `lower`; the server is merged into http. Lines: enforce,
+    /// backend_jwt, algorithm, then one per claim.
+    static func enforced(_ conf: Conf, upper: [String], lower: [String]) throws -> (server: OpaquePointer, location: OpaquePointer) {
+        let http = conf.level()
+        let server = conf.level()
+        try conf.apply(server, [("backend_jwt_enforce", ["on"]), ("backend_jwt", ["on"]), ("backend_jwt_signing_algorithm", ["NONE"])])
+        _ = try Self.list(conf, upper, level: server)
+        let location = try Self.list(conf, lower)
+        let err = ErrorBuffer()
+        try #require(conf.merge(http, server, err) == Int32(BJWT_OK), "\(err.message)")
+        return (server, location)
     }
 
     @Test func appendMergesIntoANewList() throws {
-        let upper = try Self.list(["platform", "org.unit"])
-        let lower = try Self.list(["team", "org.team"])
-        let result = Self.append(upper, lower)
-        #expect(result.status == Int32(BJWT_OK))
-        let merged = try #require(result.merged)
-        #expect(merged != upper && merged != lower)
-        #expect(Self.claims(merged).map(\.name) == ["platform", "org.unit", "team", "org.team"])
-        #expect(bjwtClaimsCount(merged) == 4)
-        #expect(bjwtClaimsCount(upper) == 2 && bjwtClaimsCount(lower) == 2)
+        let conf = Conf()
+        let (server, location) = try Self.enforced(conf, upper: ["platform", "org.unit"], lower: ["team", "org.team"])
+        let err = ErrorBuffer()
+        #expect(conf.merge(server, location, err) == Int32(BJWT_OK), "\(err.message)")
+        let merged = try #require(conf.settings(location).claims.value)
+        #expect(merged.list !== conf.settings(server).claims.value?.list)
+        #expect(merged.list.claims.map(\.name) == ["platform", "org.unit", "team", "org.team"])
+        #expect(Self.claims(conf, server).count == 2)
+        #expect(merged.templates.count == 4)
+        #expect(merged.places.map(\.line) == [4, 5, 6, 7])
 
-        // The merged list is its own: it outlives its inputs and signs.
-        weak var weakUpper = Unmanaged<ClaimList>.fromOpaque(UnsafeRawPointer(upper)).takeUnretainedValue()
-        bjwtClaimsFree(upper)
-        bjwtClaimsFree(lower)
-        #expect(weakUpper == nil)
-        let (rc, signer) = ABITests.createSigner(alg: BJWT_ALG_NONE, key: nil, claims: merged)
-        bjwtClaimsFree(merged)
-        try #require(rc == Int32(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
+        // The merged list is its own: it outlives the enforcing level and signs.
+        let out = try conf.location(location)
+        let signer = try #require(out.signer)
+        #expect(try out.signer != conf.location(server).signer)
+        weak var upper = conf.settings(server).claims.value?.list
+        conf.free(server)
+        #expect(upper == nil)
         let minted = ABITests.mintC(signer, now: 1_700_000_000, values: [nil, nil, "edge", "u1", "orders", "t1"])
         #expect(minted.status == Int32(BJWT_OK))
         #expect(try DecodedToken(minted.token).payload.hasSuffix(#","platform":"edge","org":{"unit":"u1","team":"t1"},"team":"orders"}"#))
     }
 
+    /// The merge fails at the line of the location's claim that collides.
     @Test(arguments: [
         (["a"], ["x", "a"], 1, "claim \"a\" is declared twice, which backend_jwt_enforce keeps"),
         (["a"], ["x", "y", "a.b"], 2, "claim \"a.b\" conflicts with claim \"a\", which backend_jwt_enforce keeps"),
         (["a.b.c"], ["a.b"], 0, "claim \"a.b\" conflicts with claim \"a.b.c\", which backend_jwt_enforce keeps"),
     ] as [([String], [String], Int, String)])
     func appendReportsTheConflictIndex(_ upperNames: [String], _ lowerNames: [String], _ index: Int, _ message: String) throws {
-        let upper = try Self.list(upperNames)
-        let lower = try Self.list(lowerNames)
-        defer {
-            bjwtClaimsFree(upper)
-            bjwtClaimsFree(lower)
-        }
+        let conf = Conf()
+        let (server, location) = try Self.enforced(conf, upper: upperNames, lower: lowerNames)
         let err = ErrorBuffer()
-        let result = Self.append(upper, lower, err)
-        #expect(result.status == Int32(BJWT_ERR_CONFIG))
-        #expect(result.merged == nil)
-        #expect(result.conflict == index)
-        #expect(err.message == message)
+        #expect(conf.merge(server, location, err) == Int32(BJWT_ERR_CONFIG))
+        #expect(try conf.location(location).signer == nil)
+        let line = 3 + upperNames.count + index + 1
+        #expect(err.message == "backend_jwt: " + message + Conf.at(line))
         #expect(err.untouchedPastCap)
     }
 
     @Test func appendWithAbsentLists() throws {
-        let lower = try Self.list(["a", "b.c"])
-        defer { bjwtClaimsFree(lower) }
-        for (upper, lower, names) in [(nil, lower, ["a", "b.c"]), (lower, nil, ["a", "b.c"]), (nil, nil, [])] as [(OpaquePointer?, OpaquePointer?, [String])] {
-            let result = Self.append(upper, lower)
-            #expect(result.status == Int32(BJWT_OK))
-            let merged = try #require(result.merged)
-            #expect(Self.claims(merged).map(\.name) == names)
-            bjwtClaimsFree(merged)
+        for (upper, lower, names) in [([], ["a", "b.c"], ["a", "b.c"]), (["a", "b.c"], [], ["a", "b.c"]), ([], [], [])] as [([String], [String], [String])] {
+            let conf = Conf()
+            let (server, location) = try Self.enforced(conf, upper: upper, lower: lower)
+            let err = ErrorBuffer()
+            #expect(conf.merge(server, location, err) == Int32(BJWT_OK), "\(err.message)")
+            #expect(Self.claims(conf, location).map(\.name) == names)
+            #expect(try conf.location(location).nvalues == 2 + names.count)
         }
-        // No conflict pointer is fine too.
-        var merged: OpaquePointer?
-        #expect(bjwtClaimsAppend(lower, nil, &merged, nil, nil, 0) == Int32(BJWT_OK))
-        bjwtClaimsFree(merged)
     }
 
-    @Test func appendNeedsAnOutputPointer() throws {
-        let lower = try Self.list(["a"])
-        defer { bjwtClaimsFree(lower) }
-        let err = ErrorBuffer()
-        var conflict = -1
-        #expect(err.call { e, cap in bjwtClaimsAppend(nil, lower, nil, &conflict, e, cap) } == Int32(BJWT_ERR_CONFIG))
-        #expect(err.message == "output pointer is NULL")
+    // MARK: backend_jwt_not_before
+
+    static func parseNotBefore(_ text: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, Setting<Int64?>) {
+        let conf = Conf()
+        let level = conf.level()
+        let rc = conf.directive(level, "backend_jwt_not_before", [text], err)
+        return (rc, conf.settings(level).notBefore)
     }
 
-    // MARK: bjwt_parse_not_before
-
-    static func parseNotBefore(_ text: String, _ err: ErrorBuffer = ErrorBuffer()) -> (Int32, Int64) {
-        var leeway: Int64 = 12345
-        let rc = err.call { e, cap in ABITests.withBytes(text) { bjwtParseNotBefore($0, $1, &leeway, e, cap) } }
-        return (rc, leeway)
-    }
-
+    /// nil: off, no nbf.
     @Test(arguments: [
-        ("off", -1), ("on", 0), ("OFF", -1), ("On", 0), ("0", 0), ("0s", 0), ("30", 30), ("30s", 30), ("1m 30s", 90),
+        ("off", nil), ("on", 0), ("OFF", nil), ("On", 0), ("0", 0), ("0s", 0), ("30", 30), ("30s", 30), ("1m 30s", 90),
         ("2h", 7200), ("4294967295", 4_294_967_295),
-    ] as [(String, Int64)])
-    func parseNotBefore(_ text: String, _ leeway: Int64) {
+    ] as [(String, Int64?)])
+    func parseNotBefore(_ text: String, _ leeway: Int64?) {
         let (rc, parsed) = Self.parseNotBefore(text)
         #expect(rc == Int32(BJWT_OK))
-        #expect(parsed == leeway)
+        #expect(parsed.place != nil)
+        #expect(parsed.value == .some(leeway))
     }
 
     @Test(arguments: [
@@ -229,36 +246,25 @@ struct ClaimABITests {
         let err = ErrorBuffer()
         let (rc, leeway) = Self.parseNotBefore(text, err)
         #expect(rc == Int32(BJWT_ERR_CONFIG))
-        #expect(leeway == 12345, "the output is left alone")
-        #expect(err.message == message)
+        #expect(leeway.place == nil, "the level is left alone")
+        #expect(err.message == "\"backend_jwt_not_before\" directive: " + message)
     }
 
-    @Test func parseNotBeforeNeedsAnOutputPointer() {
-        let err = ErrorBuffer()
-        #expect(err.call { e, cap in ABITests.withBytes("on") { bjwtParseNotBefore($0, $1, nil, e, cap) } } == Int32(BJWT_ERR_CONFIG))
-        #expect(err.message == "output pointer is NULL")
+    // MARK: Registered claims of a location's signer
+
+    /// A location signing with NONE (TTL 3600) and `directives`.
+    static func location(_ conf: Conf, _ directives: [(String, [String])]) throws -> bjwt_location {
+        try conf.enabledLocation([("backend_jwt_signing_algorithm", ["NONE"])] + directives)
     }
 
-    // MARK: Registered claims in bjwt_signer_params
-
-    static func createSigner(
-        alg: Int = BJWT_ALG_NONE, key: OpaquePointer? = nil, audiences: Int, nbfLeeway: Int64, jti: Int32,
-        claims: OpaquePointer? = nil, _ err: ErrorBuffer = ErrorBuffer()
-    ) -> (Int32, OpaquePointer?) {
-        var signer: OpaquePointer?
-        var params = ABITests.params(
-            alg: Int32(alg), ttl: 3600, key: key, audiences: audiences, nbfLeeway: nbfLeeway, jti: jti, claims: claims)
-        let rc = err.call { e, cap in bjwtSignerCreate(&params, &signer, e, cap) }
-        return (rc, signer)
-    }
-
-    @Test func signerParamsCarryAudiencesNotBeforeAndJTI() throws {
-        let claims = try Self.list(["c"])
-        defer { bjwtClaimsFree(claims) }
-        let (rc, signer) = Self.createSigner(audiences: 2, nbfLeeway: 30, jti: 0, claims: claims)
-        try #require(rc == Int32(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        let minted = ABITests.mintC(signer, now: 1_700_000_000, values: ["i", "s", "a1", "a2", "v"])
+    @Test func locationsCarryAudiencesNotBeforeAndJTI() throws {
+        let conf = Conf()
+        let out = try Self.location(conf, [
+            ("backend_jwt_issuer", ["$iss"]), ("backend_jwt_subject", ["$sub"]), ("backend_jwt_audience", ["$a1", "$a2"]),
+            ("backend_jwt_not_before", ["30"]), ("backend_jwt_jti", ["off"]), ("backend_jwt_claim", ["c", "$c"]),
+        ])
+        #expect(ABITests.valueTemplates(conf, out) == ["$iss", "$sub", "$a1", "$a2", "$c"])
+        let minted = ABITests.mintC(out.signer, now: 1_700_000_000, values: ["i", "s", "a1", "a2", "v"])
         #expect(minted.status == Int32(BJWT_OK))
         #expect(minted.untouchedAfterToken)
         #expect(
@@ -266,49 +272,51 @@ struct ClaimABITests {
                 == #"{"iss":"i","sub":"s","aud":["a1","a2"],"iat":1700000000,"nbf":1699999970,"exp":1700003600,"c":"v"}"#)
 
         let count = ErrorBuffer()
-        #expect(ABITests.mintC(signer, now: 0, values: ["i", "s", "a1", "v"], outCap: 4096, count).status == Int32(BJWT_ERR_CONFIG))
+        #expect(ABITests.mintC(out.signer, now: 0, values: ["i", "s", "a1", "v"], outCap: 4096, count).status == Int32(BJWT_ERR_CONFIG))
         #expect(count.message == "expected 5 values, got 4")
     }
 
-    /// -1 is "no nbf" as the header says; any other negative leeway is taken the same way.
-    @Test(arguments: [Int64(-1), -5, Int64.min])
-    func aNegativeLeewayMeansNoNotBefore(_ leeway: Int64) throws {
-        let (rc, signer) = Self.createSigner(audiences: 0, nbfLeeway: leeway, jti: 0)
-        try #require(rc == Int32(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        #expect(try DecodedToken(ABITests.mintC(signer, now: 1_700_000_000, values: [nil, nil]).token).payload
+    /// `off`, in any case, and no backend_jwt_not_before at all: no nbf.
+    @Test(arguments: ["off", "OFF", "Off", nil] as [String?])
+    func notBeforeOffMeansNoNotBefore(_ off: String?) throws {
+        let conf = Conf()
+        let out = try Self.location(conf, [("backend_jwt_jti", ["off"])] + (off.map { [("backend_jwt_not_before", [$0])] } ?? []))
+        #expect(try DecodedToken(ABITests.mintC(out.signer, now: 1_700_000_000, values: [nil, nil]).token).payload
                     == #"{"iat":1700000000,"exp":1700003600}"#)
     }
 
-    @Test(arguments: [Int32(1), 2, -1, Int32.max])
-    func anyNonZeroJTIIsOn(_ jti: Int32) throws {
-        let (rc, signer) = Self.createSigner(audiences: 0, nbfLeeway: 0, jti: jti)
-        try #require(rc == Int32(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        let decoded = try DecodedToken(ABITests.mintC(signer, now: 1_700_000_000, values: [nil, nil]).token)
+    /// `on`, in any case, and no backend_jwt_jti at all: a jti.
+    @Test(arguments: ["on", "ON", "On", nil] as [String?])
+    func jtiIsOnByDefault(_ on: String?) throws {
+        let conf = Conf()
+        let out = try Self.location(conf, [("backend_jwt_not_before", ["on"])] + (on.map { [("backend_jwt_jti", [$0])] } ?? []))
+        let decoded = try DecodedToken(ABITests.mintC(out.signer, now: 1_700_000_000, values: [nil, nil]).token)
         #expect(decoded.payload.hasPrefix(#"{"iat":1700000000,"nbf":1700000000,"exp":1700003600,"jti":""#))
         #expect(try decoded.jti.count == 36)
     }
 
-    @Test(arguments: [(-1, Int64(-1)), (Int.min, -1), (0, 4_294_967_296), (0, Int64.max)] as [(Int, Int64)])
-    func outOfRangeRegisteredParamsAreRefused(_ audiences: Int, _ leeway: Int64) {
-        let err = ErrorBuffer()
-        let (rc, signer) = Self.createSigner(audiences: audiences, nbfLeeway: leeway, jti: 1, err)
-        #expect(rc == Int32(BJWT_ERR_CONFIG))
-        #expect(signer == nil)
-        #expect(err.message == "audience count or not-before leeway is out of range")
+    /// What no directive can give a signer is still refused by it.
+    @Test(arguments: [(-1, Int64(-1)), (Int.min, -1), (0, 4_294_967_296), (0, Int64.max), (-1, nil), (1025, nil)] as [(Int, Int64?)])
+    func outOfRangeRegisteredParamsAreRefused(_ audiences: Int, _ leeway: Int64?) {
+        let error = #expect(throws: BackendJWTError.self) {
+            _ = try Signer(
+                algorithm: .none, encoding: .base64url, ttl: 3600, key: nil,
+                registered: Signer.Registered(audienceCount: audiences, notBeforeLeeway: leeway, jti: true), claims: [])
+        }
+        #expect(error?.kind == .config)
+        #expect(error?.message == "audience count or not-before leeway is out of range")
     }
 
-    /// An audience count near SIZE_MAX/2 passes the range check, but 2 + audiences + claims, and
-    /// the bound's per-value bytes, overflow Int: the token bound should be "no bound" (or the
-    /// signer refused), not a trap.
+    /// An audience count near SIZE_MAX/2 overflows 2 + audiences + claims, and the bound's
+    /// per-value bytes: the token bound should be "no bound" (or the signer refused), not a trap.
     @Test func aHugeAudienceCountDoesNotTrap() async {
         await #expect(processExitsWith: .success) {
-            var params = ABITests.params(alg: Int32(BJWT_ALG_NONE), key: nil, audiences: Int.max, claims: nil)
-            var signer: OpaquePointer?
-            guard bjwtSignerCreate(&params, &signer, nil, 0) == Int32(BJWT_OK) else { return }
-            _ = bjwtSignerTokenBound(signer, 10)
-            bjwtSignerFree(signer)
+            guard
+                let signer = try? Signer(
+                    algorithm: .none, encoding: .base64url, ttl: 60, key: nil,
+                    registered: Signer.Registered(audienceCount: Int.max), claims: [])
+            else { return }
+            _ = signer.tokenBound(valueBytes: 10)
         }
     }
 
@@ -333,19 +341,18 @@ struct ClaimABITests {
 
     /// Everything the module passes, end to end through the ABI, verified by jwt-kit.
     @Test func aCMintedTokenVerifiesWithJWTKit() async throws {
-        let (keyStatus, key) = ABITests.loadKey("ec-p256.pem")
-        try #require(keyStatus == Int32(BJWT_OK))
-        defer { bjwtKeyFree(key) }
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
-        try #require(ABITests.addClaim(claims, "realm_access.roles", ["type=list"]) == Int32(BJWT_OK))
-        try #require(ABITests.addClaim(claims, "profile", ["type=json", "if_empty=fail"]) == Int32(BJWT_OK))
-        let (rc, signer) = Self.createSigner(alg: BJWT_ALG_ES256, key: key, audiences: 2, nbfLeeway: 0, jti: 1, claims: claims)
-        try #require(rc == Int32(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
+        let conf = Conf()
+        let out = try conf.enabledLocation([
+            ("backend_jwt_signing_key", [Fixture.path("ec-p256.pem")]), ("backend_jwt_signing_algorithm", ["ES256"]),
+            ("backend_jwt_issuer", ["$iss"]), ("backend_jwt_subject", ["$remote_user"]),
+            ("backend_jwt_audience", ["$aud1", "billing"]), ("backend_jwt_not_before", ["on"]),
+            ("backend_jwt_claim", ["realm_access.roles", "$groups", "type=list"]),
+            ("backend_jwt_claim", ["profile", "$http_x_profile", "type=json", "if_empty=fail"]),
+        ])
+        #expect(ABITests.valueTemplates(conf, out) == ["$iss", "$remote_user", "$aud1", "billing", "$groups", "$http_x_profile"])
         let now = Int64(Date().timeIntervalSince1970)
         let values = ["https://gw.example", "alice", "orders", "billing", "admin, dev", #" {"age": 41} "#]
-        let minted = ABITests.mintC(signer, now: now, values: values)
+        let minted = ABITests.mintC(out.signer, now: now, values: values)
         try #require(minted.status == Int32(BJWT_OK))
         let verifier = await JWTKeyCollection().add(ecdsa: try ES256PublicKey(pem: Fixture.text("ec-p256-public.pem")))
         let payload = try await verifier.verify(minted.token, as: Registered.self)
@@ -355,7 +362,7 @@ struct ClaimABITests {
         #expect(payload.profile == ["age": 41])
 
         let empty = ErrorBuffer()
-        #expect(ABITests.mintC(signer, now: now, values: Array(values.dropLast()) + [""], empty).status == Int32(BJWT_ERR_VALUE))
+        #expect(ABITests.mintC(out.signer, now: now, values: Array(values.dropLast()) + [""], empty).status == Int32(BJWT_ERR_VALUE))
         #expect(empty.message == "claim \"profile\" is empty (if_empty=fail)")
     }
 }

@@ -1,4 +1,4 @@
-import BackendJWTABI
+@testable import BackendJWTABI
 import CBackendJWT
 import Crypto
 import Foundation
@@ -274,52 +274,53 @@ struct JWKSTests {
 
     // MARK: C ABI
 
-    /// Calls one of bjwt_jwks_json or bjwt_jwks_etag with a buffer of `cap` bytes inside a larger
-    /// one; returns the length it reports, what it wrote, and whether it wrote past `cap`.
+    /// Calls one of bjwt_config_jwks_json or bjwt_config_jwks_etag with a buffer of `cap` bytes
+    /// inside a larger one; returns the length it reports, what it wrote, and whether it wrote
+    /// past `cap`.
     static func copyOut(
-        _ function: (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> Int, _ jwks: OpaquePointer?, cap: Int
+        _ function: (OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> Int, _ config: OpaquePointer?, cap: Int
     ) -> (length: Int, written: [UInt8], untouchedPastCap: Bool) {
         var buffer = [UInt8](repeating: 0xEE, count: cap + 16)
-        let length = buffer.withUnsafeMutableBufferPointer { function(jwks, $0.baseAddress, cap) }
+        let length = buffer.withUnsafeMutableBufferPointer { function(config, $0.baseAddress, cap) }
         return (length, Array(buffer.prefix(while: { $0 != 0xEE })), buffer[cap...].allSatisfy { $0 == 0xEE })
     }
 
+    /// backend_jwt_jwks_key at the http level, then the signer of an enabled location merged into
+    /// it: the configuration's set holds both, and is copied out only when it fits.
     @Test func abiBuildsTheSetAndCopiesItOutOnlyWhenItFits() throws {
-        let jwks = bjwtJWKSCreate()
-        defer { bjwtJWKSFree(jwks) }
-        let (keyStatus, key) = ABITests.loadKey("ec-p384.pem")
-        try #require(keyStatus == Int32(BJWT_OK))
-        defer { bjwtKeyFree(key) }
-        var signer: OpaquePointer?
-        try #require(ABITests.signerCreate(Int32(BJWT_ALG_ES384), 0, 60, key, nil, &signer, nil, 0) == Int32(BJWT_OK))
-        defer { bjwtSignerFree(signer) }
-        #expect(bjwtJWKSAddSigner(jwks, signer, nil, 0) == Int32(BJWT_OK))
-        let path = Fixture.path("rsa2048-public.pem")
-        let added = ABITests.withBytes(path) { p, n in ABITests.withBytes("alg=PS256") { bjwtJWKSAddKeyFile(jwks, p, n, $0, $1, nil, 0) } }
-        #expect(added == Int32(BJWT_OK))
+        let conf = ABITests.Conf()
+        let http = conf.level()
+        try conf.apply(http, "backend_jwt_jwks_key", [Fixture.path("rsa2048-public.pem"), "alg=PS256"])
+        let location = conf.level()
+        try conf.apply(location, [
+            ("backend_jwt", ["on"]), ("backend_jwt_signing_algorithm", ["ES384"]),
+            ("backend_jwt_signing_key", [Fixture.path("ec-p384.pem")]),
+        ])
+        let err = ABITests.ErrorBuffer()
+        try #require(conf.merge(http, location, err) == Int32(BJWT_OK), "\(err.message)")
 
         let expected = JWKSet()
-        try expected.add(makeSigner(.es384, key: "ec-p384.pem"))
         try expected.add(key: Fixture.publicKey("rsa2048-public.pem"), algorithm: .ps256)
+        try expected.add(makeSigner(.es384, key: "ec-p384.pem"))
         let json = expected.json()
         let etag = JWKSet.etag(of: json)
+        #expect(try Self.entries(expected).count == 2)
 
-        for (function, content) in [(bjwtJWKSJSON, json), (bjwtJWKSETag, etag)] as [((OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> Int, [UInt8])] {
-            #expect(function(jwks, nil, 0) == content.count)
+        for (function, content) in [(bjwtConfigJWKSJSON, json), (bjwtConfigJWKSETag, etag)] as [((OpaquePointer?, UnsafeMutablePointer<UInt8>?, Int) -> Int, [UInt8])] {
+            #expect(function(conf.handle, nil, 0) == content.count)
             for cap in [0, 1, content.count - 1] {
-                let small = Self.copyOut(function, jwks, cap: cap)
+                let small = Self.copyOut(function, conf.handle, cap: cap)
                 #expect(small.length == content.count)
                 #expect(small.written.isEmpty, "nothing is written into a buffer that is too small")
                 #expect(small.untouchedPastCap)
             }
             for cap in [content.count, content.count + 100] {
-                let fits = Self.copyOut(function, jwks, cap: cap)
+                let fits = Self.copyOut(function, conf.handle, cap: cap)
                 #expect(fits.length == content.count)
                 #expect(fits.written == content, "exactly the content, no NUL after it")
             }
             #expect(function(nil, nil, 0) == 0)
         }
-        bjwtJWKSFree(nil)
     }
 
     @Test(arguments: [
@@ -327,28 +328,39 @@ struct JWKSTests {
         ("rsa2048-public.pem", "algo=RS256", BJWT_ERR_CONFIG, "unknown option \"algo=RS256\"; the only option is alg=ALGORITHM"),
         ("rsa2048-public.pem", "alg=none", BJWT_ERR_CONFIG, "alg=none has no public key to publish"),
         ("rsa2048-public.pem", "alg=ES256", BJWT_ERR_KEY, "which cannot sign ES256; ES256 needs an EC P-256 key"),
-        ("missing.pem", "", BJWT_ERR_KEY, "cannot open key file"),
-    ])
-    func abiKeyFileErrors(_ file: String, _ option: String, _ status: Int, _ message: String) {
-        let jwks = bjwtJWKSCreate()
-        defer { bjwtJWKSFree(jwks) }
+        ("missing.pem", nil, BJWT_ERR_KEY, "cannot open key file"),
+    ] as [(String, String?, Int, String)])
+    func abiKeyFileErrors(_ file: String, _ option: String?, _ status: Int, _ message: String) {
+        let conf = ABITests.Conf()
         let err = ABITests.ErrorBuffer()
-        let rc = err.call { e, cap in
-            ABITests.withBytes(Fixture.path(file)) { p, n in
-                ABITests.withBytes(option) { bjwtJWKSAddKeyFile(jwks, p, n, $0, $1, e, cap) }
-            }
-        }
+        let rc = conf.directive(conf.level(), "backend_jwt_jwks_key", [Fixture.path(file)] + (option.map { [$0] } ?? []), err)
         #expect(rc == Int32(status))
+        #expect(err.message.hasPrefix("\"backend_jwt_jwks_key\" directive: "), "\(err.message)")
         #expect(err.message.contains(message), "\(err.message)")
-        #expect(bjwtJWKSJSON(jwks, nil, 0) == #"{"keys":[]}"#.utf8.count, "a refused key adds nothing")
+        #expect(bjwtConfigJWKSJSON(conf.handle, nil, 0) == #"{"keys":[]}"#.utf8.count, "a refused key adds nothing")
+    }
+
+    /// A relative backend_jwt_jwks_key is taken from the configuration prefix.
+    @Test func abiKeyFileIsTakenFromThePrefix() throws {
+        let conf = ABITests.Conf(prefix: Fixture.directory + "/")
+        try conf.apply(conf.level(), "backend_jwt_jwks_key", ["ed25519-public.pem"])
+        let expected = JWKSet()
+        try expected.add(key: Fixture.publicKey("ed25519-public.pem"), algorithm: nil)
+        #expect(Self.copyOut(bjwtConfigJWKSJSON, conf.handle, cap: 4096).written == expected.json())
     }
 
     @Test func abiNullArguments() {
         let err = ABITests.ErrorBuffer()
-        #expect(err.call { e, cap in bjwtJWKSAddSigner(nil, nil, e, cap) } == Int32(BJWT_ERR_CONFIG))
-        #expect(err.message == "bjwt_jwks_add_signer: missing argument")
-        let rc = err.call { e, cap in ABITests.withBytes(Fixture.path("rsa2048-public.pem")) { bjwtJWKSAddKeyFile(nil, $0, $1, nil, 0, e, cap) } }
+        let rc = err.call { e, cap in
+            ABITests.withBytes("backend_jwt_jwks_key") { n, nl in
+                ABITests.withArguments([Fixture.path("rsa2048-public.pem")]) {
+                    bjwtDirective(nil, nil, n, nl, $0, $1, $2, nil, 0, 1, 0, nil, e, cap)
+                }
+            }
+        }
         #expect(rc == Int32(BJWT_ERR_CONFIG))
-        #expect(err.message == "bjwt_jwks_add_key_file: no JWKS")
+        #expect(err.message == "bjwt_directive: missing argument")
+        #expect(bjwtConfigJWKSJSON(nil, nil, 0) == 0)
+        #expect(bjwtConfigJWKSETag(nil, nil, 0) == 0)
     }
 }

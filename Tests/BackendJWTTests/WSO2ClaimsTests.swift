@@ -1,4 +1,4 @@
-import BackendJWTABI
+@testable import BackendJWTABI
 import CBackendJWT
 import Foundation
 import JWTKit
@@ -222,81 +222,91 @@ struct WSO2ClaimsTests {
 
     // MARK: Through the C ABI
 
-    static func addC(_ claims: OpaquePointer?, _ arguments: [String], _ err: ABITests.ErrorBuffer = ABITests.ErrorBuffer()) -> Int32 {
-        err.call { e, cap in ABITests.withArguments(arguments) { bjwtClaimsAddWSO2(claims, $0, $1, $2, e, cap) } }
+    /// backend_jwt_wso2_claims through bjwt_directive.
+    static func addC(
+        _ conf: ABITests.Conf, _ level: OpaquePointer?, _ arguments: [String], _ err: ABITests.ErrorBuffer = ABITests.ErrorBuffer()
+    ) -> Int32 {
+        conf.directive(level, "backend_jwt_wso2_claims", arguments, err)
     }
 
-    /// bjwt_claims_template as the module calls it: the length first, then the bytes.
-    static func template(_ claims: OpaquePointer?, _ index: Int) -> String? {
-        let length = bjwtClaimsTemplate(claims, index, nil, 0)
-        guard length > 0 else { return nil }
-        var out = [UInt8](repeating: 0xEE, count: length + 8)
-        #expect(bjwtClaimsTemplate(claims, index, &out, length) == length)
-        #expect(out[length...].allSatisfy { $0 == 0xEE }, "nothing is written past the template")
-        return String(decoding: out[..<length], as: UTF8.self)
-    }
-
+    /// bjwt_config_template as the module calls it: the text and its length, which stay valid
+    /// while the configuration lives.
     @Test func templatesThroughTheABI() throws {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
-        try #require(ABITests.addClaim(claims, "team") == Int32(BJWT_OK))
+        let conf = ABITests.Conf()
+        let level = conf.level()
+        try conf.apply(level, "backend_jwt_claim", ["team", "$team"])
         let err = ABITests.ErrorBuffer()
-        try #require(Self.addC(claims, ["apiname=Pizza", "version=$api_version", "applicationid=$app_id"], err) == Int32(BJWT_OK), "\(err.message)")
-        #expect(bjwtClaimsCount(claims) == 9)
-        let templates = (0..<bjwtClaimsCount(claims)).map { Self.template(claims, $0) }
-        #expect(templates == [nil, "$remote_user", "$app_id", "Pizza", "$api_version", "PRODUCTION", "APPLICATION_USER", "$remote_user", "-1234"])
-        // Out of range, or a list that is not there: no template.
-        #expect(bjwtClaimsTemplate(claims, 9, nil, 0) == 0)
-        #expect(bjwtClaimsTemplate(claims, -1, nil, 0) == 0)  // a size_t past Int.max
-        #expect(bjwtClaimsTemplate(claims, Int.max, nil, 0) == 0)
-        #expect(bjwtClaimsTemplate(nil, 1, nil, 0) == 0)
+        try #require(Self.addC(conf, level, ["apiname=Pizza", "version=$api_version", "applicationid=$app_id"], err) == Int32(BJWT_OK), "\(err.message)")
+        #expect(conf.settings(level).claims.value?.list.claims.count == 9)
+        #expect(bjwtConfigTemplates(conf.handle) == 9)
+        #expect(conf.templates == ["$team", "$remote_user", "$app_id", "Pizza", "$api_version", "PRODUCTION", "APPLICATION_USER", "$remote_user", "-1234"])
+        // Out of range, or a configuration that is not there: no template, the length left alone.
+        for (config, index) in [(conf.handle, 9), (conf.handle, -1), (conf.handle, Int.max), (nil, 1)] as [(OpaquePointer?, Int)] {
+            var length = 77
+            #expect(bjwtConfigTemplate(config, index, &length) == nil)  // -1: a size_t past Int.max
+            #expect(length == 77)
+        }
+        // A NULL length pointer is allowed.
+        #expect(bjwtConfigTemplate(conf.handle, 3, nil) != nil)
+
+        // The location mints in the templates' order: issuer, subject, then each claim.
+        let http = conf.level()
+        try conf.apply(level, [("backend_jwt", ["on"]), ("backend_jwt_signing_algorithm", ["NONE"])])
+        try #require(conf.merge(http, level) == Int32(BJWT_OK))
+        let location = try conf.location(level)
+        #expect(ABITests.valueTemplates(conf, location) == [nil, nil] + conf.templates)
     }
 
-    @Test func aTemplateLongerThanTheBufferIsNotWritten() throws {
-        let claims = bjwtClaimsCreate()
-        defer { bjwtClaimsFree(claims) }
-        try #require(Self.addC(claims, ["apiname=PizzaShackAPI", "version=1"]) == Int32(BJWT_OK))
-        var out = [UInt8](repeating: 0xEE, count: 32)
-        #expect(bjwtClaimsTemplate(claims, 1, &out, 12) == 13)
-        #expect(out.allSatisfy { $0 == 0xEE })
-        #expect(bjwtClaimsTemplate(claims, 1, &out, 13) == 13)
-        #expect(String(decoding: out[..<13], as: UTF8.self) == "PizzaShackAPI")
-        #expect(out[13...].allSatisfy { $0 == 0xEE })
+    @Test func aTemplateIsExactlyItsText() throws {
+        let conf = ABITests.Conf()
+        try #require(Self.addC(conf, conf.level(), ["apiname=PizzaShackAPI", "version=1"]) == Int32(BJWT_OK))
+        var length = 0
+        let text = try #require(bjwtConfigTemplate(conf.handle, 1, &length))
+        #expect(length == 13)
+        #expect(String(decoding: UnsafeRawBufferPointer(start: text, count: length), as: UTF8.self) == "PizzaShackAPI")
     }
 
     @Test func abiErrors() {
-        // Each on a fresh list: a failed call may leave claims behind (see aFailedDirectiveAddsNothing).
-        func fresh(_ body: (OpaquePointer) -> Void) {
-            let claims = bjwtClaimsCreate()
-            body(claims)
-            bjwtClaimsFree(claims)
+        // Each on a fresh level.
+        func fresh(_ body: (ABITests.Conf, OpaquePointer) -> Void) {
+            let conf = ABITests.Conf()
+            body(conf, conf.level())
         }
-        fresh { claims in
+        fresh { conf, level in
             let err = ABITests.ErrorBuffer()
-            #expect(Self.addC(claims, ["version=1"], err) == Int32(BJWT_ERR_CONFIG))
-            #expect(err.message == "apiname= is required")
+            #expect(Self.addC(conf, level, ["version=1"], err) == Int32(BJWT_ERR_CONFIG))
+            #expect(err.message == "\"backend_jwt_wso2_claims\" directive: apiname= is required")
             #expect(err.untouchedPastCap)
+            #expect(conf.settings(level).claims.value == nil)
+            #expect(bjwtConfigTemplates(conf.handle) == 0)
         }
-        fresh { claims in
+        fresh { conf, level in
             let err = ABITests.ErrorBuffer()
-            #expect(err.call { e, cap in bjwtClaimsAddWSO2(claims, nil, nil, 2, e, cap) } == Int32(BJWT_ERR_CONFIG))
+            let rc = err.call { e, cap in
+                ABITests.withBytes("backend_jwt_wso2_claims") { bjwtDirective(conf.handle, level, $0, $1, nil, nil, 2, nil, 0, 1, 0, nil, e, cap) }
+            }
+            #expect(rc == Int32(BJWT_ERR_CONFIG))
             #expect(err.message == "missing arguments")
-            #expect(bjwtClaimsCount(claims) == 0)
+            #expect(conf.settings(level).claims.value == nil)
         }
-        fresh { claims in
+        fresh { conf, level in
             let err = ABITests.ErrorBuffer()
-            #expect(err.call { e, cap in bjwtClaimsAddWSO2(claims, nil, nil, 0, e, cap) } == Int32(BJWT_ERR_CONFIG))
-            #expect(err.message == "apiname= is required")
+            let rc = err.call { e, cap in
+                ABITests.withBytes("backend_jwt_wso2_claims") { bjwtDirective(conf.handle, level, $0, $1, nil, nil, 0, nil, 0, 1, 0, nil, e, cap) }
+            }
+            #expect(rc == Int32(BJWT_ERR_CONFIG))
+            #expect(err.message == "\"backend_jwt_wso2_claims\" directive: apiname= is required")
         }
-        fresh { claims in
-            let err = ABITests.ErrorBuffer(cap: 10)
-            #expect(Self.addC(claims, ["foo=1"], err) == Int32(BJWT_ERR_CONFIG))
-            #expect(err.message == "unknown a")
+        fresh { conf, level in
+            let err = ABITests.ErrorBuffer(cap: 40)
+            #expect(Self.addC(conf, level, ["foo=1"], err) == Int32(BJWT_ERR_CONFIG))
+            #expect(err.message == "\"backend_jwt_wso2_claims\" directive: un")
             #expect(err.untouchedPastCap)
-            #expect(bjwtClaimsCount(claims) == 0)
+            #expect(conf.settings(level).claims.value == nil)
         }
-        let noList = ABITests.ErrorBuffer()
-        #expect(Self.addC(nil, ["apiname=a", "version=1"], noList) == Int32(BJWT_ERR_CONFIG))
-        #expect(noList.message == "no claim list")
+        let conf = ABITests.Conf()
+        let noLevel = ABITests.ErrorBuffer()
+        #expect(Self.addC(conf, nil, ["apiname=a", "version=1"], noLevel) == Int32(BJWT_ERR_CONFIG))
+        #expect(noLevel.message == "bjwt_directive: missing argument")
     }
 }

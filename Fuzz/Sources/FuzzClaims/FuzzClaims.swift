@@ -2,9 +2,11 @@ import BackendJWT
 import Foundation
 
 /// Claim encoding, the per-request path: claims declared from the input's head (names, types,
-/// separators, if_empty), then a token minted from the rest as request values. A token must be
-/// minted or refused with a BackendJWTError; a minted payload must be a JSON object in valid
-/// UTF-8 that fits the bound the module allocates. Anything else traps, and libFuzzer reports it.
+/// separators, if_empty) as `backend_jwt_claim` directives, each with a variable as its value, in
+/// a location signing with NONE for one audience; its signer (from the merge) then mints a token
+/// from the rest as request values. A token must be minted or refused with a BackendJWTError; a
+/// minted payload must be a JSON object in valid UTF-8 that fits the bound the module allocates.
+/// Anything else traps, and libFuzzer reports it.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzClaims(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data, size > 2 else { return 0 }
@@ -15,20 +17,32 @@ public func fuzzClaims(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     let count = Int(input[0] % 6)
     let parts = input.dropFirst().split(separator: 0, omittingEmptySubsequences: false).map { Array($0) }
     guard parts.count >= 2 * count + 1 else { return 0 }
-    let claims = ClaimList()
+    let config = Configuration(prefix: [])
+    let location = LevelSettings()
+    let place = Where(file: "fuzz.conf", line: 1)
+    do {
+        for (name, args) in [
+            ("backend_jwt", ["on"]), ("backend_jwt_signing_algorithm", ["NONE"]), ("backend_jwt_token_ttl", ["60"]),
+            ("backend_jwt_audience", ["$aud"]),
+        ] {
+            _ = try location.apply(name, args.map { Array($0.utf8) }, at: place, in: config)
+        }
+    } catch {
+        fatalError("the fixed directives are refused: \(error)")
+    }
     for i in 0..<count {
         let spec = parts[2 * i]
         let type = types[Int(spec.first ?? 0) % types.count]
         var options: [[UInt8]] = [Array("type=\(type)".utf8)]
         if spec.count > 1 { options.append(Array("if_empty=\(ifEmpty[Int(spec[1]) % ifEmpty.count])".utf8)) }
         if type == "list", spec.count > 2 { options.append(Array("separator=".utf8) + spec[2...].prefix(3)) }
-        guard (try? claims.add(name: parts[2 * i + 1], options: options)) != nil else { return 0 }
+        let declaration = [parts[2 * i + 1], Array("$claim\(i)".utf8)] + options
+        guard (try? location.apply("backend_jwt_claim", declaration, at: place, in: config)) != nil else { return 0 }
     }
-    guard
-        let signer = try? Signer(
-            algorithm: .none, encoding: .base64url, ttl: 60, key: nil,
-            registered: Signer.Registered(audienceCount: 1), claims: claims.claims)
+    guard (try? LevelSettings.merge(LevelSettings(), into: location, facts: LevelFacts(), config: config)) != nil,
+        let signer = location.signer
     else { return 0 }
+    precondition(signer.valueCount == 3 + count && location.valueTemplates.count == signer.valueCount)
     let values = Array(parts[(2 * count)...])
     var filled = values.prefix(signer.valueCount).map { Optional($0) }
     while filled.count < signer.valueCount { filled.append(nil) }
