@@ -27,6 +27,18 @@ public enum Directive: String, CaseIterable, Sendable {
     /// What a level below `backend_jwt_enforce on` may still set: its own claims, and the JWK
     /// Set, which mints nothing.
     var allowedUnderEnforce: Bool { self == .claim || self == .wso2Claims || self == .jwks }
+
+    /// How many arguments it takes, as the module's command table tells nginx (which checks
+    /// them first); checked again here, since the ABI may be called otherwise.
+    var arguments: ClosedRange<Int> {
+        switch self {
+        case .jwks: 0...0
+        case .signingKey, .signingSecret, .jwksKey, .issuer, .subject: 1...2
+        case .claim: 2...Int.max
+        case .wso2Claims, .audience, .cache: 1...Int.max
+        default: 1...1
+        }
+    }
 }
 
 /// What the location a directive stands in already has as its content handler.
@@ -47,6 +59,9 @@ extension LevelSettings {
     ) throws(BackendJWTError) -> Bool {
         guard let directive = Directive(rawValue: name) else {
             throw BackendJWTError(.config, "unknown directive \(quoted(name))")
+        }
+        guard directive.arguments.contains(args.count) else {
+            throw BackendJWTError(.config, "invalid number of arguments in \"\(name)\" directive")
         }
         if own[directive] == nil { own[directive] = place }
         do {
@@ -153,11 +168,13 @@ extension LevelSettings {
             cache.set(try TokenCache.parse(args), at: place)
         case .claim:
             var declared = claims.value ?? DeclaredClaims()
+            declared.list = ClaimList(copying: declared.list)  // all or nothing: a refused claim is not kept
             try declared.list.add(name: first, options: Array(args.dropFirst(2)))
             try declare(&declared, value: args[1], at: place, in: config)
             claims.set(declared, at: claims.place ?? place)
         case .wso2Claims:
             var declared = claims.value ?? DeclaredClaims()
+            declared.list = ClaimList(copying: declared.list)
             let before = declared.list.claims.count
             try WSO2Claims.add(to: declared.list, options: args)
             // the recipe gives each claim's value as text that may hold variables

@@ -407,4 +407,27 @@ struct SettingsDirectiveTests {
         try levels.apply(level, "backend_jwt_header off")
         #expect(level.header.value == [])
     }
+
+    @Test("a refused claim leaves the level's claims as they were")
+    func refusedClaimIsNotKept() throws {
+        var levels = Levels()
+        let level = LevelSettings()
+        try levels.apply(level, "backend_jwt_claim a $a")
+        #expect(throws: BackendJWTError.self) { try levels.apply(level, "backend_jwt_claim n x type=int") }
+        #expect(throws: BackendJWTError.self) { try levels.apply(level, "backend_jwt_wso2_claims apiname=A version=1 bogus=1") }
+        #expect(level.claims.value?.list.claims.map(\.name) == ["a"])
+        #expect(level.claims.value?.templates.count == 1)
+    }
+
+    @Test("argument counts are checked by the core too, in nginx's words")
+    func argumentCounts() throws {
+        let level = LevelSettings()
+        let config = Configuration(prefix: [])
+        for (name, count) in [("backend_jwt_claim", 1), ("backend_jwt", 2), ("backend_jwt_jwks", 1), ("backend_jwt_audience", 0)] {
+            let error = #expect(throws: BackendJWTError.self) {
+                try level.apply(name, Array(repeating: Array("x".utf8), count: count), at: Where(file: "f", line: 1), in: config)
+            }
+            #expect(error?.message == "invalid number of arguments in \"\(name)\" directive")
+        }
+    }
 }
