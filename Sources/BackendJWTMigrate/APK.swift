@@ -129,7 +129,7 @@ enum APK {
                 policy = try backendJwt(in: policies, notes: &notes, diag: diag)
             }
             var upstream = apiUpstream
-            if operation["endpointConfigurations"] != nil {
+            if operation["endpointConfigurations"]?[environment] != nil {
                 upstream = try endpoint(operation, environment: environment, options: options, diag: diag)
             }
             guard let upstream else {
