@@ -194,3 +194,30 @@ def test_bad_input(tmp_path):
     assert stderr.startswith(f"{bad}:5: error: not valid YAML")
     code, stdout, stderr = migrate(tmp_path / "missing.yaml", check=False)
     assert code == 1 and "cannot read the file" in stderr
+
+
+def test_deployment_toml_seed(nginx, keys, backend):
+    """[apim.jwt] at http level; a location names its API with the two variables the output
+    defines, and the backend gets WSO2's claim set in the configured dialect and encoding."""
+    _, conf, _ = migrate(FIXTURES / "seed-deployment.toml", "--signing-key", keys.rsa)
+    n = nginx(http=conf, server="""
+        location /pizzashack/ {
+            set $bjwt_api_name PizzaShackAPI;
+            set $bjwt_api_version 1.0.0;
+            proxy_pass BACKEND;
+        }
+        location /other/ {
+            proxy_pass BACKEND;
+        }
+""")
+    header, payload, signature = only_token(n.seen("/pizzashack/menu")).split(".")
+    verify_signature(f"{header}.{payload}".encode(), b64std_decode(signature), keys)  # encoding = "base64"
+    claims = json.loads(b64std_decode(payload))
+    assert claims["iss"] == "wso2.org/products/am"
+    d = "http://wso2.org/claims/"
+    assert {k[len(d):]: v for k, v in claims.items() if k.startswith(d)} == {
+        "apiname": "PizzaShackAPI", "version": "1.0.0", "keytype": "PRODUCTION",
+        "usertype": "APPLICATION_USER", "enduserTenantId": "-1234"}
+    # a location that names no API still gets a token, without apiname and version
+    claims = json.loads(b64std_decode(only_token(n.seen("/other/")).split(".")[1]))
+    assert d + "apiname" not in claims and claims["iss"] == "wso2.org/products/am"
