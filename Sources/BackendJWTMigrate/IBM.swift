@@ -88,25 +88,26 @@ enum IBM {
         return plan.items(options: options)
     }
 
-    /// `set-variable` actions that set a variable to a value: a claim may read them.
-    static func collectVariables(_ list: YNode, state: State) throws(MigrationError) {
-        for step in try list.array() {
-            for (name, body) in try step.pairs() {
+    /// `set-variable` actions that set a variable to a value, anywhere in the assembly (cases,
+    /// otherwise branches): a claim may read them.
+    static func collectVariables(_ node: YNode, state: State) throws(MigrationError) {
+        switch node.node {
+        case .mapping:
+            for (name, body) in try node.pairs() {
                 if name == "set-variable" {
                     for action in try body["actions"]?.array() ?? [] {
                         if let variable = try action["set"]?.string(), let value = try action["value"]?.string() {
                             state.variables[variable] = value
                         }
                     }
-                }
-                for (_, nested) in try body.isMapping ? body.pairs() : [] {
-                    if case .sequence = nested.node {
-                        for item in try nested.array() {
-                            if let execute = item["execute"] { try collectVariables(execute, state: state) }
-                        }
-                    }
+                } else {
+                    try collectVariables(body, state: state)
                 }
             }
+        case .sequence:
+            for item in try node.array() { try collectVariables(item, state: state) }
+        default:
+            break
         }
     }
 

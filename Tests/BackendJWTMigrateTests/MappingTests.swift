@@ -166,4 +166,55 @@ struct MappingTests {
         #expect(migration.output.contains("proxy_pass http://127.0.0.1:9000/anything/test;"))
         #expect(!migration.output.contains("proxy_ssl_server_name"))
     }
+
+    /// A top-level jwt-generate holds for every operation: the server's settings. Its issuer comes
+    /// from a set-variable inside a case; invoke URLs are fixed or end in $(api.operation.path).
+    @Test func ibmTopLevelPolicyAndInvokeForms() throws {
+        let text = """
+            swagger: '2.0'
+            basePath: /shop
+            paths:
+              /items/{id}:
+                get: {operationId: item}
+              /cart:
+                post: {operationId: cart}
+            x-ibm-configuration:
+              properties:
+                backend: {value: "http://shop.internal:81/v1"}
+              assembly:
+                execute:
+                  - jwt-generate:
+                      iss-claim: my.iss
+                      sub-claim: request.headers.X-User
+                      jws-alg: ES256
+                      jti-claim: true
+                  - operation-switch:
+                      case:
+                        - operations: [item]
+                          execute:
+                            - set-variable:
+                                actions: [{set: my.iss, value: "https://$(request.headers.host)"}]
+                            - invoke: {target-url: "$(backend)$(api.operation.path)"}
+                      otherwise:
+                        - invoke: {target-url: "http://cart.internal/checkout"}
+
+            """
+        var options = MigrationOptions()
+        options.signingKey = "/k/ec.pem"
+        let migration = try Self.convert(text, file: "shop.yaml", options)
+        #expect(migration.warnings.isEmpty)
+        let lines = Self.lines(migration)
+        let server = try #require(lines.firstIndex(of: "backend_jwt on;"))
+        let firstLocation = try #require(lines.firstIndex(where: { $0.hasPrefix("location") }))
+        #expect(server < firstLocation)
+        #expect(lines.filter { $0 == "backend_jwt on;" }.count == 1)
+        for expected in [
+            "backend_jwt_issuer https://$http_host;", "backend_jwt_subject $http_x_user;", "backend_jwt_jti on;",
+            "backend_jwt_signing_algorithm ES256;", "backend_jwt_signing_key /k/ec.pem;",
+            "location ~ ^/shop/items/[^/]+$ {", "rewrite ^/shop(/.*)$ /v1$1 break;", "proxy_pass http://shop.internal:81;",
+            "location = /shop/cart {", "limit_except POST { deny all; }", "proxy_pass http://cart.internal/checkout;",
+        ] {
+            #expect(lines.contains(expected), "\(expected) in\n\(migration.output)")
+        }
+    }
 }
