@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# Builds the Swift core, the nginx module and the migration tool into build/out/:
+# Builds the Swift core and the nginx module into build/out/:
 #   libbackendjwt.so                  the core (no Swift toolchain needed at run time)
 #   ngx_http_backend_jwt_module.so    the module; finds the core beside itself
-#   backend-jwt-migrate               WSO2 APK / API Manager / IBM API Connect settings to nginx
-# Install: copy build/out/*.so into nginx's modules folder (/usr/lib/nginx/modules), and
-# backend-jwt-migrate wherever you keep tools (/usr/local/bin).
+# Install: copy build/out/*.so into nginx's modules folder (/usr/lib/nginx/modules).
+# The migration tool has its own script (build/migrate.sh): the module does not need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -20,12 +19,6 @@ swift build -c release --product backendjwt \
     -Xlinker --version-script="$root/build/exports.map" \
     -Xlinker -z -Xlinker nodelete
 cp "$(swift build -c release --show-bin-path)/libbackendjwt.so" "$out/"
-
-echo "== building backend-jwt-migrate (release, static Swift runtime)"
-# its own product: Yams, TOMLKit and ArgumentParser never reach the core
-swift build -c release --product backend-jwt-migrate --static-swift-stdlib
-cp "$(swift build -c release --show-bin-path)/backend-jwt-migrate" "$out/"
-strip "$out/backend-jwt-migrate"   # 80 MB to 60 MB: Foundation is linked in, symbols are not needed
 
 echo "== building the nginx module against $(nginx -v 2>&1 | sed 's/.*: //')"
 src=$root/build/nginx-src
