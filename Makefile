@@ -1,8 +1,11 @@
 # Shortcuts for the scripts in build/; the scripts work without make.
-.PHONY: module demo test bench clean
+.PHONY: module migrate demo test bench clean
 
 module:
 	build/module.sh
+
+migrate:
+	build/migrate.sh
 
 demo:
 	build/demo.sh

@@ -8,10 +8,16 @@ let package = Package(
         .library(name: "backendjwt", type: .dynamic, targets: ["BackendJWTABI"]),
         // The core as a Swift library, for the fuzz targets in Fuzz/.
         .library(name: "BackendJWT", targets: ["BackendJWT"]),
+        // backend-jwt-migrate: WSO2 APK, WSO2 API Manager and IBM API Connect settings to nginx.
+        .executable(name: "backend-jwt-migrate", targets: ["backend-jwt-migrate"]),
     ],
     dependencies: [
         // Tests only: an independent JOSE implementation that verifies our tokens.
-        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0")
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // backend-jwt-migrate only (never linked into the core): arguments, YAML, TOML.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // The system libcrypto, the same one nginx links.
@@ -29,6 +35,22 @@ let package = Package(
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
             path: "Tests/BackendJWTTests",
+            exclude: ["Fixtures"]
+        ),
+        // The conversions of backend-jwt-migrate: gateway settings in, nginx configuration out.
+        .target(
+            name: "BackendJWTMigrate",
+            dependencies: [.product(name: "Yams", package: "Yams"), .product(name: "TOMLKit", package: "TOMLKit")]
+        ),
+        // The command line around it.
+        .executableTarget(
+            name: "backend-jwt-migrate",
+            dependencies: ["BackendJWTMigrate", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
+        .testTarget(
+            name: "BackendJWTMigrateTests",
+            dependencies: ["BackendJWTMigrate"],
+            path: "Tests/BackendJWTMigrateTests",
             exclude: ["Fixtures"]
         ),
     ]

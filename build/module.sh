@@ -2,7 +2,8 @@
 # Builds the Swift core and the nginx module into build/out/:
 #   libbackendjwt.so                  the core (no Swift toolchain needed at run time)
 #   ngx_http_backend_jwt_module.so    the module; finds the core beside itself
-# Install: copy build/out/* into nginx's modules folder (/usr/lib/nginx/modules).
+# Install: copy build/out/*.so into nginx's modules folder (/usr/lib/nginx/modules).
+# The migration tool has its own script (build/migrate.sh): the module does not need it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 build/deps.sh test
 export PATH="$(dirname "$(command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)"):$PATH"
 build/module.sh
+build/migrate.sh
 
 echo "== Swift core tests"
 swift test 2>&1 | tee .build/swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Compiling|Building|Write|Emitting)' || true

@@ -36,3 +36,11 @@ def test_module_finds_the_core_beside_itself():
     dynamic = run("readelf", "-d", str(MODULE))
     assert re.search(r"RUNPATH.*\[\$ORIGIN\]", dynamic), dynamic
     assert "libbackendjwt.so" in dynamic
+
+
+def test_migrate_tool_needs_no_toolchain():
+    tool = OUT / "backend-jwt-migrate"
+    out = run("ldd", str(tool))
+    assert "not found" not in out, out
+    assert "swift" not in out.lower() and "/opt/" not in out, out
+    assert "USAGE: backend-jwt-migrate <file>" in run(str(tool), "--help")

@@ -287,7 +287,7 @@ class Backend:
                 self.end_headers()
                 self.wfile.write(body)
 
-            do_GET = do_POST = do_HEAD = handle_one
+            do_GET = do_POST = do_HEAD = do_PUT = do_DELETE = handle_one
 
             def log_message(self, *args):
                 pass
