@@ -44,8 +44,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "build" / "out" / "ngx_http_backend_jwt_module.so"
-NGINX = os.environ.get("TEST_NGINX_BINARY", "/usr/sbin/nginx")
+# NGINX_BIN: the nginx to test (TEST_NGINX_BINARY, nginx-tests' name, works too; default: the
+# system's); BJWT_MODULE_DIR: the module and the core built for that nginx (default: build/out).
+# build/test.sh sets both for each nginx it builds from a tarball.
+MODULE_DIR = Path(os.environ.get("BJWT_MODULE_DIR") or ROOT / "build" / "out").resolve()
+MODULE = MODULE_DIR / "ngx_http_backend_jwt_module.so"
+NGINX = os.environ.get("NGINX_BIN") or os.environ.get("TEST_NGINX_BINARY") or "/usr/sbin/nginx"
+
+
+def _nginx_version():
+    out = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr
+    m = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out)
+    assert m, f"{NGINX} -v: {out!r}"
+    return tuple(int(x) for x in m.groups())
+
+
+# the tested nginx's version, for the few behaviours of nginx itself that changed between versions
+NGINX_VERSION = _nginx_version()
 HOST = "127.0.0.1"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 BAD_LOG = re.compile(r"\[(alert|crit|emerg)\]|exited on signal")
@@ -54,7 +69,10 @@ SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitiz
 
 # BJWT_NGINX_WRAPPER: a command nginx runs under (valgrind); waits scale with it
 WRAPPER = shlex.split(os.environ.get("BJWT_NGINX_WRAPPER", ""))
-SCALE = 20 if WRAPPER else 1
+# BJWT_SANITIZE=1: nginx, the module and the core are built with -fsanitize=address,undefined
+# (build/test.sh); each nginx writes its reports to PREFIX/sanitizer.<pid>, which fail the test
+SANITIZE = bool(os.environ.get("BJWT_SANITIZE"))
+SCALE = 20 if WRAPPER else 3 if SANITIZE else 1
 # valgrind's --error-exitcode replaces nginx's exit code when it found errors: the logs decide
 # at teardown whether they are ours, so that code counts as nginx's own
 _exitcode = [int(w.split("=", 1)[1]) for w in WRAPPER if w.startswith("--error-exitcode=")]
@@ -98,6 +116,48 @@ def free_port():
 def pytest_sessionstart(session):
     if not MODULE.exists():
         pytest.exit(f"{MODULE} is missing: run build/module.sh", returncode=2)
+
+
+# Under BJWT_SANITIZE every process of the tested nginx (master, workers, `nginx -t`, `nginx -s`;
+# the workers inherit the options by fork) writes its ASan/UBSan/LSan reports to a file of
+# SANITIZER_DIR instead of stderr, where a daemon's report could be lost. Each test fails on the
+# reports written while it ran (sanitizer_check), the session on any left at its end.
+SANITIZER_DIR = None
+if SANITIZE:
+    SANITIZER_DIR = Path(tempfile.mkdtemp(prefix="bjwt-sanitizer-"))
+    for var, extra in (("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0"),
+                       ("UBSAN_OPTIONS", "print_stacktrace=1"),
+                       ("LSAN_OPTIONS", "")):
+        opts = [o for o in (os.environ.get(var, ""), extra) if o]
+        os.environ[var] = ":".join(opts + [f"log_path={SANITIZER_DIR}/report"])
+
+
+def sanitizer_reports(directory):
+    """The sanitizer reports in `directory` (files report.<pid>), as problems; each file is
+    renamed to seen.<pid> so that it fails one test only."""
+    problems = []
+    for path in sorted(Path(directory).glob("report.*")):
+        text = path.read_text(errors="replace")
+        path.rename(path.with_name("seen." + path.name.split(".", 1)[1]))
+        problems.append(f"sanitizer report {path}:\n{text[:6000]}")
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_check():
+    yield
+    if SANITIZER_DIR is not None:
+        problems = sanitizer_reports(SANITIZER_DIR)
+        if problems:
+            pytest.fail("\n".join(problems))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if SANITIZER_DIR is not None:
+        problems = sanitizer_reports(SANITIZER_DIR)
+        if problems:
+            print("\n".join(problems))
+            session.exitstatus = 1
 
 
 # ---------------------------------------------------------------- keys
@@ -410,10 +470,15 @@ class Nginx:
         assert not unknown, unknown
         self.opts.update(opts)
         o = self.opts
+        listen, server = o["listen"], server
+        if " http2" in listen and NGINX_VERSION >= (1, 25, 1):
+            # nginx 1.25.1 deprecated `listen ... http2` (a [warn]) for `http2 on;`
+            listen = listen.replace(" http2", "")
+            server = "        http2 on;\n" + server
         text = CONF.format(load=f"load_module {MODULE};" if o["load"] else "# no module",
                            level=o["level"], prefix=self.prefix, host=HOST, port=self.port,
                            http=http, server=server, workers=workers,
-                           listen=(" reuseport" if workers > 1 else "") + o["listen"],  # spread connections
+                           listen=(" reuseport" if workers > 1 else "") + listen,  # spread connections
                            listen_more=o["listen_more"].replace("PORT", str(self.port)))
         if self.raw_backend_port:
             text = text.replace("RAW_BACKEND", f"http://{HOST}:{self.raw_backend_port}")
