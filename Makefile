@@ -1,8 +1,11 @@
 # Shortcuts for the scripts in build/; the scripts work without make.
-.PHONY: module demo test bench clean
+.PHONY: module deb demo test bench clean
 
 module:
 	build/module.sh
+
+deb:
+	build/deb.sh
 
 demo:
 	build/demo.sh
@@ -11,7 +14,7 @@ test:
 	build/test.sh
 
 clean:
-	rm -rf build/out build/nginx-src .build
+	rm -rf build/out build/nginx-*/ build/deb .build .build-sanitize
 
 bench:
 	build/bench.sh
