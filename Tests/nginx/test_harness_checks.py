@@ -94,3 +94,4 @@ def test_sanitizer_report_file_fails_once(tmp_path):
     problems = sanitizer_reports(tmp_path)
     assert len(problems) == 1 and "heap-use-after-free" in problems[0]
     assert sanitizer_reports(tmp_path) == [] and (tmp_path / "seen.123").exists()
+
