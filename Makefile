@@ -1,11 +1,14 @@
 # Shortcuts for the scripts in build/; the scripts work without make.
-.PHONY: module migrate demo test bench clean
+.PHONY: module migrate deb demo test bench clean
 
 module:
 	build/module.sh
 
 migrate:
 	build/migrate.sh
+
+deb:
+	build/deb.sh
 
 demo:
 	build/demo.sh
@@ -14,7 +17,7 @@ test:
 	build/test.sh
 
 clean:
-	rm -rf build/out build/nginx-src .build
+	rm -rf build/out build/nginx-*/ build/deb .build .build-sanitize .build-abi
 
 bench:
 	build/bench.sh

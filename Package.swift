@@ -21,7 +21,7 @@ let package = Package(
     ],
     targets: [
         // The system libcrypto, the same one nginx links.
-        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The C header of the ABI (include/backend_jwt.h), so Swift uses its constants.
         .systemLibrary(name: "CBackendJWT", path: "include"),
         // Config validation, claim mapping, JSON, encoding and signing.

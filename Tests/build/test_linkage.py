@@ -1,10 +1,12 @@
-"""The built files are what an nginx host can load: checks of build/out/ with ldd, nm and readelf."""
+"""The built files are what an nginx host can load: checks of build/out/ (or BJWT_MODULE_DIR, the
+module built for another nginx) with ldd, nm and readelf."""
+import os
 import pathlib
 import re
 import subprocess
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-OUT = ROOT / "build" / "out"
+OUT = pathlib.Path(os.environ.get("BJWT_MODULE_DIR") or ROOT / "build" / "out")
 CORE = OUT / "libbackendjwt.so"
 MODULE = OUT / "ngx_http_backend_jwt_module.so"
 HEADER = ROOT / "include" / "backend_jwt.h"
@@ -44,3 +46,11 @@ def test_migrate_tool_needs_no_toolchain():
     assert "not found" not in out, out
     assert "swift" not in out.lower() and "/opt/" not in out, out
     assert "USAGE: backend-jwt-migrate <file>" in run(str(tool), "--help")
+
+
+def test_core_needs_only_the_system_libraries():
+    """What the README lists: libc, libm, libstdc++, libgcc_s and libcrypto (not libssl: the core
+    calls none of its functions, so it links pkg-config's `libcrypto` only)."""
+    needed = set(re.findall(r"\(NEEDED\).*\[(.*)\]", run("readelf", "-d", str(CORE))))
+    assert needed == {"libc.so.6", "libm.so.6", "libstdc++.so.6", "libgcc_s.so.1", "libcrypto.so.3",
+                      "ld-linux-x86-64.so.2"}, needed

@@ -44,8 +44,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
 ROOT = Path(__file__).resolve().parents[2]
-MODULE = ROOT / "build" / "out" / "ngx_http_backend_jwt_module.so"
-NGINX = os.environ.get("TEST_NGINX_BINARY", "/usr/sbin/nginx")
+# NGINX_BIN: the nginx to test (TEST_NGINX_BINARY, nginx-tests' name, works too; default: the
+# system's); BJWT_MODULE_DIR: the module and the core built for that nginx (default: build/out).
+# build/test.sh sets both for each nginx it builds from a tarball.
+MODULE_DIR = Path(os.environ.get("BJWT_MODULE_DIR") or ROOT / "build" / "out").resolve()
+MODULE = MODULE_DIR / "ngx_http_backend_jwt_module.so"
+NGINX = os.environ.get("NGINX_BIN") or os.environ.get("TEST_NGINX_BINARY") or "/usr/sbin/nginx"
+
+
+def _nginx_version():
+    out = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr
+    m = re.search(r"nginx/(\d+)\.(\d+)\.(\d+)", out)
+    assert m, f"{NGINX} -v: {out!r}"
+    return tuple(int(x) for x in m.groups())
+
+
+# the tested nginx's version, for the few behaviours of nginx itself that changed between versions
+NGINX_VERSION = _nginx_version()
 HOST = "127.0.0.1"
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 BAD_LOG = re.compile(r"\[(alert|crit|emerg)\]|exited on signal")
@@ -54,7 +69,10 @@ SANITIZER = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitiz
 
 # BJWT_NGINX_WRAPPER: a command nginx runs under (valgrind); waits scale with it
 WRAPPER = shlex.split(os.environ.get("BJWT_NGINX_WRAPPER", ""))
-SCALE = 20 if WRAPPER else 1
+# BJWT_SANITIZE=1: nginx, the module and the core are built with -fsanitize=address,undefined
+# (build/test.sh); each nginx writes its reports to PREFIX/sanitizer.<pid>, which fail the test
+SANITIZE = bool(os.environ.get("BJWT_SANITIZE"))
+SCALE = 20 if WRAPPER else 3 if SANITIZE else 1
 # valgrind's --error-exitcode replaces nginx's exit code when it found errors: the logs decide
 # at teardown whether they are ours, so that code counts as nginx's own
 _exitcode = [int(w.split("=", 1)[1]) for w in WRAPPER if w.startswith("--error-exitcode=")]
@@ -98,6 +116,53 @@ def free_port():
 def pytest_sessionstart(session):
     if not MODULE.exists():
         pytest.exit(f"{MODULE} is missing: run build/module.sh", returncode=2)
+
+
+# Under BJWT_SANITIZE every process of the tested nginx (master, workers, `nginx -t`, `nginx -s`;
+# the workers inherit the options by fork) writes its ASan/UBSan reports to a file of
+# SANITIZER_DIR instead of stderr, where a daemon's report could be lost. Each test fails on the
+# reports written while it ran (sanitizer_check), the session on any left at its end. The
+# suppression files list nginx's own findings (see there). LeakSanitizer is off: nginx leaves
+# its pools to the exit of `nginx -t` and `nginx -s` processes by design, and LSan does not see
+# the pointers of Swift's indirect enums (the case is in their spare bits), so live objects of
+# the core look leaked; leaks are measured by the worker RSS over a million requests (bench).
+SANITIZER_DIR = None
+if SANITIZE:
+    SANITIZER_DIR = Path(tempfile.mkdtemp(prefix="bjwt-sanitizer-"))
+    SANITIZER_DIR.chmod(0o1777)  # workers run as nobody when the tests run as root
+    here = Path(__file__).parent
+    for var, extra in (("ASAN_OPTIONS", f"detect_leaks=0:suppressions={here}/asan.supp"),
+                       ("UBSAN_OPTIONS", f"print_stacktrace=1:suppressions={here}/ubsan.supp")):
+        opts = [o for o in (os.environ.get(var, ""), extra) if o]
+        os.environ[var] = ":".join(opts + [f"log_path={SANITIZER_DIR}/report"])
+
+
+def sanitizer_reports(directory):
+    """The sanitizer reports in `directory` (files report.<pid>), as problems; each file is
+    renamed to seen.<pid> so that it fails one test only."""
+    problems = []
+    for path in sorted(Path(directory).glob("report.*")):
+        text = path.read_text(errors="replace")
+        path.rename(path.with_name("seen." + path.name.split(".", 1)[1]))
+        problems.append(f"sanitizer report {path}:\n{text[:6000]}")
+    return problems
+
+
+@pytest.fixture(autouse=True)
+def sanitizer_check():
+    yield
+    if SANITIZER_DIR is not None:
+        problems = sanitizer_reports(SANITIZER_DIR)
+        if problems:
+            pytest.fail("\n".join(problems))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if SANITIZER_DIR is not None:
+        problems = sanitizer_reports(SANITIZER_DIR)
+        if problems:
+            print("\n".join(problems))
+            session.exitstatus = 1
 
 
 # ---------------------------------------------------------------- keys
@@ -410,10 +475,15 @@ class Nginx:
         assert not unknown, unknown
         self.opts.update(opts)
         o = self.opts
+        listen, server = o["listen"], server
+        if " http2" in listen and NGINX_VERSION >= (1, 25, 1):
+            # nginx 1.25.1 deprecated `listen ... http2` (a [warn]) for `http2 on;`
+            listen = listen.replace(" http2", "")
+            server = "        http2 on;\n" + server
         text = CONF.format(load=f"load_module {MODULE};" if o["load"] else "# no module",
                            level=o["level"], prefix=self.prefix, host=HOST, port=self.port,
                            http=http, server=server, workers=workers,
-                           listen=(" reuseport" if workers > 1 else "") + o["listen"],  # spread connections
+                           listen=(" reuseport" if workers > 1 else "") + listen,  # spread connections
                            listen_more=o["listen_more"].replace("PORT", str(self.port)))
         if self.raw_backend_port:
             text = text.replace("RAW_BACKEND", f"http://{HOST}:{self.raw_backend_port}")
@@ -430,21 +500,29 @@ class Nginx:
         log = os.path.join(self.prefix, "valgrind.%p.log")
         return [w.replace("%VGLOG%", log) for w in WRAPPER] + self.command(*extra)
 
+    @staticmethod
+    def run(args):
+        """Runs an nginx command: (exit code, stdout and stderr). The output goes through a file,
+        not a pipe: a daemon's helper that keeps the descriptors (a sanitizer's symbolizer)
+        cannot hold the call up."""
+        with tempfile.TemporaryFile() as f:
+            p = subprocess.run(args, stdout=f, stderr=subprocess.STDOUT, timeout=30 * SCALE)
+            f.seek(0)
+            return p.returncode, f.read().decode(errors="replace")
+
     def test_conf(self):
         """`nginx -t`: (exit code, output)."""
-        p = subprocess.run(self.wrapped("-t"), capture_output=True, text=True, timeout=30 * SCALE)
-        out = p.stdout + p.stderr
+        code, out = self.run(self.wrapped("-t"))
         self.outputs.append(out)
-        code = p.returncode
         if WRAPPER_EXIT is not None and code == WRAPPER_EXIT:  # nginx's own, from what it said
             code = 0 if re.search(r"test is successful\s*$", out) else 1
         return code, out
 
     def start(self, server="", http="", workers=1, **opts):
         self.write_conf(server, http, workers, **opts)
-        p = subprocess.run(self.wrapped(), capture_output=True, text=True, timeout=30 * SCALE)
+        code, out = self.run(self.wrapped())
         pid_file = os.path.join(self.prefix, "nginx.pid")
-        if p.returncode not in (0, WRAPPER_EXIT):
+        if code not in (0, WRAPPER_EXIT):
             # a master that daemonized all the same (a wrapper's own exit code; the master
             # writes its pid file after the fork) is stopped at teardown
             deadline = time.monotonic() + (2 * SCALE if WRAPPER else 0)
@@ -456,7 +534,7 @@ class Nginx:
                 if self.pid is not None or time.monotonic() >= deadline:
                     break
                 time.sleep(0.05)
-            raise AssertionError(f"nginx failed to start:\n{p.stdout}{p.stderr}")
+            raise AssertionError(f"nginx failed to start:\n{out}")
         deadline = time.monotonic() + 10 * SCALE
         while time.monotonic() < deadline:
             try:

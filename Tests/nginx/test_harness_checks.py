@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 
-from conftest import Nginx, valgrind_problems
+from conftest import Nginx, sanitizer_reports, valgrind_problems
 
 HEAD = """==100== Memcheck, a memory error detector
 ==100== Command: /usr/sbin/nginx -p /tmp/x/
@@ -86,3 +86,12 @@ def test_sanitizer_report_in_error_log_fails(tmp_path, line):
         assert len(n.problems(levels=False)) == 1
     finally:
         shutil.rmtree(n.prefix, ignore_errors=True)
+
+
+def test_sanitizer_report_file_fails_once(tmp_path):
+    """Under BJWT_SANITIZE the reports go to files (log_path): one fails the test it appears in."""
+    (tmp_path / "report.123").write_text("==123==ERROR: AddressSanitizer: heap-use-after-free\n")
+    problems = sanitizer_reports(tmp_path)
+    assert len(problems) == 1 and "heap-use-after-free" in problems[0]
+    assert sanitizer_reports(tmp_path) == [] and (tmp_path / "seen.123").exists()
+

@@ -259,7 +259,8 @@ def test_no_key_material_in_logs_or_responses(nginx, keys, tmp_path):
         outputs.append(out.encode())
         os.kill(n.pid, signal.SIGHUP)
         # the master's own [emerg] (nginx -t, another process, writes one too)
-        assert wait_for(lambda: n.log().count(f"[emerg] {n.pid}#") == i), (bad, n.log()[-3000:])
+        assert wait_for(lambda: len(re.findall(rf"\[emerg\] {n.pid}#\d+: ", n.log())) == i), \
+            (bad, n.log()[-3000:])
     old = n.workers()
     n.write_conf(locations(keys), ACCESS)  # and a good reload
     os.kill(n.pid, signal.SIGHUP)
