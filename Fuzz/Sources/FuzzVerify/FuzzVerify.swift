@@ -42,8 +42,9 @@ public func fuzzVerify(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     return 0
 }
 
-/// A verifier with an HS256 secret (kid k1) and an Ed25519 key (kid e1).
-private let verifier: JWSVerifier = {
+/// A verifier with an HS256 secret (kid k1) and an Ed25519 key (kid e1); libFuzzer runs one
+/// input at a time, on one thread.
+nonisolated(unsafe) private let verifier: JWSVerifier = {
     let jwks = #"""
         {"keys":[{"kty":"oct","kid":"k1","k":"c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3JldA"},
         {"kty":"OKP","crv":"Ed25519","kid":"e1","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}

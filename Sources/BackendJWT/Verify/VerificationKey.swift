@@ -56,11 +56,14 @@ public final class VerificationKey {
         if let declaredAlgorithm, declaredAlgorithm != Array(algorithm.joseName.utf8) { return false }
         if let use, use != Array("sig".utf8) { return false }
         if let operations, !operations.contains(Array("verify".utf8)) { return false }
-        switch (algorithm.family, type) {
-        case (.rsa, .rsa), (.rsaPSS, .rsa), (.edDSA, .ed25519): return true
-        case (.ecdsa, .ec(let group)): return group == algorithm.curve?.group
-        case (.hmac, .secret(let bytes)): return bytes >= algorithm.hashBytes
-        default: return false
+        // A copy of the type, matched alone: a tuple switch here crashed the 6.3 optimizer.
+        let type = self.type
+        switch type {
+        case .rsa: return algorithm.family == .rsa || algorithm.family == .rsaPSS
+        case .ec(let group): return algorithm.family == .ecdsa && group == algorithm.curve?.group
+        case .ed25519: return algorithm.family == .edDSA
+        case .secret(let bytes): return algorithm.family == .hmac && bytes >= algorithm.hashBytes
+        case .other: return false
         }
     }
 
