@@ -8,10 +8,12 @@ let package = Package(
     products: [
         .library(name: "FuzzConfig", type: .dynamic, targets: ["FuzzConfig"]),
         .library(name: "FuzzClaims", type: .dynamic, targets: ["FuzzClaims"]),
+        .library(name: "FuzzVerify", type: .dynamic, targets: ["FuzzVerify"]),
     ],
     dependencies: [.package(name: "nginx-backend-jwt", path: "..")],
     targets: [
         .target(name: "FuzzConfig", dependencies: [.product(name: "BackendJWT", package: "nginx-backend-jwt")]),
         .target(name: "FuzzClaims", dependencies: [.product(name: "BackendJWT", package: "nginx-backend-jwt")]),
+        .target(name: "FuzzVerify", dependencies: [.product(name: "BackendJWT", package: "nginx-backend-jwt")]),
     ]
 )

@@ -22,7 +22,7 @@ clang=$(dirname "$(command -v swift)")/clang
 printf 'int bjwt_fuzz_driver;\n' >"$out/driver.c"
 
 status=0
-for target in FuzzConfig FuzzClaims; do
+for target in FuzzConfig FuzzClaims FuzzVerify; do
     # libFuzzer's main drives the target's LLVMFuzzerTestOneInput.
     "$clang" -fsanitize=fuzzer,address "$out/driver.c" -L"$lib" -l"$target" \
         -Wl,-rpath,"$lib" -Wl,-rpath,"$swiftlib" -o "$out/$target" 2>&1 | grep -v "Cannot export local symbol" || true

@@ -16,6 +16,9 @@ public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatab
         public static let space = Kind(code: 5)
         /// A certificate cannot be read or is not for the signing key.
         public static let certificate = Kind(code: 6)
+        /// A caller's token is refused by the verifier (format, algorithm, key, signature or a
+        /// claim check); the message is the reason, fit for an `info` log, never the token.
+        public static let token = Kind(code: 7)
         /// Directive parsing's own, turned into `.config` before `LevelSettings.apply` returns:
         /// "is duplicate" (the message is what follows it), and a message in nginx's own words.
         static let duplicate = Kind(code: 100)

@@ -1,0 +1,158 @@
+/// Verifies a caller's JWT (`backend_jwt_verify`): a strict JWS in compact form (RFC 7515, RFC
+/// 7519, RFC 8725) signed by one of the configured keys with an allowed algorithm, whose claims
+/// pass the configured checks. Built at configuration time; `verify` is synchronous, allocates
+/// only for the token at hand, and may run in every worker.
+public final class JWSVerifier {
+    /// Tokens larger than this are refused before any parsing (16 KiB: an access token with a
+    /// few dozen roles is 1 to 4 KiB; nginx's default `large_client_header_buffers` is 8 KiB).
+    public static let defaultMaximumTokenSize = 16 * 1024
+
+    /// The allow-list when none is configured: every RS, PS, ES and EdDSA algorithm. HS
+    /// algorithms are never allowed unless listed; `none` can never be.
+    public static let defaultAlgorithms: [SigningAlgorithm] = [
+        .rs256, .rs384, .rs512, .ps256, .ps384, .ps512, .es256, .es384, .es512, .edDSA,
+    ]
+
+    public let keys: [VerificationKey]
+    public let algorithms: [SigningAlgorithm]
+    /// The token's `iss` must equal one of these; empty: `iss` is not checked.
+    public let issuers: [[UInt8]]
+    /// One of the token's `aud` values must equal one of these; empty: `aud` is not checked.
+    public let audiences: [[UInt8]]
+    /// Seconds of clock skew allowed for `exp`, `nbf` and `iat`.
+    public let leeway: Int64
+    /// Whether a token without `exp` is refused (RFC 8725 asks for bounded lifetimes).
+    public let requireExpiration: Bool
+    public let maximumTokenSize: Int
+
+    /// A verifier with the given settings. Refuses (`.config`): no key, `none` or an empty
+    /// list among the algorithms, a negative leeway, a size limit under 64 bytes, and an
+    /// allow-list that no key can serve (such as only HS256 with RSA keys).
+    public init(
+        keys: [VerificationKey], algorithms: [SigningAlgorithm]? = nil, issuers: [[UInt8]] = [],
+        audiences: [[UInt8]] = [], leeway: Int64 = 0, requireExpiration: Bool = true,
+        maximumTokenSize: Int = JWSVerifier.defaultMaximumTokenSize
+    ) throws(BackendJWTError) {
+        let algorithms = algorithms ?? Self.defaultAlgorithms
+        guard !keys.isEmpty else { throw BackendJWTError(.config, "token verification needs at least one key") }
+        guard !algorithms.isEmpty else {
+            throw BackendJWTError(.config, "the list of verification algorithms is empty")
+        }
+        guard !algorithms.contains(.none) else {
+            throw BackendJWTError(.config, "\"none\" can never be a verification algorithm (RFC 8725 3.1)")
+        }
+        guard leeway >= 0 else { throw BackendJWTError(.config, "the verification leeway cannot be negative") }
+        guard maximumTokenSize >= 64 else {
+            throw BackendJWTError(.config, "a maximum token size of \(maximumTokenSize) bytes is too small")
+        }
+        self.keys = keys
+        self.algorithms = algorithms
+        self.issuers = issuers
+        self.audiences = audiences
+        self.leeway = leeway
+        self.requireExpiration = requireExpiration
+        self.maximumTokenSize = maximumTokenSize
+        guard !usableAlgorithms.isEmpty else {
+            let names = algorithms.map(\.joseName).joined(separator: " ")
+            let types = keys.map(\.summary).joined(separator: ", ")
+            throw BackendJWTError(
+                .config, "no verification key can verify any allowed algorithm (\(names)); the keys are: \(types)")
+        }
+    }
+
+    /// The allowed algorithms that at least one key can verify.
+    public var usableAlgorithms: [SigningAlgorithm] {
+        algorithms.filter { algorithm in keys.contains { $0.canVerify(algorithm) } }
+    }
+
+    /// Parses one `backend_jwt_verify_algorithms` value: a JOSE name (RFC 7518, RFC 8037),
+    /// ASCII case-insensitively. `none` is refused with its own message.
+    public static func parseAlgorithm<Bytes: Collection>(_ text: Bytes) throws(BackendJWTError) -> SigningAlgorithm
+    where Bytes.Element == UInt8 {
+        if text.equalsIgnoringCase("none") {
+            throw BackendJWTError(.config, "\"none\" can never be a verification algorithm (RFC 8725 3.1)")
+        }
+        for algorithm in SigningAlgorithm.allCases where text.equalsIgnoringCase(algorithm.joseName.lowercased()) {
+            return algorithm
+        }
+        throw BackendJWTError(
+            .config,
+            "unknown verification algorithm \(quoted(text)); use RS256, RS384, RS512, PS256, PS384, PS512, "
+                + "ES256, ES384, ES512, EdDSA, HS256, HS384 or HS512")
+    }
+
+    /// Verifies `token` (the bytes of the compact JWS) at time `now` (seconds since the epoch).
+    /// Throws `.token` with a reason fit for an `info` log line: it never holds the token, and
+    /// the header values it names (`alg`, `kid`, `iss`) are quoted and cut.
+    public func verify(_ token: UnsafeBufferPointer<UInt8>, now: Int64) throws(BackendJWTError) -> VerifiedToken {
+        guard token.count <= maximumTokenSize else {
+            throw refused("the token is \(token.count) bytes, over the limit of \(maximumTokenSize)")
+        }
+        return try verify(Array(token), now: now)
+    }
+
+    /// Same, for a token in an array.
+    public func verify(_ token: [UInt8], now: Int64) throws(BackendJWTError) -> VerifiedToken {
+        guard token.count <= maximumTokenSize else {
+            throw refused("the token is \(token.count) bytes, over the limit of \(maximumTokenSize)")
+        }
+        let parts = try TokenParts(token)
+        let (algorithm, keyID) = try checkHeader(parts.header)
+        let key = try verifySignature(parts, algorithm: algorithm, keyID: keyID)
+        let payload = try parts.decodePayload()
+        try checkClaims(payload, now: now)
+        return VerifiedToken(header: parts.header, payload: payload, algorithm: algorithm, key: key)
+    }
+
+    /// The algorithm named by `alg` (known, allowed, never `none`) and the `kid`; refuses
+    /// JWE members and any `crit`.
+    private func checkHeader(_ header: JSONValue) throws(BackendJWTError) -> (SigningAlgorithm, [UInt8]?) {
+        if header[member: "enc"] != nil || header[member: "zip"] != nil {
+            throw refused("the header has \"enc\" or \"zip\": an encrypted token (JWE) is not accepted")
+        }
+        if let crit = header[member: "crit"] {
+            // No extension is implemented here, so any critical one is refused (RFC 7515 4.1.11).
+            throw refused(
+                "the header's \"crit\" names extensions this verifier does not implement: \(quoted(crit.compactJSON))")
+        }
+        guard let alg = header[member: "alg"] else { throw refused("the header has no \"alg\"") }
+        guard let name = alg.stringBytes else { throw refused("the header's \"alg\" is not a string") }
+        guard name != Array("none".utf8) else { throw refused("alg \"none\" is never accepted") }
+        guard let algorithm = SigningAlgorithm.allCases.first(where: { Array($0.joseName.utf8) == name }) else {
+            throw refused("alg \(quoted(name)) is not a JWS algorithm this verifier knows")
+        }
+        guard algorithms.contains(algorithm) else { throw refused("alg \(algorithm.joseName) is not allowed") }
+        var keyID: [UInt8]?
+        if let kid = header[member: "kid"] {
+            guard let bytes = kid.stringBytes else { throw refused("the header's \"kid\" is not a string") }
+            keyID = bytes
+        }
+        return (algorithm, keyID)
+    }
+
+    /// The keys that may verify this token: with a `kid`, the keys with that kid (and keys
+    /// that have none, such as PEM keys), never others; without one, every key. Of those, the
+    /// ones that fit the algorithm. The signature must verify with one of them.
+    private func verifySignature(_ parts: TokenParts, algorithm: SigningAlgorithm, keyID: [UInt8]?)
+        throws(BackendJWTError) -> VerificationKey
+    {
+        var candidates = keys
+        if let keyID {
+            candidates = keys.filter { $0.keyID == nil || $0.keyID == keyID }
+            guard !candidates.isEmpty else { throw refused("no verification key has kid \(quoted(keyID))") }
+        }
+        candidates = candidates.filter { $0.canVerify(algorithm) }
+        guard !candidates.isEmpty else {
+            let which = keyID.map { "with kid \(quoted($0)) " } ?? ""
+            throw refused("no verification key \(which)can verify \(algorithm.joseName)")
+        }
+        let signature = try parts.decodeSignature()
+        for key in candidates where key.verifies(signature, of: parts.signingInput, algorithm: algorithm) {
+            return key
+        }
+        let tried = candidates.count == 1 ? candidates[0].summary : "any of \(candidates.count) keys"
+        throw refused("the \(algorithm.joseName) signature does not verify with \(tried)")
+    }
+
+    func refused(_ reason: String) -> BackendJWTError { BackendJWTError(.token, reason) }
+}

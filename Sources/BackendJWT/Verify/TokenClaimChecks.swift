@@ -1,0 +1,77 @@
+/// The claim checks of `JWSVerifier` (RFC 7519 section 4.1), one small method each, run after
+/// the signature has verified.
+extension JWSVerifier {
+    func checkClaims(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
+        try checkExpiration(payload, now: now)
+        try checkNotBefore(payload, now: now)
+        try checkIssuedAt(payload, now: now)
+        try checkIssuer(payload)
+        try checkAudience(payload)
+    }
+
+    /// `exp`: required unless `requireExpiration` is off; the token is refused from `exp + leeway` on.
+    func checkExpiration(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
+        guard let exp = try numericDate(payload, "exp") else {
+            if requireExpiration { throw refused("the token has no \"exp\"") }
+            return
+        }
+        guard Double(now) < exp + Double(leeway) else { throw refused("the token expired (exp \(Self.shown(exp)))") }
+    }
+
+    /// `nbf`: the token is refused while `now + leeway` is before it.
+    func checkNotBefore(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
+        guard let nbf = try numericDate(payload, "nbf") else { return }
+        guard Double(now) + Double(leeway) >= nbf else {
+            throw refused("the token is not valid yet (nbf \(Self.shown(nbf)))")
+        }
+    }
+
+    /// `iat`: a token issued after `now + leeway` is refused.
+    func checkIssuedAt(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
+        guard let iat = try numericDate(payload, "iat") else { return }
+        guard iat <= Double(now) + Double(leeway) else {
+            throw refused("the token was issued in the future (iat \(Self.shown(iat)))")
+        }
+    }
+
+    /// `iss`: when issuers are configured, a string equal to one of them.
+    func checkIssuer(_ payload: JSONValue) throws(BackendJWTError) {
+        guard !issuers.isEmpty else { return }
+        guard let iss = payload[member: "iss"] else { throw refused("the token has no \"iss\"") }
+        guard let value = iss.stringBytes else { throw refused("the token's \"iss\" is not a string") }
+        guard issuers.contains(value) else { throw refused("issuer \(quoted(value)) is not accepted") }
+    }
+
+    /// `aud`: when audiences are configured, a string or an array of strings, one of which
+    /// equals one of them.
+    func checkAudience(_ payload: JSONValue) throws(BackendJWTError) {
+        guard !audiences.isEmpty else { return }
+        guard let aud = payload[member: "aud"] else { throw refused("the token has no \"aud\"") }
+        let values: [[UInt8]]
+        switch aud {
+        case .string(let value): values = [value]
+        case .array(let list):
+            values = list.compactMap(\.stringBytes)
+            guard values.count == list.count else {
+                throw refused("the token's \"aud\" holds a value that is not a string")
+            }
+        default: throw refused("the token's \"aud\" is neither a string nor an array of strings")
+        }
+        guard values.contains(where: audiences.contains) else {
+            throw refused("no audience of the token is accepted (aud \(quoted(aud.compactJSON)))")
+        }
+    }
+
+    /// A NumericDate claim (RFC 7519 2): nil when absent; refused when not a number.
+    private func numericDate(_ payload: JSONValue, _ name: String) throws(BackendJWTError) -> Double? {
+        guard let value = payload[member: name] else { return nil }
+        guard case .number(let text) = value, let seconds = Double(String(decoding: text, as: UTF8.self)),
+            !seconds.isNaN
+        else { throw refused("the token's \"\(name)\" is not a number") }
+        return seconds
+    }
+
+    private static func shown(_ seconds: Double) -> String {
+        seconds.magnitude < 1e15 ? String(Int64(seconds.rounded(.down))) : String(seconds)
+    }
+}

@@ -1,0 +1,52 @@
+/// A compact JWS cut into its three segments (RFC 7515 section 7.1), the header decoded and
+/// parsed, the payload decoded from base64url. The payload's JSON is parsed only when asked,
+/// after the signature has verified.
+struct TokenParts {
+    /// `BASE64URL(header) "." BASE64URL(payload)`: what the signature is over.
+    let signingInput: ArraySlice<UInt8>
+    let header: JSONValue
+    private let payloadBytes: [UInt8]
+    private let signatureSegment: ArraySlice<UInt8>
+
+    init(_ token: [UInt8]) throws(BackendJWTError) {
+        guard !token.isEmpty else { throw BackendJWTError(.token, "the token is empty") }
+        let dots = token.indices.filter { token[$0] == UInt8(ascii: ".") }
+        guard dots.count == 2 else {
+            if dots.count == 4 {
+                throw BackendJWTError(.token, "the token has 5 segments: an encrypted token (JWE) is not accepted")
+            }
+            throw BackendJWTError(.token, "the token has \(dots.count + 1) segments; a JWS has 3")
+        }
+        let headerSegment = token[..<dots[0]]
+        signatureSegment = token[(dots[1] + 1)...]
+        signingInput = token[..<dots[1]]
+        header = try Self.object(Self.decode(headerSegment, "header"), "header")
+        payloadBytes = try Self.decode(token[(dots[0] + 1)..<dots[1]], "payload")
+    }
+
+    /// The payload as a JSON object.
+    func decodePayload() throws(BackendJWTError) -> JSONValue { try Self.object(payloadBytes, "payload") }
+
+    /// The signature bytes.
+    func decodeSignature() throws(BackendJWTError) -> [UInt8] { try Self.decode(signatureSegment, "signature") }
+
+    /// A segment's bytes: strict base64url.
+    private static func decode(_ segment: ArraySlice<UInt8>, _ name: String) throws(BackendJWTError) -> [UInt8] {
+        guard let bytes = Base64URLDecoding.decode(segment) else {
+            throw BackendJWTError(.token, "the \(name) segment \(Base64URLDecoding.whyNot(segment))")
+        }
+        return bytes
+    }
+
+    /// Decoded bytes as a JSON object: UTF-8, strict JSON, no duplicate names.
+    private static func object(_ bytes: [UInt8], _ name: String) throws(BackendJWTError) -> JSONValue {
+        let value: JSONValue
+        do {
+            value = try JSONParser.parse(bytes)
+        } catch {
+            throw BackendJWTError(.token, "the \(name) is not valid JSON: \(error.description)")
+        }
+        guard case .object = value else { throw BackendJWTError(.token, "the \(name) is not a JSON object") }
+        return value
+    }
+}

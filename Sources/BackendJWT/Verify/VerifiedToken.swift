@@ -1,0 +1,60 @@
+/// A token that passed `JWSVerifier.verify`: its header and claims, for the
+/// `$backend_jwt_in_claim_NAME` and `$backend_jwt_in_payload` variables and for
+/// `backend_jwt_copy_claims`.
+public struct VerifiedToken {
+    /// The JOSE header, a JSON object.
+    public let header: JSONValue
+    /// The claims, a JSON object with unique member names.
+    public let payload: JSONValue
+    /// The algorithm the signature was made with.
+    public let algorithm: SigningAlgorithm
+    /// The key that verified the signature.
+    public let key: VerificationKey
+
+    /// The claims as compact JSON (no white space; strings escaped minimally).
+    public var payloadJSON: [UInt8] { payload.compactJSON }
+
+    /// A top-level claim as text: a string as it is (unescaped), any other JSON value as compact
+    /// JSON text (`42`, `true`, `["a","b"]`); nil when the token has no such claim.
+    public func claim(_ name: [UInt8]) -> [UInt8]? { payload[member: name]?.text }
+
+    /// Same, with the name as text.
+    public func claim(_ name: String) -> [UInt8]? { claim(Array(name.utf8)) }
+
+    /// The claim at a dotted path (`realm_access.roles`) as compact JSON, keeping its JSON type
+    /// (a string stays quoted), for copying into another token; nil when absent. At each level
+    /// a member whose name contains the dots is tried first (`https://example.com/roles` is one
+    /// claim), then the path is cut at its dots, the longest leading name first.
+    public func claim(path: [UInt8]) -> [UInt8]? { value(path: path)?.compactJSON }
+
+    /// The value at a dotted path, found as `claim(path:)` finds it.
+    public func value(path: [UInt8]) -> JSONValue? {
+        guard !path.isEmpty else { return nil }
+        return Self.lookup(path[...], in: payload)
+    }
+
+    /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
+    /// checked it is a number.
+    public var expiration: Int64? {
+        guard case .number(let text) = payload[member: "exp"],
+            let seconds = Double(String(decoding: text, as: UTF8.self))
+        else { return nil }
+        if seconds >= 9.2e18 { return Int64.max }
+        if seconds <= -9.2e18 { return Int64.min }
+        return Int64(seconds.rounded(.down))
+    }
+
+    private static func lookup(_ path: ArraySlice<UInt8>, in value: JSONValue) -> JSONValue? {
+        guard case .object(let members) = value else { return nil }
+        if let exact = members.first(where: { $0.name.elementsEqual(path) }) { return exact.value }
+        for dot in path.indices.reversed() where path[dot] == UInt8(ascii: ".") {
+            let head = path[..<dot]
+            guard !head.isEmpty, dot + 1 < path.endIndex,
+                let member = members.first(where: { $0.name.elementsEqual(head) }),
+                let found = lookup(path[(dot + 1)...], in: member.value)
+            else { continue }
+            return found
+        }
+        return nil
+    }
+}
