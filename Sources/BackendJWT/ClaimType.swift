@@ -66,7 +66,7 @@ public enum ClaimType: String, Sendable, CaseIterable {
             json.append(n)
         case .float:
             guard Self.isJSONNumber(value) else {
-                throw failure(claim, value, "is not a float (a JSON number such as 1.5 or -2e3)")
+                throw failure(claim, value, "is not a float (a JSON number such as 1.5 or -2e3, within a double's range)")
             }
             json.bytes.append(contentsOf: value)
         case .bool:
@@ -139,8 +139,15 @@ public enum ClaimType: String, Sendable, CaseIterable {
         return n
     }
 
-    /// RFC 8259's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
+    /// RFC 8259's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and a
+    /// magnitude an IEEE 754 double holds: beyond it (`1e99999`) parsers disagree (infinity, an
+    /// error), which RFC 8259 section 6 warns of, and a backend's may refuse the whole token.
     static func isJSONNumber(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard hasNumberGrammar(s) else { return false }
+        return Double(String(decoding: s, as: UTF8.self))?.isFinite == true
+    }
+
+    private static func hasNumberGrammar(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
         var i = 0
         func isDigit(_ k: Int) -> Bool { k < s.count && s[k] >= UInt8(ascii: "0") && s[k] <= UInt8(ascii: "9") }
         func digits() -> Bool {

@@ -22,11 +22,26 @@ public func bjwtConfigCreate(_ prefix: UnsafePointer<CChar>?, _ len: Int) -> Opa
 @_cdecl("bjwt_config_free")
 public func bjwtConfigFree(_ config: OpaquePointer?) { release(config) }
 
-/// A level's settings and the C copies of what a request there gets, kept for C to read.
+/// A level's settings and the C copies of what a request there gets, in memory of its own so
+/// the pointers bjwt_level_location hands out stay valid while the level lives.
 final class LevelHandle {
     let settings = LevelSettings()
-    var header: [CChar] = []
-    var values: [Int] = []
+    private(set) var header = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
+    private(set) var values = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
+
+    func keep(header newHeader: [UInt8], values newValues: [Int]) {
+        header.deallocate()
+        values.deallocate()
+        header = .allocate(capacity: newHeader.count)
+        _ = header.initialize(from: newHeader.map { CChar(bitPattern: $0) })
+        values = .allocate(capacity: newValues.count)
+        _ = values.initialize(from: newValues)
+    }
+
+    deinit {
+        header.deallocate()
+        values.deallocate()
+    }
 }
 
 @_cdecl("bjwt_level_create")
@@ -94,16 +109,15 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     guard let level, let out else { return Int32(BJWT_ERR_CONFIG) }
     let handle = borrow(level, as: LevelHandle.self)
     let settings = handle.settings
-    handle.header = (settings.header.value ?? []).map { CChar(bitPattern: $0) }
-    handle.values = settings.valueTemplates.map { $0 ?? -1 }  // BJWT_NO_VALUE: (size_t) -1
+    handle.keep(header: settings.header.value ?? [], values: settings.valueTemplates.map { $0 ?? -1 })  // -1: BJWT_NO_VALUE
     let origin = settings.origin ?? settings
     out.pointee.enabled = settings.enabled.value == true ? 1 : 0
-    out.pointee.header = handle.header.withUnsafeBufferPointer { $0.baseAddress }
+    out.pointee.header = UnsafePointer(handle.header.baseAddress)
     out.pointee.header_len = handle.header.count
     out.pointee.signer = settings.enabled.value == true ? settings.signer.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
     out.pointee.max_size = settings.maxSize.value ?? 0
     out.pointee.origin = UnsafeRawPointer(Unmanaged.passUnretained(origin).toOpaque())
-    out.pointee.values = handle.values.withUnsafeBufferPointer { UnsafePointer(OpaquePointer($0.baseAddress)) }
+    out.pointee.values = UnsafePointer(OpaquePointer(handle.values.baseAddress))
     out.pointee.nvalues = handle.values.count
     return Int32(BJWT_OK)
 }

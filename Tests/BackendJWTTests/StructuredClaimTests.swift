@@ -108,7 +108,7 @@ struct StructuredClaimTests {
         "1e", "1e+", "0x10", "NaN", "Infinity", "-Infinity", "True", "NULL", "nul", "truex", "[truex]",
         "[true false]", "[,1]", "[1,,2]", "{,}", #"{"a":}"#, #"{"a"::1}"#, #"{"a" 1}"#, #"{"a":1 "b":2}"#,
         "{} // c", "/* c */ {}", "\u{FEFF}{}", "\u{0C}{}", "{}\u{0C}", "{}\u{0}", "\u{A0}{}", "\"\\", "\"\\\"",
-        "undefined", "'a'", #""abc" "def""#, "[\"a\",]", "{\"a\":1}\u{1}",
+        "undefined", "'a'", #""abc" "def""#, "[\"a\",]", "{\"a\":1}\u{1}", "1e309", #"{"n":[-1e99999]}"#,
     ])
     func jsonRefusesWhatIsNotOneValue(_ value: String) throws {
         try Self.expectNotJSON([UInt8](value))

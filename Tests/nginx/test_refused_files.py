@@ -9,19 +9,7 @@ import time
 import pytest
 
 from conftest import assert_emerg
-
-
-def location(body):
-    return f"""
-        location / {{
-            backend_jwt on;
-            {body}
-            proxy_pass BACKEND;
-        }}"""
-
-
-def directive(name, message):
-    return f'"{name}" directive: {message}'
+from test_key_errors import directive, location
 
 
 @pytest.fixture
