@@ -47,7 +47,7 @@ part "Swift core tests"
 
 echo "== fuzzing the core (build/fuzz.sh ${FUZZ_SECONDS:-60})"
 build/fuzz.sh "${FUZZ_SECONDS:-60}"
-part "fuzzing (2 targets x ${FUZZ_SECONDS:-60} s)"
+part "fuzzing (3 targets x ${FUZZ_SECONDS:-60} s)"
 
 harness() {  # label, then pytest arguments
     local label=$1
