@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev gcc make pkg-config python3 curl)
+packages=(nginx nginx-dev libssl-dev libpcre2-dev zlib1g-dev gcc make pkg-config python3 curl dpkg-dev)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
