@@ -96,7 +96,7 @@ public final class LevelSettings {
     /// block its location (one request, one token).
     public internal(set) weak var origin: LevelSettings?
 
-    public init() { origin = nil }
+    public init() {}
 
     /// The values `Signer.mint` takes, as template indexes in its order: the issuer, the
     /// subject, each audience, each custom claim; nil where the issuer or subject is unset.

@@ -150,7 +150,8 @@ extension LevelSettings {
             signer = shared
             return
         }
-        if let choice = cache.value ?? nil {
+        let cacheChoice = cache.value ?? nil
+        if let choice = cacheChoice {
             do {
                 _ = try Signer.minimumRemaining(choice.remaining, ttl: parameters.ttl)
             } catch {
@@ -159,7 +160,6 @@ extension LevelSettings {
         }
         let made: Signer
         do {
-            let cacheChoice = cache.value ?? nil
             made = try Signer(
                 algorithm: parameters.algorithm, encoding: parameters.encoding, ttl: parameters.ttl, key: key.value,
                 certificate: certificate.value, keyID: parameters.keyID, registered: parameters.registered,
