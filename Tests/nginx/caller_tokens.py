@@ -25,6 +25,7 @@ MISSING = "Bearer"
 INVALID = 'Bearer error="invalid_token"'
 INSUFFICIENT = 'Bearer error="insufficient_scope"'
 REFUSED = "backend_jwt: token refused: "
+NO_TOKEN = "backend_jwt: no token: "  # the reason when there is no token to refuse
 HS = ("HS256", "HS384", "HS512")
 ALL_ALGORITHMS = " ".join(SIGNING)  # every JWS algorithm, HS ones included
 
@@ -145,14 +146,15 @@ def decode_segment(segment):
 
 
 def refused_lines(log):
-    """The error log lines that say why a token was refused."""
-    return [line for line in log.splitlines() if REFUSED in line]
+    """The error log lines that say why a request had no token or its token was refused."""
+    return [line for line in log.splitlines() if REFUSED in line or NO_TOKEN in line]
 
 
 def assert_refused(n, backend, headers, challenge=INVALID, status=401, reason=None, token=None, path="/"):
     """The request is answered `status` with exactly one WWW-Authenticate, `challenge`; the
-    backend saw no request; the error log has a new `[info]` line saying why (containing
-    `reason` when given) that holds neither the token nor its payload or signature segments."""
+    backend saw no request; the error log has a new `[info]` line saying why (`no token: ...`
+    for a missing token, `token refused: ...` otherwise; containing `reason` when given) that
+    holds neither the token nor its payload or signature segments."""
     hits = len(backend.hits)
     before = len(refused_lines(n.log()))
     code, response, body = n.request(path, headers)
@@ -163,8 +165,10 @@ def assert_refused(n, backend, headers, challenge=INVALID, status=401, reason=No
     new = refused_lines(log)[before:]
     assert len(new) == 1, f"expected one refusal line, got:\n{log}"
     assert "[info]" in new[0], new[0]
+    prefix = NO_TOKEN if challenge == MISSING else REFUSED
+    assert prefix in new[0], new[0]
     if reason is not None:
-        assert reason in new[0].split(REFUSED, 1)[1], new[0]
+        assert reason in new[0].split(prefix, 1)[1], new[0]
     if token:
         assert token not in log
         for part in segments(token)[1:]:

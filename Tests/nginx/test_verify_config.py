@@ -11,10 +11,22 @@ from pathlib import Path
 import pytest
 
 from caller_tokens import IdP, assert_refused, bearer
-from conftest import b64url, headers_named, public_jwk, wait_for
+from conftest import assert_emerg, b64url, headers_named, public_jwk, wait_for
 from cryptography.hazmat.primitives.asymmetric import ec, rsa, x25519
 
 MISSING_FILE = "/nonexistent/backend-jwt/jwks.json"
+ALGORITHMS = ("use RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, EdDSA, HS256, "
+              "HS384 or HS512")
+TIME = "use seconds (3600) or nginx time (1h, 90s, 1h 30m)"
+
+
+def directive(name, message):
+    """The message of an error in one directive."""
+    return f'"{name}" directive: {message}'
+
+
+def key_file(path, message):
+    return directive("backend_jwt_verify_key", f'verification key file "{path}" {message}')
 
 
 @pytest.fixture(scope="module")
@@ -76,34 +88,38 @@ def assert_emerg_about(result, *fragments):
 
 
 def test_verify_on_without_a_key(nginx_t):
-    assert_emerg_about(nginx_t(loc("backend_jwt_verify on; #HERE")), "backend_jwt_verify_key")
+    assert_emerg(nginx_t(loc("backend_jwt_verify on; #HERE")),
+                 '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key')
 
 
 def test_verify_on_at_server_level_without_a_key_reported_at_its_line(nginx_t):
-    assert_emerg_about(nginx_t("backend_jwt_verify on; #HERE\n" + loc("")), "backend_jwt_verify_key")
+    assert_emerg(nginx_t("backend_jwt_verify on; #HERE\n" + loc("")),
+                 '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key')
 
 
 def test_missing_key_file(nginx_t):
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {MISSING_FILE}; #HERE"""))
-    assert_emerg_about(result, '"backend_jwt_verify_key"', f'"{MISSING_FILE}"', "No such file or directory")
+    assert_emerg(result, directive("backend_jwt_verify_key",
+                                   f'cannot open verification key file "{MISSING_FILE}": No such file or directory'))
 
 
 def test_key_file_that_is_a_directory(nginx_t, keys):
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {keys.dir}; #HERE"""))
-    assert_emerg_about(result, f'"{keys.dir}"', "not a regular file")
+    assert_emerg(result, key_file(keys.dir, "is not a regular file"))
 
 
 BROKEN = {
-    "not-json": "not valid JSON",
-    "keys-not-array": "not an array",
-    "rsa-without-e": 'without "e"',
-    "ec-off-curve": "not on",
-    "rsa-1024": "1024",
-    "no-usable-key": "no key",
-    "padded-n": "base64url",
-    "chain": "PEM blocks",
+    "not-json": "is not valid JSON: unexpected end at byte 11",
+    "keys-not-array": 'has a "keys" member that is not an array',
+    "rsa-without-e": 'has JWK 1 of the set without "e"',
+    "ec-off-curve": 'has JWK 1 of the set whose point ("x", "y") is not on P-256',
+    "rsa-1024": "has JWK 1 of the set that is an RSA 1024-bit key; at least 2048 bits are required",
+    "no-usable-key": 'is a JWK Set with no key this verifier can use (OKP curve "X25519" is not Ed25519)',
+    "padded-n": """has JWK 1 of the set whose "n" is not base64url: it has padding ('=')""",
+    "chain": "holds 2 PEM blocks; give one key or certificate per file (the CA certificates of a "
+             "chain are not verification keys)",
 }
 
 
@@ -112,21 +128,23 @@ def test_malformed_key_file(nginx_t, broken, name):
     """Reported at the key's line, with the file and what is wrong in it."""
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {broken[name]}; #HERE"""))
-    assert_emerg_about(result, f'"{broken[name]}"', BROKEN[name])
+    assert_emerg(result, key_file(broken[name], BROKEN[name]))
 
 
-@pytest.mark.parametrize("name,why", [("garbage", "PEM"), ("rsa_encrypted", "encrypted")])
+@pytest.mark.parametrize("name,why", [
+    ("garbage", "is neither JSON (a JWK or JWK Set) nor PEM"),
+    ("rsa_encrypted", "holds an encrypted private key; give its public half (openssl pkey -in KEY -pubout)")])
 def test_pem_file_that_gives_no_public_key(nginx_t, keys, name, why):
     path = getattr(keys, name)
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {path}; #HERE"""))
-    assert_emerg_about(result, f'"{path}"', why)
+    assert_emerg(result, key_file(path, why))
 
 
 def test_malformed_key_file_where_verification_is_off_still_fails(nginx_t, broken):
     """A key file is read where it is written, whether or not a location verifies with it."""
     result = nginx_t(loc(""), http=f"    backend_jwt_verify_key {broken['not-json']}; #HERE")
-    assert_emerg_about(result, f'"{broken["not-json"]}"')
+    assert_emerg(result, key_file(broken["not-json"], BROKEN["not-json"]))
 
 
 # ---------------------------------------------------------------- algorithms
@@ -137,7 +155,8 @@ def test_none_in_the_algorithms(nginx_t, idp, value):
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {idp.jwks};
             backend_jwt_verify_algorithms RS256 {value}; #HERE"""))
-    assert_emerg_about(result, '"none"')
+    assert_emerg(result, directive("backend_jwt_verify_algorithms",
+                                   '"none" can never be a verification algorithm (RFC 8725 3.1)'))
 
 
 @pytest.mark.parametrize("value", ["RS257", "SHA256withRSA", "HS1", "ES256K"])
@@ -145,7 +164,8 @@ def test_unknown_algorithm(nginx_t, idp, value):
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {idp.jwks};
             backend_jwt_verify_algorithms RS256 {value}; #HERE"""))
-    assert_emerg_about(result, f'"{value}"')
+    assert_emerg(result, directive("backend_jwt_verify_algorithms",
+                                   f'unknown verification algorithm "{value}"; {ALGORITHMS}'))
 
 
 @pytest.mark.parametrize("algorithms", ["HS256", "HS256 HS512", "ES256 EdDSA"])
@@ -155,39 +175,63 @@ def test_allow_list_no_key_can_serve(nginx_t, keys, algorithms):
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {keys.public};
             backend_jwt_verify_algorithms {algorithms}; #HERE"""))
-    assert_emerg_about(result, algorithms.split()[0], keys.public)
+    assert_emerg(result, f"backend_jwt: no verification key can verify any allowed algorithm "
+                         f"({algorithms}); the keys are: RSA 2048-bit key")
+
+
+def test_allow_list_inherited_from_http_reported_at_its_line(nginx_t, keys):
+    result = nginx_t(loc(f"""backend_jwt_verify on;
+            backend_jwt_verify_key {keys.public};"""), http="    backend_jwt_verify_algorithms HS256; #HERE")
+    assert_emerg(result, "backend_jwt: no verification key can verify any allowed algorithm (HS256); "
+                         "the keys are: RSA 2048-bit key")
 
 
 def test_hmac_jwk_without_an_hs_algorithm(nginx_t, idp):
-    """A `kty: oct` JWK alone, with the default list (no HS): nothing could ever verify."""
+    """A `kty: oct` JWK alone, with the default list (no HS): nothing could ever verify.
+    Reported at the key, there being no allow-list line."""
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {idp.jwk['secret']}; #HERE"""))
-    assert_emerg_about(result, idp.jwk["secret"])
+    assert_emerg_about(result, "backend_jwt: no verification key can verify any allowed algorithm (RS256 ",
+                       "HMAC secret", '"idp-secret"')
 
 
 # ---------------------------------------------------------------- values
 
 
-@pytest.mark.parametrize("value", ["abc", "2h", "3601", "1ms", "-5"])
-def test_bad_leeway(nginx_t, value):
-    assert_emerg_about(nginx_t(f"backend_jwt_verify_leeway {value}; #HERE"),
-                       '"backend_jwt_verify_leeway"', f'"{value}"')
+@pytest.mark.parametrize("value,message", [
+    ("abc", f'invalid leeway "abc"; {TIME}'), ("1ms", f'invalid leeway "1ms"; {TIME}'),
+    ("-5", f'invalid leeway "-5"; {TIME}'),
+    ("2h", 'leeway "2h" is longer than 1h: tokens that long expired are expired'),
+    ("3601", 'leeway "3601" is longer than 1h: tokens that long expired are expired')])
+def test_bad_leeway(nginx_t, value, message):
+    assert_emerg(nginx_t(f"backend_jwt_verify_leeway {value}; #HERE"),
+                 directive("backend_jwt_verify_leeway", message))
 
 
-@pytest.mark.parametrize("args", ["yes", "$arg_a yes", "1", "error=403", "$arg_a error=404",
-                                  "$arg_a error="])
-def test_bad_require(nginx_t, args):
+@pytest.mark.parametrize("args,message", [
+    ("yes", 'every value takes a variable ($name), not "yes"'),
+    ("$arg_a yes", 'every value takes a variable ($name), not "yes"'),
+    ("1", 'every value takes a variable ($name), not "1"'),
+    ("error=403", 'no value to require before "error=403"'),
+    ("$arg_a error=404", 'invalid option "error=404"; use error=401 or error=403'),
+    ("$arg_a error=", 'invalid option "error="; use error=401 or error=403')])
+def test_bad_require(nginx_t, args, message):
     """Every argument but error=401|403 must contain a variable, and at least one must be there."""
-    assert_emerg_about(nginx_t(f"backend_jwt_verify_require {args}; #HERE"),
-                       '"backend_jwt_verify_require"')
+    assert_emerg(nginx_t(f"backend_jwt_verify_require {args}; #HERE"),
+                 directive("backend_jwt_verify_require", message))
 
 
-@pytest.mark.parametrize("args", ["on token=abc", "on token=", "on source=$cookie_at", "maybe",
-                                  "on token=$cookie_at extra"])
-def test_bad_verify_arguments(nginx_t, idp, args):
+@pytest.mark.parametrize("args,message", [
+    ("on token=abc", directive("backend_jwt_verify", 'token= takes a variable ($name), not "abc"')),
+    ("on token=", directive("backend_jwt_verify", 'invalid option "token="; use token=$variable')),
+    ("on source=$cookie_at",
+     directive("backend_jwt_verify", 'invalid option "source=$cookie_at"; use token=$variable')),
+    ("maybe", 'invalid value "maybe" in "backend_jwt_verify" directive, it must be "on" or "off"'),
+    ("on token=$cookie_at extra", 'invalid number of arguments in "backend_jwt_verify" directive')])
+def test_bad_verify_arguments(nginx_t, idp, args, message):
     result = nginx_t(loc(f"""backend_jwt_verify {args}; #HERE
             backend_jwt_verify_key {idp.jwks};"""))
-    assert_emerg_about(result, '"backend_jwt_verify"')
+    assert_emerg(result, message)
 
 
 # ---------------------------------------------------------------- claim copies
@@ -238,15 +282,18 @@ def test_copy_claims_where_minting_without_verify(nginx_t, keys):
 # ---------------------------------------------------------------- duplicates
 
 
-@pytest.mark.parametrize("directive,value", [
-    ("backend_jwt_verify", "on"), ("backend_jwt_verify_algorithms", "RS256"),
-    ("backend_jwt_verify_issuer", "https://a.example.com"), ("backend_jwt_verify_audience", "a"),
-    ("backend_jwt_verify_leeway", "10s"), ("backend_jwt_verify_forward", "on"),
-    ("backend_jwt_copy_claims", "email"), ("backend_jwt_caller_exp", "ignore")])
-def test_duplicate_directive(nginx_t, directive, value):
-    result = nginx_t(loc(f"""{directive} {value};
-            {directive} {value}; #HERE"""))
-    assert_emerg_about(result, f'"{directive}" directive is duplicate')
+@pytest.mark.parametrize("name,value,hint", [
+    ("backend_jwt_verify", "on", ""), ("backend_jwt_verify_algorithms", "RS256", ""),
+    ("backend_jwt_verify_issuer", "https://a.example.com", " (give every value in one directive)"),
+    ("backend_jwt_verify_audience", "a", " (give every value in one directive)"),
+    ("backend_jwt_verify_leeway", "10s", ""), ("backend_jwt_verify_forward", "on", ""),
+    ("backend_jwt_copy_claims", "email", " (give every claim in one directive)"),
+    ("backend_jwt_caller_exp", "ignore", "")])
+def test_duplicate_directive(nginx_t, name, value, hint):
+    """nginx's own message, with a hint where the directive takes several values."""
+    result = nginx_t(loc(f"""{name} {value};
+            {name} {value}; #HERE"""))
+    assert_emerg(result, f'"{name}" directive is duplicate{hint}')
 
 
 # ---------------------------------------------------------------- good configurations
