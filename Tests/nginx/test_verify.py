@@ -11,7 +11,8 @@ import time
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from caller_tokens import (ALL_ALGORITHMS, AUDIENCE, HS, INSUFFICIENT, INVALID, ISSUER, MISSING,
                            OMIT, IdP, assert_refused, b64_padded, b64_standard, bearer,
@@ -440,6 +441,55 @@ def test_leeway(nginx, idp, backend, claim, offset, accepted):
         assert_refused(n, backend, bearer(token), token=token)
 
 
+def test_ordinary_header_and_claim_variants_are_accepted(nginx, idp, backend):
+    """What real IdPs send: typ "at+jwt" (RFC 9068) or none, header members this verifier
+    does not know (x5t, jku: ignored, never fetched), NumericDates with a fraction."""
+    n = nginx(verifying(idp.jwks))
+    now = time.time()
+    passes(n, idp.token(header={"typ": "at+jwt"}))
+    passes(n, idp.raw(idp.header_json(), payload_bytes()))  # no typ at all
+    passes(n, idp.token(header={"x5t": "bm90LWEtdGh1bWJwcmludA", "jku": "http://127.0.0.1:1/jwks"}))
+    passes(n, idp.token(iat=now - 1.5, exp=now + 300.25, nbf=now - 0.5))
+
+
+def test_claims_read_in_the_rewrite_phase_verify_once(nginx, idp, backend):
+    """`set` and `if` read the claims before the access phase: the token is verified then, once
+    (one log line for a refused token), and the access phase keeps the verdict."""
+    n = nginx(verifying(idp.jwks, body="""
+            set $who $backend_jwt_in_claim_sub;
+            if ($backend_jwt_in_claim_role = banned) { return 418; }
+            proxy_set_header X-Who $who;
+            proxy_set_header X-Payload $backend_jwt_in_payload;"""))
+    seen = passes(n, idp.token(role="user"))
+    assert headers_named(seen, "X-Who") == ["alice"]
+    code, _, _ = n.request("/", bearer(idp.token(role="banned")))
+    assert code == 418
+    expired = idp.token(exp=int(time.time()) - 60)
+    assert_refused(n, backend, bearer(expired), reason="expired", token=expired)  # exactly one line
+
+
+def test_a_token_verified_in_one_location_is_checked_again_in_the_next(nginx, idp, backend):
+    """/a/ verifies (its keys: RSA) while reading a claim, then rewrites to /b/, whose only key
+    is EC: the RS256 token is refused there, not carried over as verified."""
+    n = nginx(f"""
+        location /a/ {{
+            backend_jwt_verify on;
+            backend_jwt_verify_key {idp.jwk["rsa"]};
+            set $who $backend_jwt_in_claim_sub;
+            rewrite ^ /b/ last;
+        }}
+        location /b/ {{
+            backend_jwt_verify on;
+            backend_jwt_verify_key {idp.jwk["ec"]};
+            proxy_set_header X-Sub $backend_jwt_in_claim_sub;
+            proxy_pass BACKEND;
+        }}
+""")
+    passes(n, idp.token("ES256"), "/a/")
+    rs = idp.token("RS256")
+    assert_refused(n, backend, bearer(rs), path="/a/", token=rs)
+
+
 def test_issuer_and_audience_lists(nginx, idp, backend):
     """Any of several issuers; any aud value (string or array) among several audiences."""
     n = nginx(verifying(idp.jwks, checks=False, body=f"""
@@ -667,6 +717,72 @@ def test_hs_token_where_hs_is_not_allowed(gate, idp, backend):
     """The JWKS has the oct secret, but no HS algorithm is listed: HS tokens are refused."""
     token = idp.token("HS256")
     assert_refused(gate, backend, bearer(token), reason="HS256", token=token)
+
+
+def test_jwk_alg_pins_the_algorithm(gate, idp, backend):
+    """The published JWK says alg RS256: a PS256 token signed by the same RSA key is refused."""
+    token = idp.token("PS256", signer="rsa")
+    assert_refused(gate, backend, bearer(token), token=token)
+
+
+def test_jwk_for_encryption_never_verifies(nginx, idp, keys, backend, tmp_path):
+    """A JWK with use "enc" (or key_ops without verify) is in the set but verifies nothing."""
+    tmp_path.chmod(0o755)
+    rsa_jwk = {k: v for k, v in idp.entries["rsa"].items() if k != "alg"}
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(json.dumps({"keys": [dict(rsa_jwk, use="enc", kid="enc-key"),
+                                         dict(rsa_jwk, use=None, key_ops=["encrypt"], kid="ops-key"),
+                                         idp.entries["ec"]]}).replace(', "use": null', ""))
+    jwks.chmod(0o644)
+    n = nginx(verifying(str(jwks)))
+    passes(n, idp.token("ES256"))
+    for kid in ("enc-key", "ops-key", False):
+        token = idp.token("RS256", kid=kid)
+        assert_refused(n, backend, bearer(token), token=token)
+
+
+def test_ecdsa_signature_in_der_form(gate, idp, backend):
+    """JWS ES256 signatures are r || s (RFC 7518 3.4): the ASN.1 DER form is refused."""
+    signing_input = f"{b64url(idp.header_json('ES256'))}.{b64url(payload_bytes())}"
+    der = idp.private["ec"].sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    token = f"{signing_input}.{b64url(der)}"
+    assert_refused(gate, backend, bearer(token), token=token)
+
+
+@pytest.mark.parametrize("alg,size", [("ES256", 64), ("ES384", 96), ("ES512", 132)])
+def test_ecdsa_signature_of_zeros(gate, idp, backend, alg, size):
+    """r = s = 0 (CVE-2022-21449, "psychic signatures") verifies nothing."""
+    token = f"{b64url(idp.header_json(alg))}.{b64url(payload_bytes())}.{b64url(bytes(size))}"
+    assert_refused(gate, backend, bearer(token), token=token)
+
+
+def test_empty_signature(gate, idp, backend):
+    header, payload, _ = segments(idp.token())
+    token = f"{header}.{payload}."
+    assert_refused(gate, backend, bearer(token), token=token)
+
+
+@pytest.mark.parametrize("header", [
+    {"kid": "idp-rsa"}, {"alg": ["RS256"], "kid": "idp-rsa"}, {"alg": "rs256", "kid": "idp-rsa"},
+    {"alg": "RS256", "kid": 1}], ids=["no-alg", "alg-array", "alg-lowercase", "kid-number"])
+def test_malformed_header_members(gate, idp, backend, header):
+    token = idp.raw(json.dumps(header).encode(), payload_bytes())
+    assert_refused(gate, backend, bearer(token), token=token)
+
+
+def test_size_limit_is_16_kib(gate, idp, backend):
+    """A token of exactly 16384 bytes is verified; one byte more is refused before parsing."""
+    def of_length(length):
+        guess = (length - len(idp.token(note=""))) * 3 // 4
+        for filler in range(guess - 8, guess + 8):
+            for pad in range(4):
+                token = idp.token(note="x" * filler, header={"p": "y" * pad})
+                if len(token) == length:
+                    return token
+        raise AssertionError(f"no token of {length} bytes")
+    passes(gate, of_length(16384))
+    token = of_length(16385)
+    assert_refused(gate, backend, bearer(token), reason="16385", token=token)
 
 
 def test_refused_token_leaves_the_variables_empty(nginx, idp, backend):
