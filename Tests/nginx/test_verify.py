@@ -275,6 +275,34 @@ def test_copied_claims_keep_their_json_types(gateway, keys, idp, backend):
     assert claims["roles"] == []
 
 
+def test_copy_every_claim_but_some(nginx, keys, idp, backend):
+    """`*` copies every claim but the registered ones, the except= names and the claims the
+    location declares itself (backend_jwt_claim wins); an explicit path adds to it."""
+    n = nginx(f"""
+        location / {{
+            backend_jwt_verify on;
+            backend_jwt_verify_key {idp.jwks};
+            backend_jwt on;
+            backend_jwt_signing_algorithm ES256;
+            backend_jwt_signing_key {keys.ec};
+            backend_jwt_claim tenant $http_x_tenant;
+            backend_jwt_copy_claims * realm_access.roles=roles except=scope,azp;
+            backend_jwt_header Authorization;
+            proxy_pass BACKEND;
+        }}
+""")
+    token = idp.token(**caller_claims(jti="caller-jti", nbf=int(time.time()) - 5))
+    _, claims = minted(n.seen("/", bearer(token) + [("X-Tenant", "from-gateway")]), keys)
+    assert claims["tenant"] == "from-gateway"
+    assert claims["roles"] == ["orders-reader", "offline_access"]
+    assert claims["email"] == "alice@example.com"
+    assert claims["preferred_username"] == "alice"
+    assert claims["realm_access"] == {"roles": ["orders-reader", "offline_access"]}
+    assert "scope" not in claims and "azp" not in claims
+    assert "sub" not in claims and "aud" not in claims and "nbf" not in claims  # not the caller's
+    assert claims["jti"] != "caller-jti" and claims.get("iss") != ISSUER
+
+
 def test_scope_check_from_a_map(gateway, keys, idp, backend):
     """Without orders:read the caller gets 403 insufficient_scope and the backend nothing; with
     it, 200."""
@@ -449,7 +477,8 @@ def test_ordinary_header_and_claim_variants_are_accepted(nginx, idp, backend):
     passes(n, idp.token(header={"typ": "at+jwt"}))
     passes(n, idp.raw(idp.header_json(), payload_bytes()))  # no typ at all
     passes(n, idp.token(header={"x5t": "bm90LWEtdGh1bWJwcmludA", "jku": "http://127.0.0.1:1/jwks"}))
-    passes(n, idp.token(iat=now - 1.5, exp=now + 300.25, nbf=now - 0.5))
+    # fractions at least a second in the past: nginx's clock has whole seconds
+    passes(n, idp.token(iat=now - 1.5, exp=now + 300.25, nbf=now - 1.25))
 
 
 def test_claims_read_in_the_rewrite_phase_verify_once(nginx, idp, backend):

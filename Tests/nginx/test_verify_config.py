@@ -246,29 +246,45 @@ def minting(idp, keys, body):
             {body}""")
 
 
+SET_BY = {
+    "sub": "set it with backend_jwt_subject (to pass the caller's on: backend_jwt_subject $backend_jwt_in_claim_sub)",
+    "iss": "set it with backend_jwt_issuer (to pass the caller's on: backend_jwt_issuer $backend_jwt_in_claim_iss)",
+    "aud": "set it with backend_jwt_audience (to pass the caller's on: backend_jwt_audience $backend_jwt_in_claim_aud)",
+    "exp": "the module sets it (backend_jwt_caller_exp cap keeps it within the caller's)",
+    "jti": "the module sets it (backend_jwt_jti)",
+}
+
+
 @pytest.mark.parametrize("spec,target", [("sub", "sub"), ("email=sub", "sub"), ("exp", "exp"),
                                          ("realm_access.roles=iss", "iss"), ("x=aud", "aud"),
                                          ("jti", "jti")])
 def test_copy_into_a_registered_claim(nginx_t, keys, idp, spec, target):
+    """The module sets the registered claims: the message says how to set each."""
     result = nginx_t(minting(idp, keys, f"backend_jwt_copy_claims email {spec}; #HERE"))
-    assert_emerg_about(result, f'"{target}"')
+    assert_emerg(result, directive("backend_jwt_copy_claims",
+                                   f'spec "{spec}": "{target}" is registered: {SET_BY[target]}'))
 
 
-@pytest.mark.parametrize("body", [
-    "backend_jwt_claim email $http_x_email;\n backend_jwt_copy_claims email tenant; #HERE",
-    "backend_jwt_claim roles $http_x_roles;\n backend_jwt_copy_claims realm_access.roles=roles; #HERE",
-    "backend_jwt_copy_claims email; #HERE\n backend_jwt_claim email $http_x_email;",
+def both(spec, name):
+    return f'backend_jwt: backend_jwt_copy_claims "{spec}" and backend_jwt_claim "{name}" both set "{name}"'
+
+
+@pytest.mark.parametrize("body,message", [
+    ("backend_jwt_claim email $http_x_email;\n backend_jwt_copy_claims email tenant; #HERE",
+     both("email", "email")),
+    ("backend_jwt_claim roles $http_x_roles;\n backend_jwt_copy_claims realm_access.roles=roles; #HERE",
+     both("realm_access.roles=roles", "roles")),
+    ("backend_jwt_copy_claims email; #HERE\n backend_jwt_claim email $http_x_email;", both("email", "email")),
 ], ids=["copy-after-claim", "path-target", "claim-after-copy"])
-def test_copy_target_collides_with_a_declared_claim(nginx_t, keys, idp, body):
+def test_copy_target_collides_with_a_declared_claim(nginx_t, keys, idp, body, message):
     """Reported at the copy: the claim would be in the token twice."""
-    result = nginx_t(minting(idp, keys, body))
-    assert_emerg_about(result, '"email"' if "email" in body else '"roles"')
+    assert_emerg(nginx_t(minting(idp, keys, body)), message)
 
 
 def test_copy_target_collides_with_an_inherited_claim(nginx_t, keys, idp):
     result = nginx_t("backend_jwt_claim tenant $http_x_tenant;\n"
                      + minting(idp, keys, "backend_jwt_copy_claims email tenant; #HERE"))
-    assert_emerg_about(result, '"tenant"')
+    assert_emerg(result, both("tenant", "tenant"))
 
 
 def test_copy_claims_where_minting_without_verify(nginx_t, keys):
@@ -276,7 +292,8 @@ def test_copy_claims_where_minting_without_verify(nginx_t, keys):
     result = nginx_t(loc(f"""backend_jwt on;
             backend_jwt_signing_key {keys.rsa};
             backend_jwt_copy_claims email; #HERE"""))
-    assert_emerg_about(result, "backend_jwt_verify")
+    assert_emerg(result, '"backend_jwt_copy_claims" needs "backend_jwt_verify on" where "backend_jwt on" '
+                         "is: without a verified token there is nothing to copy")
 
 
 # ---------------------------------------------------------------- duplicates
