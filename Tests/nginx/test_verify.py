@@ -252,6 +252,20 @@ def test_minted_exp_is_capped_at_the_callers_exp(gateway, keys, idp, backend):
     assert claims["iat"] <= caller_exp
 
 
+def test_caller_accepted_within_the_leeway_gets_a_token_that_is_not_born_expired(nginx, keys, idp, backend):
+    """A caller token 10 s past its exp, accepted by a 30 s leeway: the minted token must still
+    be usable (exp after iat), and outlive the caller's no longer than the leeway lets the
+    caller's own token live. (Capping at the caller's bare exp makes exp < iat.)"""
+    n = nginx(identity_location(idp, keys, "backend_jwt_verify_leeway 30s;"), http=SCOPE_MAP)
+    caller_exp = int(time.time()) - 10
+    token = idp.token(exp=caller_exp, **caller_claims())
+    values = headers_named(n.seen("/api/", bearer(token)), "Authorization")
+    claims = jwt.decode(values[0].split(" ", 1)[1], keys.pub["ec"], algorithms=["ES256"],
+                        options={"verify_exp": False})
+    assert claims["exp"] > claims["iat"], claims
+    assert claims["exp"] <= caller_exp + 30, claims
+
+
 def test_caller_exp_ignore_keeps_the_ttl(nginx, keys, idp, backend):
     n = nginx(identity_location(idp, keys, "backend_jwt_caller_exp ignore;"), http=SCOPE_MAP)
     caller_exp = int(time.time()) + 120
