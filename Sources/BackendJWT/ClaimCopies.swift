@@ -83,9 +83,11 @@ public struct ClaimCopies: Equatable, Sendable {
 
     /// How to pass the caller's `iss`, `sub` or `aud` on instead: through the registered directive.
     private static func hint(_ target: [UInt8]) -> String {
-        let directives = ["iss": "backend_jwt_issuer", "sub": "backend_jwt_subject", "aud": "backend_jwt_audience"]
+        let directives = ["iss": "backend_jwt_issuer", "sub": "backend_jwt_subject"]
         let name = String(decoding: target, as: UTF8.self)
         if name == "exp" { return " (backend_jwt_caller_exp cap keeps it within the caller's)" }
+        // the caller's audience is this gateway; the minted token's is the backend
+        if name == "aud" { return " (the backend's audience: the caller's names this gateway)" }
         guard let directive = directives[name] else { return "" }
         return " (to pass the caller's on: \(directive) $backend_jwt_in_claim_\(name))"
     }

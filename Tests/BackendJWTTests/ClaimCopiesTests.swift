@@ -122,7 +122,7 @@ struct ClaimCopiesTests {
         ),
         (
             ["aud"],
-            #"spec "aud": "aud" is registered: set it with backend_jwt_audience (to pass the caller's on: backend_jwt_audience $backend_jwt_in_claim_aud)"#
+            #"spec "aud": "aud" is registered: set it with backend_jwt_audience (the backend's audience: the caller's names this gateway)"#
         ),
     ])
     func badSpecsAreRefused(_ specs: [String], _ message: String) {

@@ -249,7 +249,7 @@ def minting(idp, keys, body):
 SET_BY = {
     "sub": "set it with backend_jwt_subject (to pass the caller's on: backend_jwt_subject $backend_jwt_in_claim_sub)",
     "iss": "set it with backend_jwt_issuer (to pass the caller's on: backend_jwt_issuer $backend_jwt_in_claim_iss)",
-    "aud": "set it with backend_jwt_audience (to pass the caller's on: backend_jwt_audience $backend_jwt_in_claim_aud)",
+    "aud": "set it with backend_jwt_audience (the backend's audience: the caller's names this gateway)",
     "exp": "the module sets it (backend_jwt_caller_exp cap keeps it within the caller's)",
     "jti": "the module sets it (backend_jwt_jti)",
 }
