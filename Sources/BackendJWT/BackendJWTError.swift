@@ -19,6 +19,14 @@ public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatab
         /// A caller's token is refused by the verifier (format, algorithm, key, signature or a
         /// claim check); the message is the reason, fit for an `info` log, never the token.
         public static let token = Kind(code: 7)
+        /// A caller's token names a key (`kid`) that no configured or fetched key has, or has no
+        /// `kid` and no key verifies it, while a JWK Set is fetched (`backend_jwt_verify_jwks`):
+        /// refused, and a refetch of the set may bring the key (`RemoteKeySet.keyMiss`).
+        public static let unknownKey = Kind(code: 8)
+        /// No key can be used: the fetched JWK Set is not there (never fetched, or failed past its
+        /// maximum staleness) and no configured key verifies the token. Not the caller's fault:
+        /// the request fails closed with a 5xx, and the message names the URI and the reason.
+        public static let unavailable = Kind(code: 9)
         /// Directive parsing's own, turned into `.config` before `LevelSettings.apply` returns:
         /// "is duplicate" (the message is what follows it), and a message in nginx's own words.
         static let duplicate = Kind(code: 100)

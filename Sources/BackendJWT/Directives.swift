@@ -33,6 +33,10 @@ public enum Directive: String, CaseIterable, Sendable {
     case verifyForward = "backend_jwt_verify_forward"
     case copyClaims = "backend_jwt_copy_claims"
     case callerExp = "backend_jwt_caller_exp"
+    case verifyJWKS = "backend_jwt_verify_jwks"
+    case verifyJWKSCache = "backend_jwt_verify_jwks_cache"
+    case verifyJWKSRefresh = "backend_jwt_verify_jwks_refresh"
+    case verifyCache = "backend_jwt_verify_cache"
 
     /// What a level below `backend_jwt_enforce on` may still set: its own claims, and the JWK
     /// Set, which mints nothing.
@@ -187,7 +191,7 @@ extension LevelSettings {
             try declare(&declared, value: args[1], at: place, in: config)
             claims.set(declared, at: claims.place ?? place)
         case .verify, .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .copyClaims, .callerExp:
+            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache:
             try applyVerify(directive, args, at: place, in: config)
         case .wso2Claims:
             var declared = claims.value ?? DeclaredClaims()

@@ -101,6 +101,15 @@ public final class LevelSettings {
     public internal(set) var copies = Setting<ClaimCopies?>()
     /// `backend_jwt_caller_exp cap`: the minted `exp` never outlives the caller's.
     public internal(set) var capToCaller = Setting<Bool>()
+    /// `backend_jwt_verify_jwks`: the URI of the location that serves the JWK Set; nil: `off`.
+    public internal(set) var verifyJWKS = Setting<[UInt8]?>()
+    /// `backend_jwt_verify_jwks_cache`: seconds a fetched set is fresh; unset: from the
+    /// response's `Cache-Control`.
+    public internal(set) var verifyJWKSCache = Setting<Int64>()
+    /// `backend_jwt_verify_jwks_refresh`: the least seconds between refetches for unknown kids.
+    public internal(set) var verifyJWKSRefresh = Setting<Int64>()
+    /// `backend_jwt_verify_cache size=N`: how many verified tokens are kept; nil: `off`.
+    public internal(set) var verifyCache = Setting<Int?>()
 
     /// This location serves the JWK Set (`backend_jwt_jwks`): it never mints.
     public internal(set) var servesJWKS = false
@@ -141,6 +150,8 @@ public final class Configuration {
     public let prefix: [UInt8]
     public let jwks = JWKSet()
     public private(set) var templates: [[UInt8]] = []
+    /// The fetched JWK Sets by URI (`remoteKeySet(uri:)`), and where each got its settings.
+    var remoteKeySets: [[UInt8]: (set: RemoteKeySet, settings: RemoteKeySetSettings?)] = [:]
 
     public init(prefix: [UInt8]) { self.prefix = prefix }
 

@@ -68,7 +68,7 @@ extension LevelSettings {
         try child.mergeClaims(parent)
         child.inheritVerify(parent)
         if child.servesJWKS { try child.checkJWKS(facts) }
-        try child.makeVerifier(sharingWith: parent)
+        try child.makeVerifier(sharingWith: parent, config: config)
         guard child.enabled.value == true else { return }
         try child.checkCopies()
         if child.enforce.value == true, child.header.value?.isEmpty == false, let dropped = facts.droppedHeaders {

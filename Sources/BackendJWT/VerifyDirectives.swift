@@ -1,8 +1,14 @@
-/// The directives of the caller's token: `backend_jwt_verify` and its settings,
-/// `backend_jwt_copy_claims` and `backend_jwt_caller_exp`. Errors read as Directives.swift's.
+/// The directives of the caller's token: `backend_jwt_verify` and its settings (keys from files
+/// or fetched, `backend_jwt_verify_jwks*`, the verified token cache), `backend_jwt_copy_claims`
+/// and `backend_jwt_caller_exp`. Errors read as Directives.swift's.
 extension LevelSettings {
     /// Leeways longer than this are a mistake: a token an hour past its `exp` is expired.
     static let maximumLeeway: Int64 = 3600
+    /// The range of `backend_jwt_verify_jwks_cache` (its upper end is `RemoteKeySet.maximumFreshness`).
+    static let minimumJWKSCache: Int64 = 1
+    /// The range of `backend_jwt_verify_jwks_refresh`.
+    static let minimumJWKSRefresh: Int64 = 1
+    static let maximumJWKSRefresh: Int64 = 3600
 
     func applyVerify(_ directive: Directive, _ args: [[UInt8]], at place: Where, in config: Configuration)
         throws(BackendJWTError)
@@ -73,8 +79,64 @@ extension LevelSettings {
             } else {
                 throw BackendJWTError(.config, "invalid value \(quoted(first)); use cap or ignore")
             }
+        case .verifyJWKS:
+            try unique(verifyJWKS)
+            if first.equalsIgnoringCase("off") { return verifyJWKS.set(nil, at: place) }
+            try Self.checkJWKSURI(first)
+            verifyJWKS.set(first, at: place)
+        case .verifyJWKSCache:
+            try unique(verifyJWKSCache)
+            let range = Self.minimumJWKSCache...RemoteKeySet.maximumFreshness
+            verifyJWKSCache.set(try Self.interval(first, "JWKS cache time", range, "24h"), at: place)
+        case .verifyJWKSRefresh:
+            try unique(verifyJWKSRefresh)
+            let range = Self.minimumJWKSRefresh...Self.maximumJWKSRefresh
+            verifyJWKSRefresh.set(try Self.interval(first, "JWKS refresh interval", range, "1h"), at: place)
+        case .verifyCache:
+            try unique(verifyCache)
+            if first.equalsIgnoringCase("off") { return verifyCache.set(nil, at: place) }
+            let prefix = Array("size=".utf8)
+            guard first.starts(with: prefix), first.count > prefix.count, first.count <= prefix.count + 7,
+                first.dropFirst(prefix.count).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                let size = Int(String(decoding: first.dropFirst(prefix.count), as: UTF8.self)),
+                size >= 1, size <= VerifiedTokenCache.maximumCapacity
+            else {
+                let most = VerifiedTokenCache.maximumCapacity
+                throw BackendJWTError(.config, "invalid argument \(quoted(first)); use size=1..\(most) or off")
+            }
+            verifyCache.set(size, at: place)
         default: break
         }
+    }
+
+    /// The URI of `backend_jwt_verify_jwks`: a path of this server (the subrequest's), constant.
+    private static func checkJWKSURI(_ uri: [UInt8]) throws(BackendJWTError) {
+        if uri.contains(UInt8(ascii: "$")) {
+            throw BackendJWTError(.config, "variables are not supported here: \(quoted(uri))")
+        }
+        guard uri.first == UInt8(ascii: "/") else {
+            throw BackendJWTError(
+                .config,
+                "invalid URI \(quoted(uri)); give the path of a location of this server (/_idp_jwks) that proxies "
+                    + "to the identity provider's JWK Set (proxy_pass https://idp/.../certs)")
+        }
+        guard !uri.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            throw BackendJWTError(.config, "invalid URI \(quoted(uri)): it has a space or a control character")
+        }
+    }
+
+    /// A time (`TokenTTL.seconds`) within `range`; `longest` shows its upper end.
+    private static func interval(_ text: [UInt8], _ what: String, _ range: ClosedRange<Int64>, _ longest: String)
+        throws(BackendJWTError) -> Int64
+    {
+        let seconds = try TokenTTL.seconds(text, what: what)
+        guard seconds >= range.lowerBound else {
+            throw BackendJWTError(.config, "\(what) \(quoted(text)) is shorter than \(range.lowerBound)s")
+        }
+        guard seconds <= range.upperBound else {
+            throw BackendJWTError(.config, "\(what) \(quoted(text)) is longer than \(longest)")
+        }
+        return seconds
     }
 
     /// A value read per request must name a variable: a constant is the same for every caller.

@@ -5,6 +5,66 @@ struct VerifierParameters: Equatable {
     var issuers: [[UInt8]]
     var audiences: [[UInt8]]
     var leeway: Int64
+    /// The fetched set, by its URI (one set per URI in a configuration), and its settings.
+    var jwksURI: [UInt8]?
+    var jwksCache: Int64?
+    var jwksRefresh: Int64
+    var cacheSize: Int?
+}
+
+/// The settings a level gives a fetched JWK Set, and where: every level that verifies with one
+/// URI shares its set, so they must agree.
+struct RemoteKeySetSettings {
+    var freshFor: Int64?
+    var refresh: Int64
+    /// The `backend_jwt_verify_jwks`, `_cache` and `_refresh` directives they come from.
+    var uriPlace: Where?
+    var freshForPlace: Where?
+    var refreshPlace: Where?
+}
+
+extension Configuration {
+    /// The fetched JWK Set of `uri`: one per URI in this configuration (one http block), so
+    /// every verifier that names the URI shares it: one fetch and one key set per worker.
+    public func remoteKeySet(uri: [UInt8]) -> RemoteKeySet {
+        if let known = remoteKeySets[uri] { return known.set }
+        let set = RemoteKeySet(uri: uri)
+        remoteKeySets[uri] = (set, nil)
+        return set
+    }
+
+    /// The set of `uri` with a level's settings: the first level to use it gives them, and every
+    /// later one must give the same (the error points at the directive that differs).
+    func remoteKeySet(uri: [UInt8], settings: RemoteKeySetSettings) throws(BackendJWTError) -> RemoteKeySet {
+        let set = remoteKeySet(uri: uri)
+        guard let first = remoteKeySets[uri]?.settings else {
+            set.freshFor = settings.freshFor
+            set.refresh = settings.refresh
+            remoteKeySets[uri] = (set, settings)
+            return set
+        }
+        let conflict: (name: String, mine: String, theirs: String, myPlace: Where?, theirPlace: Where?)
+        if first.freshFor != settings.freshFor {
+            func shown(_ seconds: Int64?) -> String { seconds.map { "\($0)s" } ?? "the response's Cache-Control" }
+            conflict = (
+                "backend_jwt_verify_jwks_cache", shown(settings.freshFor), shown(first.freshFor),
+                settings.freshForPlace ?? settings.uriPlace, first.freshForPlace ?? first.uriPlace
+            )
+        } else if first.refresh != settings.refresh {
+            conflict = (
+                "backend_jwt_verify_jwks_refresh", "\(settings.refresh)s", "\(first.refresh)s",
+                settings.refreshPlace ?? settings.uriPlace, first.refreshPlace ?? first.uriPlace
+            )
+        } else {
+            return set
+        }
+        throw BackendJWTError(
+            .config,
+            "backend_jwt: \(conflict.name) \(conflict.mine) conflicts with \(conflict.theirs)\(at(conflict.theirPlace)) "
+                + "for the same JWK Set \(quoted(uri, limit: 256)): a URI is one key set per worker, so every level "
+                + "that verifies with it needs the same value (set it where they all inherit it)"
+                + at(conflict.myPlace))
+    }
 }
 
 /// The merge of the caller's token settings (Merge.swift calls these in order).
@@ -21,33 +81,52 @@ extension LevelSettings {
         verifyForward.inherit(parent.verifyForward, default: false)
         copies.inherit(parent.copies, default: nil)
         capToCaller.inherit(parent.capToCaller, default: true)
+        verifyJWKS.inherit(parent.verifyJWKS, default: nil)
+        verifyJWKSCache.inherit(parent.verifyJWKSCache)  // unset: from Cache-Control
+        verifyJWKSRefresh.inherit(parent.verifyJWKSRefresh, default: RemoteKeySet.defaultRefresh)
+        verifyCache.inherit(parent.verifyCache, default: nil)
     }
 
     var verifierParameters: VerifierParameters {
         VerifierParameters(
             keys: (verifyKeys.value ?? []).map(ObjectIdentifier.init), algorithms: verifyAlgorithms.value,
-            issuers: verifyIssuers.value ?? [], audiences: verifyAudiences.value ?? [], leeway: verifyLeeway.value ?? 0)
+            issuers: verifyIssuers.value ?? [], audiences: verifyAudiences.value ?? [], leeway: verifyLeeway.value ?? 0,
+            jwksURI: verifyJWKS.value ?? nil, jwksCache: verifyJWKSCache.value,
+            jwksRefresh: verifyJWKSRefresh.value ?? RemoteKeySet.defaultRefresh, cacheSize: verifyCache.value ?? nil)
     }
 
     /// The verifier of a level with `backend_jwt_verify on`: the enclosing level's when nothing
-    /// that verifies differs. An error names the directive it is about.
-    func makeVerifier(sharingWith parent: LevelSettings) throws(BackendJWTError) {
+    /// that verifies differs. Its keys are the key files' and those of the fetched set, which it
+    /// shares with every verifier of the same URI. An error names the directive it is about.
+    func makeVerifier(sharingWith parent: LevelSettings, config: Configuration) throws(BackendJWTError) {
         guard verify.value == true else { return }
-        guard let keys = verifyKeys.value, !keys.isEmpty else {
-            throw BackendJWTError(
-                .config, "\"backend_jwt_verify on\" needs a key: add backend_jwt_verify_key\(at(verify.place))")
-        }
+        let keys = verifyKeys.value ?? []
         let parameters = verifierParameters
+        guard !keys.isEmpty || parameters.jwksURI != nil else {
+            throw BackendJWTError(
+                .config,
+                "\"backend_jwt_verify on\" needs a key: add backend_jwt_verify_key or backend_jwt_verify_jwks"
+                    + at(verify.place))
+        }
         if let shared = parent.verifier, parent.verifierParameters == parameters {
             verifier = shared
             return
         }
+        let remote = try parameters.jwksURI.map { (uri) throws(BackendJWTError) in
+            try config.remoteKeySet(
+                uri: uri,
+                settings: RemoteKeySetSettings(
+                    freshFor: parameters.jwksCache, refresh: parameters.jwksRefresh, uriPlace: verifyJWKS.place,
+                    freshForPlace: verifyJWKSCache.place, refreshPlace: verifyJWKSRefresh.place))
+        }
         do {
             verifier = try JWSVerifier(
                 keys: keys, algorithms: parameters.algorithms, issuers: parameters.issuers,
-                audiences: parameters.audiences, leeway: parameters.leeway)
+                audiences: parameters.audiences, leeway: parameters.leeway, remote: remote,
+                cacheSize: parameters.cacheSize)
         } catch {
-            throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(verifyAlgorithms.place ?? verifyKeys.place))")
+            let place = verifyAlgorithms.place ?? verifyKeys.place ?? verifyJWKS.place
+            throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(place))")
         }
     }
 

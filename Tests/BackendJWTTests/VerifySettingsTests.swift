@@ -66,7 +66,7 @@ struct VerifySettingsTests {
         let server = LevelSettings(), location = LevelSettings()
         let on = try levels.apply(location, "backend_jwt_verify on")
         let message = failure { () throws(BackendJWTError) in try levels.chain(server, location) }
-        #expect(message == "\"backend_jwt_verify on\" needs a key: add backend_jwt_verify_key in \(on)")
+        #expect(message == "\"backend_jwt_verify on\" needs a key: add backend_jwt_verify_key or backend_jwt_verify_jwks in \(on)")
     }
 
     @Test("an allow-list no key can serve fails at the algorithms' line")

@@ -7,12 +7,21 @@ import COpenSSL
 /// kept on the key and decide which tokens it may verify.
 struct JWKReader {
     let path: String
+    /// A set fetched at run time (`backend_jwt_verify_jwks`): it must be a JWK Set; a member that
+    /// cannot be used (malformed, too weak, another type) is skipped rather than refusing the
+    /// whole set, since one odd key at the IdP must not stop every token; and an HMAC secret
+    /// (`kty: oct`) is never taken from it: a secret served at a URI is not secret. Messages
+    /// then begin with "the JWK Set" rather than the file's name.
+    var fetched = false
 
     /// A JWK this verifier does not understand (RFC 7517 5: a set SHOULD skip it).
     private struct Unsupported: Error { let why: String }
 
+    /// How messages name what is read.
+    private var source: String { fetched ? "the JWK Set" : "verification key file \(quotedPath(path))" }
+
     private func error(_ what: String) -> BackendJWTError {
-        BackendJWTError(.key, "verification key file \(quotedPath(path)) \(what)")
+        BackendJWTError(.key, "\(source) \(what)")
     }
 
     func keys(fromJSON contents: [UInt8]) throws(BackendJWTError) -> [VerificationKey] {
@@ -23,6 +32,7 @@ struct JWKReader {
             throw self.error("is not valid JSON: \(error.description)")
         }
         guard let set = root[member: "keys"] else {
+            if fetched { throw error("has no \"keys\" member: it is not a JWK Set") }
             // A single JWK: one that cannot be used is an error, not something to skip.
             do {
                 return [try key(root, at: "the JWK")]
@@ -43,14 +53,20 @@ struct JWKReader {
             } catch let unsupported as Unsupported {
                 skipped.append(unsupported.why)
             } catch let failure as BackendJWTError {
-                throw failure
+                guard fetched else { throw failure }
+                let prefix = "\(source) has "
+                let message = failure.message
+                skipped.append(message.hasPrefix(prefix) ? String(message.dropFirst(prefix.count)) : message)
             } catch {
                 throw self.error("holds an unusable JWK")
             }
         }
         guard !keys.isEmpty else {
-            let why = skipped.isEmpty ? "" : " (\(skipped.joined(separator: "; ")))"
-            throw error("is a JWK Set with no key this verifier can use\(why)")
+            // a fetched set's reasons go to the error log: a few are enough
+            let shown = fetched && skipped.count > 3 ? skipped.prefix(3) + ["\(skipped.count - 3) more"] : skipped[...]
+            let why = shown.isEmpty ? "" : " (\(shown.joined(separator: "; ")))"
+            let what = fetched ? "has no key" : "is a JWK Set with no key"
+            throw error("\(what) this verifier can use\(why)")
         }
         return keys
     }
@@ -108,6 +124,9 @@ struct JWKReader {
             }
             pkey = key
         case "oct":
+            if fetched {
+                throw Unsupported(why: "an HMAC secret (kty \"oct\")\(shownKid) is never taken from a fetched set")
+            }
             let k = try bytes("k")
             return VerificationKey(
                 pkey: nil, secret: k, type: .secret(bytes: k.count), path: path, keyID: keyID,

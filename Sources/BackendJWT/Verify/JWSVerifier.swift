@@ -2,6 +2,10 @@
 /// 7519, RFC 8725) signed by one of the configured keys with an allowed algorithm, whose claims
 /// pass the configured checks. Built at configuration time; `verify` is synchronous, allocates
 /// only for the token at hand, and may run in every worker.
+///
+/// The keys are the configured ones (`backend_jwt_verify_key`) and, with `remote`, those of a
+/// JWK Set the module fetches at run time (`backend_jwt_verify_jwks`). With `cacheSize`, tokens
+/// that verified are kept (`backend_jwt_verify_cache`) and a repeated one skips the signature.
 public final class JWSVerifier {
     /// Tokens larger than this are refused before any parsing (16 KiB: an access token with a
     /// few dozen roles is 1 to 4 KiB; nginx's default `large_client_header_buffers` is 8 KiB).
@@ -13,7 +17,13 @@ public final class JWSVerifier {
         .rs256, .rs384, .rs512, .ps256, .ps384, .ps512, .es256, .es384, .es512, .edDSA,
     ]
 
+    /// The configured keys (may be empty when `remote` is set).
     public let keys: [VerificationKey]
+    /// The JWK Set fetched at run time, shared by every verifier that names its URI; nil: only
+    /// `keys`.
+    public let remote: RemoteKeySet?
+    /// The verified tokens kept (`backend_jwt_verify_cache`); nil: none.
+    public let cache: VerifiedTokenCache?
     public let algorithms: [SigningAlgorithm]
     /// The token's `iss` must equal one of these; empty: `iss` is not checked.
     public let issuers: [[UInt8]]
@@ -25,16 +35,22 @@ public final class JWSVerifier {
     public let requireExpiration: Bool
     public let maximumTokenSize: Int
 
-    /// A verifier with the given settings. Refuses (`.config`): no key, `none` or an empty
-    /// list among the algorithms, a negative leeway, a size limit under 64 bytes, and an
-    /// allow-list that no key can serve (such as only HS256 with RSA keys).
+    /// A verifier with the given settings. Refuses (`.config`): no key (and no `remote` set),
+    /// `none` or an empty list among the algorithms, a negative leeway, a size limit under 64
+    /// bytes, a cache size outside 1...1000000, and an allow-list that no key can serve (such as
+    /// only HS256 with RSA keys; with a `remote` set, which may bring keys of any other type, only
+    /// an allow-list of HS algorithms alone that no configured secret serves, since a fetched set
+    /// never supplies secrets).
     public init(
         keys: [VerificationKey], algorithms: [SigningAlgorithm]? = nil, issuers: [[UInt8]] = [],
         audiences: [[UInt8]] = [], leeway: Int64 = 0, requireExpiration: Bool = true,
-        maximumTokenSize: Int = JWSVerifier.defaultMaximumTokenSize
+        maximumTokenSize: Int = JWSVerifier.defaultMaximumTokenSize, remote: RemoteKeySet? = nil,
+        cacheSize: Int? = nil
     ) throws(BackendJWTError) {
         let algorithms = algorithms ?? Self.defaultAlgorithms
-        guard !keys.isEmpty else { throw BackendJWTError(.config, "token verification needs at least one key") }
+        guard !keys.isEmpty || remote != nil else {
+            throw BackendJWTError(.config, "token verification needs at least one key")
+        }
         guard !algorithms.isEmpty else {
             throw BackendJWTError(.config, "the list of verification algorithms is empty")
         }
@@ -46,21 +62,29 @@ public final class JWSVerifier {
             throw BackendJWTError(.config, "a maximum token size of \(maximumTokenSize) bytes is too small")
         }
         self.keys = keys
+        self.remote = remote
+        self.cache = try cacheSize.map { (size) throws(BackendJWTError) in try VerifiedTokenCache(capacity: size) }
         self.algorithms = algorithms
         self.issuers = issuers
         self.audiences = audiences
         self.leeway = leeway
         self.requireExpiration = requireExpiration
         self.maximumTokenSize = maximumTokenSize
-        guard !usableAlgorithms.isEmpty else {
-            let names = algorithms.map(\.joseName).joined(separator: " ")
+        let names = algorithms.map(\.joseName).joined(separator: " ")
+        if remote == nil, usableAlgorithms.isEmpty {
             let types = keys.map(\.summary).joined(separator: ", ")
             throw BackendJWTError(
                 .config, "no verification key can verify any allowed algorithm (\(names)); the keys are: \(types)")
         }
+        if remote != nil, usableAlgorithms.isEmpty, algorithms.allSatisfy({ $0.family == .hmac }) {
+            throw BackendJWTError(
+                .config,
+                "no verification key can verify any allowed algorithm (\(names)): a fetched JWK Set never supplies "
+                    + "HMAC secrets")
+        }
     }
 
-    /// The allowed algorithms that at least one key can verify.
+    /// The allowed algorithms that at least one configured key can verify.
     public var usableAlgorithms: [SigningAlgorithm] {
         algorithms.filter { algorithm in keys.contains { $0.canVerify(algorithm) } }
     }
@@ -83,12 +107,22 @@ public final class JWSVerifier {
 
     /// Verifies `token` (the bytes of the compact JWS) at time `now` (seconds since the epoch).
     /// Throws `.token` with a reason fit for an `info` log line: it never holds the token, and
-    /// the header values it names (`alg`, `kid`, `iss`) are quoted and cut.
+    /// the header values it names (`alg`, `kid`, `iss`) are quoted and cut. With a `remote` set,
+    /// a token no key verifies throws `.unknownKey` when the set may lack its key (its `kid` is
+    /// nowhere, or it has none), and `.unavailable` when the set has no usable key (the message
+    /// then names the URI and the last fetch's failure). A token kept in the `cache` is checked
+    /// again for its claims only.
     public func verify(_ token: UnsafeBufferPointer<UInt8>, now: Int64) throws(BackendJWTError) -> VerifiedToken {
         guard token.count <= maximumTokenSize else {
             throw refused("the token is \(token.count) bytes, over the limit of \(maximumTokenSize)")
         }
-        return try verify(Array(token), now: now)
+        guard let cache else { return try verifyFully(Array(token), now: now) }
+        let raw = UnsafeRawBufferPointer(token)
+        let hash = VerifiedTokenCache.hash(raw)
+        if let entry = cache.lookup(hash: hash, token: raw), let kept = try reuse(entry, from: cache, now: now) {
+            return kept
+        }
+        return try verifyAndKeep(Array(token), hash: hash, in: cache, now: now)
     }
 
     /// Same, for a token in an array.
@@ -96,12 +130,57 @@ public final class JWSVerifier {
         guard token.count <= maximumTokenSize else {
             throw refused("the token is \(token.count) bytes, over the limit of \(maximumTokenSize)")
         }
+        guard let cache else { return try verifyFully(token, now: now) }
+        let hash = token.withUnsafeBytes { VerifiedTokenCache.hash($0) }
+        if let entry = token.withUnsafeBytes({ cache.lookup(hash: hash, token: $0) }),
+            let kept = try reuse(entry, from: cache, now: now)
+        {
+            return kept
+        }
+        return try verifyAndKeep(token, hash: hash, in: cache, now: now)
+    }
+
+    /// Parses and verifies a token: header, signature, claims.
+    private func verifyFully(_ token: [UInt8], now: Int64) throws(BackendJWTError) -> VerifiedToken {
         let parts = try TokenParts(token)
         let (algorithm, keyID) = try checkHeader(parts.header)
-        let key = try verifySignature(parts, algorithm: algorithm, keyID: keyID)
+        let key = try verifySignature(parts, algorithm: algorithm, keyID: keyID, now: now)
         let payload = try parts.decodePayload()
         try checkClaims(payload, now: now)
         return VerifiedToken(header: parts.header, payload: payload, algorithm: algorithm, key: key)
+    }
+
+    /// Verifies a token the cache does not have, and keeps it.
+    private func verifyAndKeep(_ token: [UInt8], hash: Int, in cache: VerifiedTokenCache, now: Int64)
+        throws(BackendJWTError) -> VerifiedToken
+    {
+        let verified = try verifyFully(token, now: now)
+        // a key of the fetched set may go with the next set: remember which set verified it
+        let configured = keys.contains { $0 === verified.key }
+        cache.store(
+            hash: hash, token: token, verified: verified, remoteGeneration: configured ? nil : remote?.generation)
+        return verified
+    }
+
+    /// A kept token, if it may still be served: its claims pass at `now` (else it is refused as
+    /// verification would refuse it, and forgotten), and a fetched key that verified it is still
+    /// in a usable set (else nil: it is verified again).
+    private func reuse(_ entry: VerifiedTokenCache.Entry, from cache: VerifiedTokenCache, now: Int64)
+        throws(BackendJWTError) -> VerifiedToken?
+    {
+        if let generation = entry.remoteGeneration {
+            guard let remote, remote.generation == generation, remote.hasKeys(now: now) else {
+                cache.remove(entry)
+                return nil
+            }
+        }
+        do {
+            try checkClaims(entry.verified.payload, now: now)
+        } catch {
+            cache.remove(entry)
+            throw error
+        }
+        return entry.verified
     }
 
     /// The algorithm named by `alg` (known, allowed, never `none`) and the `kid`; refuses
@@ -132,26 +211,36 @@ public final class JWSVerifier {
 
     /// The keys that may verify this token: with a `kid`, the keys with that kid (and keys
     /// that have none, such as PEM keys), never others; without one, every key. Of those, the
-    /// ones that fit the algorithm. The signature must verify with one of them.
-    private func verifySignature(_ parts: TokenParts, algorithm: SigningAlgorithm, keyID: [UInt8]?)
+    /// ones that fit the algorithm. The signature must verify with one of them. The keys are the
+    /// configured ones and the usable ones of the fetched set.
+    private func verifySignature(_ parts: TokenParts, algorithm: SigningAlgorithm, keyID: [UInt8]?, now: Int64)
         throws(BackendJWTError) -> VerificationKey
     {
-        var candidates = keys
+        let fetched = remote?.keys(now: now) ?? []
+        let all = fetched.isEmpty ? keys : keys + fetched
+        // a kid some key has: a failure is the token's, whatever a refetch would bring
+        let kidKnown = keyID.map { id in all.contains { $0.keyID == id } } ?? false
+        func missing(_ reason: String) -> BackendJWTError {
+            guard let remote, !kidKnown else { return refused(reason) }
+            guard !fetched.isEmpty else { return BackendJWTError(.unavailable, remote.unavailableReason(now: now)) }
+            return BackendJWTError(.unknownKey, reason)
+        }
+        var candidates = all
         if let keyID {
-            candidates = keys.filter { $0.keyID == nil || $0.keyID == keyID }
-            guard !candidates.isEmpty else { throw refused("no verification key has kid \(quoted(keyID))") }
+            candidates = all.filter { $0.keyID == nil || $0.keyID == keyID }
+            guard !candidates.isEmpty else { throw missing("no verification key has kid \(quoted(keyID))") }
         }
         candidates = candidates.filter { $0.canVerify(algorithm) }
         guard !candidates.isEmpty else {
             let which = keyID.map { "with kid \(quoted($0)) " } ?? ""
-            throw refused("no verification key \(which)can verify \(algorithm.joseName)")
+            throw missing("no verification key \(which)can verify \(algorithm.joseName)")
         }
         let signature = try parts.decodeSignature()
         for key in candidates where key.verifies(signature, of: parts.signingInput, algorithm: algorithm) {
             return key
         }
         let tried = candidates.count == 1 ? candidates[0].summary : "any of \(candidates.count) keys"
-        throw refused("the \(algorithm.joseName) signature does not verify with \(tried)")
+        throw missing("the \(algorithm.joseName) signature does not verify with \(tried)")
     }
 
     func refused(_ reason: String) -> BackendJWTError { BackendJWTError(.token, reason) }

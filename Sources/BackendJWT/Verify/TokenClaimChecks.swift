@@ -1,5 +1,6 @@
 /// The claim checks of `JWSVerifier` (RFC 7519 section 4.1), one small method each, run after
-/// the signature has verified.
+/// the signature has verified, and again for every request a cached token serves: so they look
+/// claims up without allocating.
 extension JWSVerifier {
     func checkClaims(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
         try checkExpiration(payload, now: now)
@@ -37,7 +38,7 @@ extension JWSVerifier {
     /// `iss`: when issuers are configured, a string equal to one of them.
     func checkIssuer(_ payload: JSONValue) throws(BackendJWTError) {
         guard !issuers.isEmpty else { return }
-        guard let iss = payload[member: "iss"] else { throw refused("the token has no \"iss\"") }
+        guard let iss = Self.member(payload, "iss") else { throw refused("the token has no \"iss\"") }
         guard let value = iss.stringBytes else { throw refused("the token's \"iss\" is not a string") }
         guard issuers.contains(value) else { throw refused("issuer \(quoted(value)) is not accepted") }
     }
@@ -46,29 +47,60 @@ extension JWSVerifier {
     /// equals one of them.
     func checkAudience(_ payload: JSONValue) throws(BackendJWTError) {
         guard !audiences.isEmpty else { return }
-        guard let aud = payload[member: "aud"] else { throw refused("the token has no \"aud\"") }
-        let values: [[UInt8]]
+        guard let aud = Self.member(payload, "aud") else { throw refused("the token has no \"aud\"") }
+        var accepted = false
         switch aud {
-        case .string(let value): values = [value]
+        case .string(let value): accepted = audiences.contains(value)
         case .array(let list):
-            values = list.compactMap(\.stringBytes)
-            guard values.count == list.count else {
-                throw refused("the token's \"aud\" holds a value that is not a string")
+            for element in list {
+                guard case .string(let value) = element else {
+                    throw refused("the token's \"aud\" holds a value that is not a string")
+                }
+                if !accepted { accepted = audiences.contains(value) }
             }
         default: throw refused("the token's \"aud\" is neither a string nor an array of strings")
         }
-        guard values.contains(where: audiences.contains) else {
+        guard accepted else {
             throw refused("no audience of the token is accepted (aud \(quoted(aud.compactJSON)))")
         }
     }
 
     /// A NumericDate claim (RFC 7519 2): nil when absent; refused when not a number.
-    private func numericDate(_ payload: JSONValue, _ name: String) throws(BackendJWTError) -> Double? {
-        guard let value = payload[member: name] else { return nil }
-        guard case .number(let text) = value, let seconds = Double(String(decoding: text, as: UTF8.self)),
-            !seconds.isNaN
-        else { throw refused("the token's \"\(name)\" is not a number") }
+    private func numericDate(_ payload: JSONValue, _ name: StaticString) throws(BackendJWTError) -> Double? {
+        guard let value = Self.member(payload, name) else { return nil }
+        guard case .number(let text) = value else { throw refused("the token's \"\(name)\" is not a number") }
+        if let seconds = Self.wholeNumber(text) { return seconds }
+        guard let seconds = Double(String(decoding: text, as: UTF8.self)), !seconds.isNaN else {
+            throw refused("the token's \"\(name)\" is not a number")
+        }
         return seconds
+    }
+
+    /// The usual NumericDate, up to 15 digits and no sign, fraction or exponent, without going
+    /// through a string; nil for anything else.
+    private static func wholeNumber(_ text: [UInt8]) -> Double? {
+        guard !text.isEmpty, text.count <= 15 else { return nil }
+        var value: Int64 = 0
+        for c in text {
+            guard c >= UInt8(ascii: "0"), c <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int64(c &- UInt8(ascii: "0"))
+        }
+        return Double(value)
+    }
+
+    /// The member `name` of an object, found without making an array of the name.
+    private static func member(_ payload: JSONValue, _ name: StaticString) -> JSONValue? {
+        guard case .object(let members) = payload else { return nil }
+        let count = name.utf8CodeUnitCount
+        let start = name.utf8Start
+        for member in members where member.name.count == count {
+            let equal = member.name.withUnsafeBufferPointer { bytes in
+                for i in 0..<count where bytes[i] != start[i] { return false }
+                return true
+            }
+            if equal { return member.value }
+        }
+        return nil
     }
 
     private static func shown(_ seconds: Double) -> String {
