@@ -28,7 +28,7 @@ extern "C" {
 
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
-#define BJWT_ABI_VERSION  3
+#define BJWT_ABI_VERSION  4
 
 int bjwt_abi_version(void);
 
@@ -41,7 +41,9 @@ enum {
     BJWT_ERR_SIGN = 4,     /* OpenSSL failed to sign */
     BJWT_ERR_SPACE = 5,    /* the output buffer is too small */
     BJWT_ERR_CERT = 6,     /* a certificate cannot be read or is not for the key */
-    BJWT_ERR_TOKEN = 7     /* the caller's token is refused (the message says why) */
+    BJWT_ERR_TOKEN = 7,    /* the caller's token is refused (the message says why) */
+    BJWT_ERR_UNKNOWN_KEY = 8,  /* refused: no key has its kid (a new JWK Set may) */
+    BJWT_ERR_UNAVAILABLE = 9   /* no key to verify with: the JWK Set is not there */
 };
 
 
@@ -138,6 +140,8 @@ typedef struct {
     const size_t       *require;      /* backend_jwt_verify_require templates */
     const int          *require_status;  /* each one's status: 401 or 403 */
     size_t              nrequire;
+    const char         *jwks_uri;     /* backend_jwt_verify_jwks; len 0: none */
+    size_t              jwks_uri_len;
 } bjwt_location;
 
 int bjwt_level_location(const bjwt_level *level, bjwt_location *out);
@@ -175,6 +179,39 @@ const unsigned char *bjwt_verified_payload(bjwt_verified *verified,
                                            size_t *out_len);
 
 /* (What both return stays valid while the verified token lives.) */
+
+
+/*
+ * The JWK Set of backend_jwt_verify_jwks, per worker: the core decides when
+ * it is to be fetched, the module fetches it (a subrequest) and hands over
+ * the response. What to do now, before verifying a token: */
+enum {
+    BJWT_JWKS_READY = 0,        /* verify (keys there, or being refreshed) */
+    BJWT_JWKS_FETCH = 1,        /* fetch first: begin, then finish */
+    BJWT_JWKS_UNAVAILABLE = 2   /* no usable keys, and no fetch now */
+};
+
+int bjwt_verifier_jwks_state(bjwt_verifier *verifier, int64_t now);
+
+/* Whether a fetch is running (another request waits for it). */
+int bjwt_verifier_jwks_fetching(const bjwt_verifier *verifier);
+
+void bjwt_verifier_jwks_begin(bjwt_verifier *verifier, int64_t now);
+
+/* The fetch's response: HTTP status (0: none), Cache-Control, body. The set
+ * replaces the last one, or (a failed fetch) `err` says why it is not used. */
+int bjwt_verifier_jwks_finish(bjwt_verifier *verifier, int status,
+                              const unsigned char *cache_control,
+                              size_t cache_control_len,
+                              const unsigned char *body, size_t len,
+                              int64_t now, char *err, size_t err_cap);
+
+/* The fetching request went away: a failed attempt. */
+void bjwt_verifier_jwks_abandon(bjwt_verifier *verifier, int64_t now);
+
+/* A token named a kid no key has: 1 when a new fetch may start now (at most
+ * once per backend_jwt_verify_jwks_refresh), else 0. */
+int bjwt_verifier_key_miss(bjwt_verifier *verifier, int64_t now);
 
 
 /* An upper bound of the token length for values totalling `value_bytes`

@@ -47,6 +47,7 @@ typedef struct {
     u_char                    *scheme;
 
     bjwt_verifier             *verifier;      /* NULL: no verification */
+    ngx_str_t                  jwks_uri;      /* len 0: key files only */
     ngx_http_complex_value_t  *source;        /* token=; NULL: Authorization */
     ngx_flag_t                 drop_authorization;
     ngx_http_complex_value_t **require;
@@ -76,7 +77,20 @@ typedef struct {
     ngx_int_t                  verdict;       /* NGX_OK, or the status */
     ngx_str_t                 *challenge;     /* its WWW-Authenticate */
     bjwt_verified             *caller;        /* when NGX_OK */
+    unsigned                   unknown_key:1; /* refused: no key has its kid */
+    unsigned                   refetched:1;   /* which had its one refetch */
+
+    /* the JWK Set fetch this request runs or waits for */
+    unsigned                   fetch:2;       /* NGX_HTTP_BACKEND_JWT_FETCH_* */
+    unsigned                   waiting:1;
+    ngx_msec_t                 wait_start;
+    bjwt_verifier             *fetching;
 } ngx_http_backend_jwt_ctx_t;
+
+
+#define NGX_HTTP_BACKEND_JWT_FETCH_NONE     0
+#define NGX_HTTP_BACKEND_JWT_FETCH_RUNNING  1
+#define NGX_HTTP_BACKEND_JWT_FETCH_DONE     2
 
 
 extern ngx_module_t  ngx_http_backend_jwt_module;
@@ -93,6 +107,11 @@ bjwt_verified *ngx_http_backend_jwt_caller(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf);
 ngx_int_t ngx_http_backend_jwt_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf);
+
+/* ngx_http_backend_jwt_keys.c: the JWK Set of backend_jwt_verify_jwks */
+ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
+    ngx_uint_t refetch);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

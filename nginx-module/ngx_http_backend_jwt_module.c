@@ -94,6 +94,14 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_caller_exp",
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_jwks",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_jwks_cache",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_jwks_refresh",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_cache",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
 
       ngx_null_command
 };
@@ -412,9 +420,11 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     conf->scheme = ngx_pnalloc(cf->pool, conf->prefix + 1);
     conf->require = ngx_pcalloc(cf->pool,
                                 (loc.nrequire + 1) * sizeof(void *));
+    conf->jwks_uri.len = loc.jwks_uri_len;
+    conf->jwks_uri.data = ngx_pnalloc(cf->pool, loc.jwks_uri_len + 1);
     if (conf->header.data == NULL || conf->header_lc == NULL
         || conf->values == NULL || conf->scheme == NULL
-        || conf->require == NULL)
+        || conf->require == NULL || conf->jwks_uri.data == NULL)
     {
         return NGX_CONF_ERROR;
     }
@@ -422,7 +432,13 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     ngx_memcpy(conf->header.data, loc.header, loc.header_len);
     conf->header_hash = ngx_hash_strlow(conf->header_lc, conf->header.data,
                                         conf->header.len);
-    ngx_sprintf(conf->scheme, "%*s ", loc.scheme_len, loc.scheme);
+    if (loc.scheme_len) {
+        ngx_sprintf(conf->scheme, "%*s ", loc.scheme_len, loc.scheme);
+    }
+
+    if (loc.jwks_uri_len) {
+        ngx_memcpy(conf->jwks_uri.data, loc.jwks_uri, loc.jwks_uri_len);
+    }
 
     for (i = 0; i < loc.nvalues; i++) {
         if (loc.values[i] != BJWT_NO_VALUE) {

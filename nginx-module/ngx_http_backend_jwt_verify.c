@@ -61,6 +61,7 @@ static ngx_http_backend_jwt_ctx_t *
 ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
+    int                          rc;
     ngx_str_t                    token;
     bjwt_verified               *caller;
     ngx_pool_cleanup_t          *cln;
@@ -76,6 +77,7 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ctx->caller = NULL;
     ctx->verdict = NGX_HTTP_UNAUTHORIZED;
     ctx->challenge = &ngx_http_backend_jwt_missing;
+    ctx->unknown_key = 0;
 
     if (jlcf->source == NULL) {
         token = ngx_http_backend_jwt_bearer(r);
@@ -99,13 +101,25 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
         return NULL;
     }
 
-    if (bjwt_verify(jlcf->verifier, (int64_t) ngx_time(), token.data,
-                    token.len, &caller, err, sizeof(err))
-        != BJWT_OK)
-    {
+    rc = bjwt_verify(jlcf->verifier, (int64_t) ngx_time(), token.data,
+                     token.len, &caller, err, sizeof(err));
+
+    if (rc == BJWT_ERR_UNAVAILABLE) {
+        /* no key to check the token with: the server's fault, not the
+         * client's token */
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no verification key: %s; request not "
+                      "forwarded", err);
+        ctx->verdict = NGX_HTTP_SERVICE_UNAVAILABLE;
+        ctx->challenge = NULL;
+        return ctx;
+    }
+
+    if (rc != BJWT_OK) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "backend_jwt: token refused: %s", err);
         ctx->challenge = &ngx_http_backend_jwt_invalid;
+        ctx->unknown_key = (rc == BJWT_ERR_UNKNOWN_KEY);
         return ctx;
     }
 
@@ -142,6 +156,10 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r, ngx_int_t status,
 {
     ngx_table_elt_t  *h;
 
+    if (challenge == NULL) {
+        return status;
+    }
+
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -161,11 +179,13 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r, ngx_int_t status,
 
 /*
  * Access phase: no valid token, 401; a backend_jwt_verify_require value
- * empty or "0", 403 (or 401). NGX_OK lets "satisfy any" grant access.
+ * empty or "0", 403 (or 401); no key to verify with, 503. NGX_OK lets
+ * "satisfy any" grant access; NGX_AGAIN waits for the JWK Set.
  */
 ngx_int_t
 ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                         rc;
     ngx_uint_t                        i;
     ngx_str_t                         value;
     ngx_http_backend_jwt_ctx_t       *ctx;
@@ -177,9 +197,36 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
+    ctx = ngx_http_backend_jwt_ctx(r);
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ctx->checked == jlcf->origin
+        && ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE)
+    {
+        ctx->checked = NULL;    /* read early, before the keys came */
+    }
+
     ctx = ngx_http_backend_jwt_check(r, jlcf);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* an unknown kid: the identity provider may have rotated its keys */
+    if (ctx->unknown_key && !ctx->refetched && jlcf->jwks_uri.len
+        && ctx->fetch == NGX_HTTP_BACKEND_JWT_FETCH_NONE
+        && (bjwt_verifier_jwks_fetching(jlcf->verifier)
+            || bjwt_verifier_key_miss(jlcf->verifier, (int64_t) ngx_time())))
+    {
+        ctx->refetched = 1;
+        ctx->checked = NULL;
+        return ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
     }
 
     if (ctx->verdict != NGX_OK) {

@@ -1,0 +1,268 @@
+/*
+ * ngx_http_backend_jwt_keys.c: the identity provider's JWK Set, fetched by a
+ * subrequest to the location backend_jwt_verify_jwks names. The core keeps
+ * the set of each worker and decides when to fetch (stale, unknown kid, at
+ * most so often); here the fetch is made, one request runs it and the others
+ * that need it wait for it, and its response is handed to the core.
+ */
+
+#include "ngx_http_backend_jwt.h"
+
+
+/* how often a request waiting for another one's fetch looks again */
+#define NGX_HTTP_BACKEND_JWT_WAIT_MS  10
+/* and how long it waits at most (the fetch has its own proxy timeouts) */
+#define NGX_HTTP_BACKEND_JWT_WAIT_MAX  60000
+
+
+static ngx_str_t  ngx_http_backend_jwt_cache_control =
+    ngx_string("Cache-Control");
+
+
+/* The fetching request went away before its subrequest finished. */
+static void
+ngx_http_backend_jwt_fetch_cleanup(void *data)
+{
+    ngx_http_backend_jwt_ctx_t  *ctx = data;
+
+    if (ctx->fetch == NGX_HTTP_BACKEND_JWT_FETCH_RUNNING) {
+        bjwt_verifier_jwks_abandon(ctx->fetching, (int64_t) ngx_time());
+        ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
+    }
+}
+
+
+/* The subrequest is over: its status, Cache-Control and body go to the
+ * core, which keeps the set or says why not. */
+static ngx_int_t
+ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
+{
+    ngx_http_backend_jwt_ctx_t *ctx = data;
+
+    int               status;
+    ngx_str_t         body, cc;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h;
+    char              err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    if (ctx->fetch != NGX_HTTP_BACKEND_JWT_FETCH_RUNNING || rc == NGX_AGAIN) {
+        return rc;
+    }
+
+    ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
+
+    status = (rc == NGX_ERROR) ? 0
+             : (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (int) rc
+             : (int) sr->headers_out.status;
+
+    ngx_str_null(&body);
+
+    if (sr->out != NULL && sr->out->buf != NULL) {
+        body.data = sr->out->buf->pos;
+        body.len = sr->out->buf->last - sr->out->buf->pos;
+    }
+
+    ngx_str_null(&cc);
+
+    for (part = &sr->headers_out.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            if (h[i].hash != 0 && cc.len == 0
+                && h[i].key.len == ngx_http_backend_jwt_cache_control.len
+                && ngx_strncasecmp(h[i].key.data,
+                                   ngx_http_backend_jwt_cache_control.data,
+                                   h[i].key.len) == 0)
+            {
+                cc = h[i].value;
+            }
+        }
+    }
+
+    if (bjwt_verifier_jwks_finish(ctx->fetching, status, cc.data, cc.len,
+                                  body.data, body.len, (int64_t) ngx_time(),
+                                  err, sizeof(err))
+        != BJWT_OK)
+    {
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "backend_jwt: the JWK Set from \"%V\" is not used: %s",
+                      &sr->uri, err);
+    }
+
+    /* the parent decides what the request gets: a failed fetch is its 503,
+     * not an error that ends the connection */
+    return (rc == NGX_ERROR) ? NGX_OK : rc;
+}
+
+
+/* Starts the fetch; the request's access phase runs again once it is over. */
+static ngx_int_t
+ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
+{
+    ngx_http_request_t          *sr;
+    ngx_pool_cleanup_t          *cln;
+    ngx_http_post_subrequest_t  *ps;
+
+    ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (ps == NULL || cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ps->handler = ngx_http_backend_jwt_fetched;
+    ps->data = ctx;
+
+    if (ngx_http_subrequest(r, &jlcf->jwks_uri, NULL, &sr, ps,
+                            NGX_HTTP_SUBREQUEST_IN_MEMORY
+                            |NGX_HTTP_SUBREQUEST_WAITED)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* the identity provider gets none of the client's headers or body */
+    ngx_memzero(&sr->headers_in, sizeof(ngx_http_headers_in_t));
+    sr->headers_in.content_length_n = -1;
+    sr->headers_in.keep_alive_n = -1;
+    sr->request_body = ngx_pcalloc(r->pool, sizeof(ngx_http_request_body_t));
+
+    if (sr->request_body == NULL
+        || ngx_list_init(&sr->headers_in.headers, r->pool, 1,
+                         sizeof(ngx_table_elt_t))
+           != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_backend_jwt_fetch_cleanup;
+    cln->data = ctx;
+
+    ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_RUNNING;
+    ctx->fetching = jlcf->verifier;
+    bjwt_verifier_jwks_begin(jlcf->verifier, (int64_t) ngx_time());
+
+    return NGX_AGAIN;
+}
+
+
+/* The timer of a waiting request (as limit_req's delay). */
+static void
+ngx_http_backend_jwt_waited(ngx_http_request_t *r)
+{
+    ngx_event_t  *wev;
+
+    wev = r->connection->write;
+
+    if (wev->delayed) {
+        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        return;
+    }
+
+    r->read_event_handler = ngx_http_block_reading;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+}
+
+
+/* Another request's fetch is running: look again shortly. */
+static ngx_int_t
+ngx_http_backend_jwt_wait(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
+{
+    if (!ctx->waiting) {
+        ctx->waiting = 1;
+        ctx->wait_start = ngx_current_msec;
+
+    } else if (ngx_current_msec - ctx->wait_start
+               > NGX_HTTP_BACKEND_JWT_WAIT_MAX)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no verification key: the JWK Set from "
+                      "\"%V\" is still being fetched after %d s; request not "
+                      "forwarded", &jlcf->jwks_uri,
+                      NGX_HTTP_BACKEND_JWT_WAIT_MAX / 1000);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    }
+
+    r->read_event_handler = ngx_http_test_reading;
+    r->write_event_handler = ngx_http_backend_jwt_waited;
+    r->connection->write->delayed = 1;
+    ngx_add_timer(r->connection->write, NGX_HTTP_BACKEND_JWT_WAIT_MS);
+
+    return NGX_AGAIN;
+}
+
+
+/*
+ * Before a token is verified: NGX_OK when the keys are there (or the
+ * location has only key files), NGX_AGAIN while they are fetched, 503 when
+ * there are none and none can be fetched now. `refetch`: the token named a
+ * kid no key has, and the core allowed a new fetch, or one is running.
+ */
+ngx_int_t
+ngx_http_backend_jwt_keys(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
+    ngx_uint_t refetch)
+{
+    int64_t  now;
+
+    if (jlcf->jwks_uri.len == 0) {
+        return NGX_OK;
+    }
+
+    switch (ctx->fetch) {
+
+    case NGX_HTTP_BACKEND_JWT_FETCH_RUNNING:
+        return NGX_AGAIN;
+
+    case NGX_HTTP_BACKEND_JWT_FETCH_DONE:
+        return NGX_OK;      /* one fetch per request: verify with its result */
+    }
+
+    now = (int64_t) ngx_time();
+
+    if (bjwt_verifier_jwks_fetching(jlcf->verifier)) {
+        if (ctx->waiting || refetch
+            || bjwt_verifier_jwks_state(jlcf->verifier, now)
+               == BJWT_JWKS_UNAVAILABLE)
+        {
+            return ngx_http_backend_jwt_wait(r, jlcf, ctx);
+        }
+
+        return NGX_OK;      /* the keys there serve meanwhile */
+    }
+
+    if (ctx->waiting) {
+        ctx->waiting = 0;   /* the fetch waited for is over */
+        return NGX_OK;
+    }
+
+    switch (refetch ? BJWT_JWKS_FETCH
+                    : bjwt_verifier_jwks_state(jlcf->verifier, now))
+    {
+
+    case BJWT_JWKS_FETCH:
+        return ngx_http_backend_jwt_fetch(r, jlcf, ctx);
+
+    case BJWT_JWKS_UNAVAILABLE:
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no verification key: no usable JWK Set "
+                      "from \"%V\" (the last fetch failed, see above); "
+                      "request not forwarded", &jlcf->jwks_uri);
+        return NGX_HTTP_SERVICE_UNAVAILABLE;
+
+    default:
+        return NGX_OK;
+    }
+}
