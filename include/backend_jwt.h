@@ -191,7 +191,8 @@ enum {
     BJWT_JWKS_UNAVAILABLE = 2   /* no usable keys, and no fetch now */
 };
 
-int bjwt_verifier_jwks_state(bjwt_verifier *verifier, int64_t now);
+int bjwt_verifier_jwks_state(bjwt_verifier *verifier, int64_t now,
+                             char *err, size_t err_cap);  /* why unavailable */
 
 /* Whether a fetch is running (another request waits for it). */
 int bjwt_verifier_jwks_fetching(const bjwt_verifier *verifier);

@@ -48,6 +48,7 @@ typedef struct {
 
     bjwt_verifier             *verifier;      /* NULL: no verification */
     ngx_str_t                  jwks_uri;      /* len 0: key files only */
+    ngx_str_t                  jwks_args;     /* its query string */
     ngx_http_complex_value_t  *source;        /* token=; NULL: Authorization */
     ngx_flag_t                 drop_authorization;
     ngx_http_complex_value_t **require;

@@ -114,9 +114,10 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
     ps->handler = ngx_http_backend_jwt_fetched;
     ps->data = ctx;
 
-    if (ngx_http_subrequest(r, &jlcf->jwks_uri, NULL, &sr, ps,
-                            NGX_HTTP_SUBREQUEST_IN_MEMORY
-                            |NGX_HTTP_SUBREQUEST_WAITED)
+    if (ngx_http_subrequest(r, &jlcf->jwks_uri,
+                            jlcf->jwks_args.len ? &jlcf->jwks_args : NULL,
+                            &sr, ps, NGX_HTTP_SUBREQUEST_IN_MEMORY
+                                     |NGX_HTTP_SUBREQUEST_WAITED)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -216,6 +217,7 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     ngx_uint_t refetch)
 {
     int64_t  now;
+    char     err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     if (jlcf->jwks_uri.len == 0) {
         return NGX_OK;
@@ -234,7 +236,7 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
 
     if (bjwt_verifier_jwks_fetching(jlcf->verifier)) {
         if (ctx->waiting || refetch
-            || bjwt_verifier_jwks_state(jlcf->verifier, now)
+            || bjwt_verifier_jwks_state(jlcf->verifier, now, err, sizeof(err))
                == BJWT_JWKS_UNAVAILABLE)
         {
             return ngx_http_backend_jwt_wait(r, jlcf, ctx);
@@ -249,7 +251,8 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     }
 
     switch (refetch ? BJWT_JWKS_FETCH
-                    : bjwt_verifier_jwks_state(jlcf->verifier, now))
+                    : bjwt_verifier_jwks_state(jlcf->verifier, now, err,
+                                               sizeof(err)))
     {
 
     case BJWT_JWKS_FETCH:
@@ -257,9 +260,8 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
 
     case BJWT_JWKS_UNAVAILABLE:
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no verification key: no usable JWK Set "
-                      "from \"%V\" (the last fetch failed, see above); "
-                      "request not forwarded", &jlcf->jwks_uri);
+                      "backend_jwt: no verification key: %s; request not "
+                      "forwarded", err);
         return NGX_HTTP_SERVICE_UNAVAILABLE;
 
     default:

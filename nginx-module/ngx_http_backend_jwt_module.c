@@ -395,6 +395,7 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     ngx_http_backend_jwt_main_conf_t *jmcf,
     ngx_http_backend_jwt_loc_conf_t *conf)
 {
+    u_char                     *args;
     ngx_uint_t                  i;
     bjwt_location               loc;
     ngx_http_complex_value_t  **compiled;
@@ -438,6 +439,16 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
 
     if (loc.jwks_uri_len) {
         ngx_memcpy(conf->jwks_uri.data, loc.jwks_uri, loc.jwks_uri_len);
+    }
+
+    /* the subrequest takes the path and the query string apart */
+    args = ngx_strlchr(conf->jwks_uri.data,
+                       conf->jwks_uri.data + conf->jwks_uri.len, '?');
+    if (args != NULL) {
+        conf->jwks_args.data = args + 1;
+        conf->jwks_args.len = conf->jwks_uri.data + conf->jwks_uri.len
+                              - (args + 1);
+        conf->jwks_uri.len = args - conf->jwks_uri.data;
     }
 
     for (i = 0; i < loc.nvalues; i++) {

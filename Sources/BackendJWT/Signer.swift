@@ -243,7 +243,7 @@ public final class Signer {
         guard values.count == valueCount else {
             throw BackendJWTError(.config, "expected \(valueCount) values, got \(values.count)")
         }
-        let callerExpiry = capToCaller ? caller?.expiration : nil
+        let callerExpiry = capToCaller ? caller?.acceptedUntil : nil
         let expiry = try expiry(now: now, cappedTo: callerExpiry)
         copied.bytes.removeAll(keepingCapacity: true)
         if let copies, let caller { copies.append(from: caller, skipped: skippedByAll, to: &copied) }

@@ -31,6 +31,7 @@ final class LevelHandle {
     private(set) var scheme = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
     private(set) var require = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
     private(set) var requireStatus = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    private(set) var jwksURI = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
 
     /// Keeps C copies of the settings bjwt_level_location hands out.
     func keep() {
@@ -41,6 +42,7 @@ final class LevelHandle {
         require = Self.replace(require, with: requirements.flatMap(\.templates))
         requireStatus = Self.replace(
             requireStatus, with: requirements.flatMap { r in r.templates.map { _ in Int32(r.status) } })
+        jwksURI = Self.replace(jwksURI, with: ((settings.verifyJWKS.value ?? nil) ?? []).map { CChar(bitPattern: $0) })
     }
 
     private static func replace<T>(_ old: UnsafeMutableBufferPointer<T>, with new: [T]) -> UnsafeMutableBufferPointer<T> {
@@ -56,6 +58,7 @@ final class LevelHandle {
         scheme.deallocate()
         require.deallocate()
         requireStatus.deallocate()
+        jwksURI.deallocate()
     }
 }
 
@@ -143,6 +146,8 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     out.pointee.require = UnsafePointer(OpaquePointer(handle.require.baseAddress))
     out.pointee.require_status = UnsafePointer(handle.requireStatus.baseAddress)
     out.pointee.nrequire = verifies ? handle.require.count : 0
+    out.pointee.jwks_uri = UnsafePointer(handle.jwksURI.baseAddress)
+    out.pointee.jwks_uri_len = verifies ? handle.jwksURI.count : 0
     return Int32(BJWT_OK)
 }
 

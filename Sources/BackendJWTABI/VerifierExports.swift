@@ -70,3 +70,60 @@ public func bjwtVerifiedPayload(_ verified: OpaquePointer?, _ outLen: UnsafeMuta
 func caller(_ verified: OpaquePointer?) -> VerifiedToken? {
     verified.map { borrow($0, as: VerifiedHandle.self).token }
 }
+
+// The JWK Set of backend_jwt_verify_jwks, per worker: the core says when to fetch it, the module
+// fetches it by a subrequest and hands the response over.
+
+/// The remote set of a verifier handle, if it has one.
+private func remote(_ verifier: OpaquePointer?) -> RemoteKeySet? {
+    verifier.flatMap { borrow($0, as: JWSVerifier.self).remote }
+}
+
+@_cdecl("bjwt_verifier_jwks_state")
+public func bjwtVerifierJWKSState(
+    _ verifier: OpaquePointer?, _ now: Int64, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    guard let set = remote(verifier) else { return Int32(BJWT_JWKS_READY) }
+    switch set.state(now: now) {
+    case .ready: return Int32(BJWT_JWKS_READY)
+    case .fetch: return Int32(BJWT_JWKS_FETCH)
+    case .unavailable:
+        write(set.unavailableReason(now: now), to: err, cap: cap)
+        return Int32(BJWT_JWKS_UNAVAILABLE)
+    }
+}
+
+@_cdecl("bjwt_verifier_jwks_fetching")
+public func bjwtVerifierJWKSFetching(_ verifier: OpaquePointer?) -> Int32 {
+    remote(verifier)?.fetching == true ? 1 : 0
+}
+
+@_cdecl("bjwt_verifier_jwks_begin")
+public func bjwtVerifierJWKSBegin(_ verifier: OpaquePointer?, _ now: Int64) {
+    remote(verifier)?.begin(now: now)
+}
+
+@_cdecl("bjwt_verifier_jwks_finish")
+public func bjwtVerifierJWKSFinish(
+    _ verifier: OpaquePointer?, _ httpStatus: Int32, _ cacheControl: UnsafePointer<UInt8>?, _ cacheControlLen: Int,
+    _ body: UnsafePointer<UInt8>?, _ len: Int, _ now: Int64, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let set = remote(verifier) else { throw BackendJWTError(.config, "bjwt_verifier_jwks_finish: no JWK Set") }
+        let control = cacheControl.map { Array(UnsafeBufferPointer(start: $0, count: max(cacheControlLen, 0))) }
+        let bytes = body.map { Array(UnsafeBufferPointer(start: $0, count: max(len, 0))) } ?? []
+        if let why = set.finish(status: Int(httpStatus), cacheControl: control, body: bytes, now: now) {
+            throw BackendJWTError(.unavailable, why)
+        }
+    }
+}
+
+@_cdecl("bjwt_verifier_jwks_abandon")
+public func bjwtVerifierJWKSAbandon(_ verifier: OpaquePointer?, _ now: Int64) {
+    remote(verifier)?.abandon(now: now)
+}
+
+@_cdecl("bjwt_verifier_key_miss")
+public func bjwtVerifierKeyMiss(_ verifier: OpaquePointer?, _ now: Int64) -> Int32 {
+    remote(verifier)?.keyMiss(now: now) == true ? 1 : 0
+}

@@ -245,12 +245,13 @@ struct ClaimCopiesTests {
         #expect(try Self.exp(Self.mint(uncapped, caller: Self.caller(#"{"exp":1700000300}"#))) == F.now + 600)
     }
 
-    /// A caller accepted by the verifier's leeway after its exp: the minted exp is still the
-    /// caller's, at or before iat (never later than the caller's).
-    @Test func aCallerExpiredWithinTheLeewayKeepsItsExp() throws {
+    /// A caller accepted by the verifier's leeway after its exp: the minted exp is the last
+    /// second the caller is accepted in (exp + leeway), so it is not born expired and lives no
+    /// longer than the gateway accepts the caller.
+    @Test func aCallerExpiredWithinTheLeewayLivesAsLongAsItIsAccepted() throws {
         let caller = try Self.caller(#"{"exp":1699999990}"#, leeway: 30)
         let signer = try Self.signer(nil, ttl: 600)
-        #expect(try Self.payload(signer, caller: caller) == #"{"iss":"i","sub":"s","iat":1700000000,"exp":1699999990}"#)
+        #expect(try Self.payload(signer, caller: caller) == #"{"iss":"i","sub":"s","iat":1700000000,"exp":1700000020}"#)
     }
 
     // MARK: The cache
@@ -307,8 +308,8 @@ struct ClaimCopiesTests {
         let second = try Self.mint(signer, now: F.now + 71, caller: caller)  // 29 s left: minted anew
         #expect(second != first)
         #expect(try Self.exp(second) == 1_700_000_100)
-        // A caller exp already passed (the leeway): never reused.
-        let late = try Self.caller(#"{"email":"a","exp":1699999990}"#, leeway: 60)
+        // A caller past its exp, accepted for 5 more seconds (the leeway): never reused.
+        let late = try Self.caller(#"{"email":"a","exp":1699999990}"#, leeway: 15)
         #expect(try Self.mint(signer, caller: late) != Self.mint(signer, caller: late))
     }
 

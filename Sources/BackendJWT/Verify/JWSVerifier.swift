@@ -147,7 +147,7 @@ public final class JWSVerifier {
         let key = try verifySignature(parts, algorithm: algorithm, keyID: keyID, now: now)
         let payload = try parts.decodePayload()
         try checkClaims(payload, now: now)
-        return VerifiedToken(header: parts.header, payload: payload, algorithm: algorithm, key: key)
+        return VerifiedToken(header: parts.header, payload: payload, algorithm: algorithm, key: key, leeway: leeway)
     }
 
     /// Verifies a token the cache does not have, and keeps it.

@@ -19,18 +19,19 @@ extension JWSVerifier {
         guard Double(now) < exp + Double(leeway) else { throw refused("the token expired (exp \(Self.shown(exp)))") }
     }
 
-    /// `nbf`: the token is refused while `now + leeway` is before it.
+    /// `nbf`: the token is refused while `now + leeway` is before it. nginx's clock counts
+    /// whole seconds, so a fraction is cut: `nbf` 1000.5 is reached within second 1000.
     func checkNotBefore(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
         guard let nbf = try numericDate(payload, "nbf") else { return }
-        guard Double(now) + Double(leeway) >= nbf else {
+        guard Double(now) + Double(leeway) >= nbf.rounded(.down) else {
             throw refused("the token is not valid yet (nbf \(Self.shown(nbf)))")
         }
     }
 
-    /// `iat`: a token issued after `now + leeway` is refused.
+    /// `iat`: a token issued after `now + leeway` is refused (whole seconds, as `nbf`).
     func checkIssuedAt(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
         guard let iat = try numericDate(payload, "iat") else { return }
-        guard iat <= Double(now) + Double(leeway) else {
+        guard iat.rounded(.down) <= Double(now) + Double(leeway) else {
             throw refused("the token was issued in the future (iat \(Self.shown(iat)))")
         }
     }

@@ -10,6 +10,8 @@ public struct VerifiedToken {
     public let algorithm: SigningAlgorithm
     /// The key that verified the signature.
     public let key: VerificationKey
+    /// The verifier's leeway: the token was accepted up to `exp` plus this.
+    public var leeway: Int64 = 0
 
     /// The claims as compact JSON (no white space; strings escaped minimally).
     public var payloadJSON: [UInt8] { payload.compactJSON }
@@ -35,6 +37,13 @@ public struct VerifiedToken {
 
     /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
     /// checked it is a number.
+    /// The last second the verifier accepts the token in: `exp` plus the leeway (nil without
+    /// `exp`). A token minted for it lives no longer (`backend_jwt_caller_exp cap`), and is
+    /// never born expired when the leeway let an expired caller in.
+    public var acceptedUntil: Int64? {
+        expiration.map { $0.addingReportingOverflow(leeway).overflow ? Int64.max : $0 + leeway }
+    }
+
     public var expiration: Int64? {
         guard case .number(let text) = payload[member: "exp"],
             let seconds = Double(String(decoding: text, as: UTF8.self))
