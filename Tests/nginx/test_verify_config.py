@@ -89,12 +89,12 @@ def assert_emerg_about(result, *fragments):
 
 def test_verify_on_without_a_key(nginx_t):
     assert_emerg(nginx_t(loc("backend_jwt_verify on; #HERE")),
-                 '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key')
+                 '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key or backend_jwt_verify_jwks')
 
 
 def test_verify_on_at_server_level_without_a_key_reported_at_its_line(nginx_t):
     assert_emerg(nginx_t("backend_jwt_verify on; #HERE\n" + loc("")),
-                 '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key')
+                 '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key or backend_jwt_verify_jwks')
 
 
 def test_missing_key_file(nginx_t):
