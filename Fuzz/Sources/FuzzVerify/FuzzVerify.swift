@@ -6,7 +6,10 @@ import BackendJWT
 ///   error; keys that are read build a verifier or are refused with a `.config` error;
 /// - 1: a token as it comes from a request;
 /// - 2: a header and a payload, split at the first NUL byte, each base64url-encoded into a token
-///   (so the JSON parser sees arbitrary header bytes).
+///   (so the JSON parser sees arbitrary header bytes);
+/// - 3: an identity provider's response (backend_jwt_verify_jwks): a Cache-Control value and a
+///   body, split at the first NUL byte; the set is taken or refused with a reason, and a taken
+///   set has a usable key and a freshness within its bounds.
 /// A token is refused with a `.token` error (it cannot verify: no input knows the key). Anything
 /// else traps, and libFuzzer reports it.
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -14,7 +17,7 @@ public func fuzzVerify(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data, size > 1 else { return 0 }
     let input = Array(UnsafeBufferPointer(start: data, count: size))
     let body = Array(input.dropFirst())
-    switch input[0] % 3 {
+    switch input[0] % 4 {
     case 0:
         let keys: [VerificationKey]
         do {
@@ -33,6 +36,16 @@ public func fuzzVerify(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         }
     case 1:
         check(body)
+    case 3:
+        let cut = body.firstIndex(of: 0) ?? body.endIndex
+        let control = Array(body[..<cut])
+        let freshness = RemoteKeySet.freshness(cacheControl: control)
+        precondition(freshness >= RemoteKeySet.minimumFreshness && freshness <= RemoteKeySet.maximumFreshness)
+        let set = RemoteKeySet(uri: Array("/_jwks".utf8))
+        set.begin(now: 1_700_000_000)
+        let taken = set.finish(
+            status: 200, cacheControl: control, body: Array(body[min(cut + 1, body.endIndex)...]), now: 1_700_000_000)
+        precondition(taken != nil || !set.keys(now: 1_700_000_000).isEmpty, "a taken set has a usable key")
     default:
         let cut = body.firstIndex(of: 0) ?? body.endIndex
         let header = TokenEncoding.base64url.encode(Array(body[..<cut]))
