@@ -28,7 +28,7 @@ extern "C" {
 
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
-#define BJWT_ABI_VERSION  2
+#define BJWT_ABI_VERSION  3
 
 int bjwt_abi_version(void);
 
@@ -40,7 +40,8 @@ enum {
     BJWT_ERR_VALUE = 3,    /* a request value does not convert to its claim type */
     BJWT_ERR_SIGN = 4,     /* OpenSSL failed to sign */
     BJWT_ERR_SPACE = 5,    /* the output buffer is too small */
-    BJWT_ERR_CERT = 6      /* a certificate cannot be read or is not for the key */
+    BJWT_ERR_CERT = 6,     /* a certificate cannot be read or is not for the key */
+    BJWT_ERR_TOKEN = 7     /* the caller's token is refused (the message says why) */
 };
 
 
@@ -52,6 +53,12 @@ typedef struct bjwt_level bjwt_level;
 
 /* Mints the tokens of one location. */
 typedef struct bjwt_signer bjwt_signer;
+
+/* Verifies the callers' tokens of one location (backend_jwt_verify). */
+typedef struct bjwt_verifier bjwt_verifier;
+
+/* A caller's token that verified: its claims, for variables and minting. */
+typedef struct bjwt_verified bjwt_verified;
 
 
 /* --- configuration (called by the master while reading nginx.conf) --- */
@@ -120,6 +127,17 @@ typedef struct {
     const size_t       *values;       /* template indexes in mint order, or
                                          BJWT_NO_VALUE */
     size_t              nvalues;
+    const char         *scheme;       /* before the token in the header's
+                                         value ("Bearer"); len 0: none */
+    size_t              scheme_len;
+
+    bjwt_verifier      *verifier;     /* NULL: backend_jwt_verify off */
+    size_t              token;        /* template of token=, or BJWT_NO_VALUE:
+                                         "Authorization: Bearer ..." */
+    int                 forward;      /* backend_jwt_verify_forward */
+    const size_t       *require;      /* backend_jwt_verify_require templates */
+    const int          *require_status;  /* each one's status: 401 or 403 */
+    size_t              nrequire;
 } bjwt_location;
 
 int bjwt_level_location(const bjwt_level *level, bjwt_location *out);
@@ -134,16 +152,44 @@ size_t bjwt_config_jwks_etag(const bjwt_config *config, unsigned char *out,
 
 /* --- per request (called by workers) --- */
 
-/* An upper bound of the token length for values totalling `value_bytes`. */
-size_t bjwt_signer_token_bound(const bjwt_signer *signer, size_t value_bytes);
+/*
+ * Verifies a caller's token at time `now`. On success *out is the verified
+ * token, to be freed with bjwt_verified_free; BJWT_ERR_TOKEN: refused, and
+ * `err` says why (never quoting the token: fit for the error log).
+ */
+int bjwt_verify(bjwt_verifier *verifier, int64_t now,
+                const unsigned char *token, size_t len, bjwt_verified **out,
+                char *err, size_t err_cap);
+
+void bjwt_verified_free(bjwt_verified *verified);
+
+/* A top-level claim as text: a string unescaped, any other JSON value as
+ * compact JSON; NULL when the token has no such claim. */
+const unsigned char *bjwt_verified_claim(bjwt_verified *verified,
+                                         const char *name, size_t len,
+                                         size_t *out_len);
+
+/* The claims as compact JSON. */
+const unsigned char *bjwt_verified_payload(bjwt_verified *verified,
+                                           size_t *out_len);
+
+/* (What both return stays valid while the verified token lives.) */
+
+
+/* An upper bound of the token length for values totalling `value_bytes`
+ * and the caller's token (or NULL). */
+size_t bjwt_signer_token_bound(const bjwt_signer *signer, size_t value_bytes,
+                               const bjwt_verified *caller);
 
 /*
  * Mints one token at time `now` (seconds since the epoch) into `out`.
- * `values` holds the location's nvalues entries, in order; a NULL or empty
- * value is left out (unless its if_empty says otherwise). On success
- * *out_len is the token length (no NUL is written).
+ * `caller`: the verified token whose claims are copied and whose exp the
+ * token does not outlive, or NULL. `values` holds the location's nvalues
+ * entries, in order; a NULL or empty value is left out (unless its if_empty
+ * says otherwise). On success *out_len is the token length (no NUL).
  */
 int bjwt_signer_mint(bjwt_signer *signer, int64_t now,
+                     const bjwt_verified *caller,
                      const unsigned char *const *values,
                      const size_t *value_lens, size_t nvalues,
                      unsigned char *out, size_t out_cap, size_t *out_len,

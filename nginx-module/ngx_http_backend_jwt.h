@@ -43,6 +43,15 @@ typedef struct {
     const void                *origin;        /* one token per request */
     ngx_http_complex_value_t **values;        /* in mint order; NULL: unset */
     ngx_uint_t                 nvalues;
+    size_t                     prefix;        /* "Bearer " before the token */
+    u_char                    *scheme;
+
+    bjwt_verifier             *verifier;      /* NULL: no verification */
+    ngx_http_complex_value_t  *source;        /* token=; NULL: Authorization */
+    ngx_flag_t                 drop_authorization;
+    ngx_http_complex_value_t **require;
+    const int                 *require_status;
+    ngx_uint_t                 nrequire;
 } ngx_http_backend_jwt_loc_conf_t;
 
 
@@ -61,6 +70,12 @@ typedef struct {
                                                  gone for (rewrite phase) */
     ngx_str_t                  token;
     ngx_uint_t                 failed;        /* do not retry and log twice */
+
+    const void                *checked;       /* the origin the caller's token
+                                                 was verified for */
+    ngx_int_t                  verdict;       /* NGX_OK, or the status */
+    ngx_str_t                 *challenge;     /* its WWW-Authenticate */
+    bjwt_verified             *caller;        /* when NGX_OK */
 } ngx_http_backend_jwt_ctx_t;
 
 
@@ -68,9 +83,16 @@ extern ngx_module_t  ngx_http_backend_jwt_module;
 
 
 /* ngx_http_backend_jwt_request.c: per request */
+ngx_http_backend_jwt_ctx_t *ngx_http_backend_jwt_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_add_variables(ngx_conf_t *cf);
+
+/* ngx_http_backend_jwt_verify.c: the caller's token */
+bjwt_verified *ngx_http_backend_jwt_caller(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf);
+ngx_int_t ngx_http_backend_jwt_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

@@ -19,6 +19,7 @@ static void *ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_backend_jwt_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_int_t ngx_http_backend_jwt_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_backend_jwt_init(ngx_conf_t *cf);
 
 
@@ -50,7 +51,7 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_encoding",
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_header",
-        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE12),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_token_ttl",
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_issuer",
@@ -73,13 +74,33 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_enforce",
         NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE12),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_key",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_algorithms",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_issuer",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_audience",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_leeway",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_require",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_forward",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_FLAG),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_copy_claims",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_1MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_caller_exp",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
 
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_backend_jwt_module_ctx = {
-    ngx_http_backend_jwt_add_variables,    /* preconfiguration */
+    ngx_http_backend_jwt_preconfiguration, /* preconfiguration */
     ngx_http_backend_jwt_init,             /* postconfiguration */
 
     ngx_http_backend_jwt_create_main_conf, /* create main configuration */
@@ -370,6 +391,8 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     bjwt_location               loc;
     ngx_http_complex_value_t  **compiled;
 
+    compiled = jmcf->values.elts;
+
     if (bjwt_level_location(conf->level, &loc) != BJWT_OK) {
         return NGX_CONF_ERROR;
     }
@@ -385,8 +408,13 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     conf->header_lc = ngx_pnalloc(cf->pool, loc.header_len + 1);
     conf->values = ngx_pcalloc(cf->pool,
                                (loc.nvalues + 1) * sizeof(void *));
+    conf->prefix = loc.scheme_len ? loc.scheme_len + 1 : 0;
+    conf->scheme = ngx_pnalloc(cf->pool, conf->prefix + 1);
+    conf->require = ngx_pcalloc(cf->pool,
+                                (loc.nrequire + 1) * sizeof(void *));
     if (conf->header.data == NULL || conf->header_lc == NULL
-        || conf->values == NULL)
+        || conf->values == NULL || conf->scheme == NULL
+        || conf->require == NULL)
     {
         return NGX_CONF_ERROR;
     }
@@ -394,13 +422,24 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     ngx_memcpy(conf->header.data, loc.header, loc.header_len);
     conf->header_hash = ngx_hash_strlow(conf->header_lc, conf->header.data,
                                         conf->header.len);
-
-    compiled = jmcf->values.elts;
+    ngx_sprintf(conf->scheme, "%*s ", loc.scheme_len, loc.scheme);
 
     for (i = 0; i < loc.nvalues; i++) {
         if (loc.values[i] != BJWT_NO_VALUE) {
             conf->values[i] = compiled[loc.values[i]];
         }
+    }
+
+    /* the caller's token: where it comes from, what else it must meet */
+    conf->verifier = loc.verifier;
+    conf->source = (loc.token == BJWT_NO_VALUE) ? NULL : compiled[loc.token];
+    conf->drop_authorization = (loc.verifier != NULL && conf->source == NULL
+                                && !loc.forward);
+    conf->require_status = loc.require_status;
+    conf->nrequire = loc.nrequire;
+
+    for (i = 0; i < loc.nrequire; i++) {
+        conf->require[i] = compiled[loc.require[i]];
     }
 
     return NGX_CONF_OK;
@@ -440,6 +479,15 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
 
 static ngx_int_t
+ngx_http_backend_jwt_preconfiguration(ngx_conf_t *cf)
+{
+    return (ngx_http_backend_jwt_add_variables(cf) == NGX_OK
+            && ngx_http_backend_jwt_add_verify_variables(cf) == NGX_OK)
+           ? NGX_OK : NGX_ERROR;
+}
+
+
+static ngx_int_t
 ngx_http_backend_jwt_init(ngx_conf_t *cf)
 {
     ngx_http_handler_pt               *h;
@@ -454,6 +502,13 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
     }
 
     *h = ngx_http_backend_jwt_strip_handler;
+
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_backend_jwt_access_handler;
 
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_PRECONTENT_PHASE].handlers);
     if (h == NULL) {

@@ -10,7 +10,7 @@ static ngx_str_t  ngx_http_backend_jwt_variable_name =
     ngx_string("backend_jwt");
 
 
-static ngx_http_backend_jwt_ctx_t *
+ngx_http_backend_jwt_ctx_t *
 ngx_http_backend_jwt_ctx(ngx_http_request_t *r)
 {
     ngx_http_backend_jwt_ctx_t  *ctx;
@@ -36,7 +36,9 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
 {
     int                    rc;
     size_t                 i, n, total, bound, len, *lens;
+    u_char                *buffer;
     ngx_str_t              value;
+    bjwt_verified         *caller;
     const u_char         **values;
     char                   err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
@@ -64,15 +66,21 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
         total += value.len;
     }
 
-    bound = bjwt_signer_token_bound(jlcf->signer, total);
+    /* the caller's verified token, if any: its claims may be copied */
+    caller = ngx_http_backend_jwt_caller(r, jlcf);
+    bound = bjwt_signer_token_bound(jlcf->signer, total, caller);
 
-    token->data = ngx_pnalloc(r->pool, bound);
-    if (token->data == NULL) {
+    /* the header's scheme goes before the token, in the same buffer */
+    buffer = ngx_pnalloc(r->pool, jlcf->prefix + bound);
+    if (buffer == NULL) {
         return NGX_ERROR;
     }
 
-    rc = bjwt_signer_mint(jlcf->signer, (int64_t) ngx_time(), values, lens, n,
-                          token->data, bound, &len, err, sizeof(err));
+    token->data = ngx_cpymem(buffer, jlcf->scheme, jlcf->prefix);
+
+    rc = bjwt_signer_mint(jlcf->signer, (int64_t) ngx_time(), caller, values,
+                          lens, n, token->data, bound, &len, err,
+                          sizeof(err));
 
     if (rc != BJWT_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
@@ -225,10 +233,12 @@ ngx_http_backend_jwt_was_sent(ngx_http_request_t *r, u_char *data)
 
 
 /*
- * Rebuilds headers_in without the tokens the module sent (was_sent) and
- * without any client copy of the configured header (jlcf NULL: only the
+ * Rebuilds headers_in without the tokens the module sent (was_sent), without
+ * any client copy of the configured header, and without the caller's
+ * Authorization where it is not to be forwarded (jlcf NULL: only the
  * former). A new list rather than an edit in place: a subrequest shares its
- * parent's list parts, which must not change under the parent.
+ * parent's list parts, which must not change under the parent. The caller's
+ * token stays readable through headers_in.authorization.
  */
 static ngx_int_t
 ngx_http_backend_jwt_strip(ngx_http_request_t *r,
@@ -239,6 +249,8 @@ ngx_http_backend_jwt_strip(ngx_http_request_t *r,
     ngx_list_part_t              *part;
     ngx_table_elt_t              *h, *copy;
     ngx_http_backend_jwt_sent_t  *sent;
+
+    static u_char  authorization[] = "authorization";
 
     any = ngx_http_backend_jwt_was_sent(r, NULL);
     old = r->headers_in.headers;
@@ -255,10 +267,14 @@ ngx_http_backend_jwt_strip(ngx_http_request_t *r,
 
         for (i = 0; i < part->nelts; i++) {
             if ((any && ngx_http_backend_jwt_was_sent(r, h[i].value.data))
-                || (jlcf != NULL && jlcf->header.len != 0
+                || (jlcf != NULL && jlcf->enable && jlcf->header.len != 0
                     && ngx_http_backend_jwt_same_name(&h[i].key,
                                                       jlcf->header_lc,
-                                                      jlcf->header.len)))
+                                                      jlcf->header.len))
+                || (jlcf != NULL && jlcf->drop_authorization
+                    && ngx_http_backend_jwt_same_name(&h[i].key,
+                                                      authorization,
+                                                      sizeof(authorization) - 1)))
             {
                 continue;
             }
@@ -302,12 +318,13 @@ ngx_http_backend_jwt_add_header(ngx_http_request_t *r,
     h->hash = jlcf->header_hash;
     h->key = jlcf->header;
     h->lowcase_key = jlcf->header_lc;
-    h->value = *token;
+    h->value.data = token->data - jlcf->prefix;
+    h->value.len = jlcf->prefix + token->len;
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
 
-    sent->token = token->data;
+    sent->token = h->value.data;
 
     return NGX_OK;
 }
@@ -335,10 +352,11 @@ ngx_http_backend_jwt_own_list(ngx_http_request_t *r,
 
 /*
  * Rewrite phase, before the rewrite module (a dynamic module's handler runs
- * first): the client's copies and tokens sent before in this request or by
- * its parent (a mirror, a location that was left) are gone before return,
- * rewrite, if, limit_req, deny, auth_request or error_page can send the
- * request on: no fallback location forwards them.
+ * first): the client's copies, tokens sent before in this request or by its
+ * parent (a mirror, a location that was left) and a caller's Authorization
+ * not to be forwarded are gone before return, rewrite, if, limit_req, deny,
+ * auth_request or error_page can send the request on: no fallback location
+ * forwards them.
  */
 ngx_int_t
 ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
@@ -347,7 +365,8 @@ ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
 
-    return (!jlcf->enable || ngx_http_backend_jwt_own_list(r, jlcf) == NGX_OK)
+    return ((!jlcf->enable && !jlcf->drop_authorization)
+            || ngx_http_backend_jwt_own_list(r, jlcf) == NGX_OK)
            ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
 }
 

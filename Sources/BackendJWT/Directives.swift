@@ -23,6 +23,16 @@ public enum Directive: String, CaseIterable, Sendable {
     case maxSize = "backend_jwt_max_size"
     case cache = "backend_jwt_cache"
     case enforce = "backend_jwt_enforce"
+    case verify = "backend_jwt_verify"
+    case verifyKey = "backend_jwt_verify_key"
+    case verifyAlgorithms = "backend_jwt_verify_algorithms"
+    case verifyIssuer = "backend_jwt_verify_issuer"
+    case verifyAudience = "backend_jwt_verify_audience"
+    case verifyLeeway = "backend_jwt_verify_leeway"
+    case verifyRequire = "backend_jwt_verify_require"
+    case verifyForward = "backend_jwt_verify_forward"
+    case copyClaims = "backend_jwt_copy_claims"
+    case callerExp = "backend_jwt_caller_exp"
 
     /// What a level below `backend_jwt_enforce on` may still set: its own claims, and the JWK
     /// Set, which mints nothing.
@@ -33,9 +43,11 @@ public enum Directive: String, CaseIterable, Sendable {
     var arguments: ClosedRange<Int> {
         switch self {
         case .jwks: 0...0
-        case .signingKey, .signingSecret, .jwksKey, .issuer, .subject: 1...2
+        case .signingKey, .signingSecret, .jwksKey, .issuer, .subject, .header, .verify: 1...2
         case .claim: 2...Int.max
-        case .wso2Claims, .audience, .cache: 1...Int.max
+        case .wso2Claims, .audience, .cache, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyRequire,
+            .copyClaims:
+            1...Int.max
         default: 1...1
         }
     }
@@ -132,11 +144,13 @@ extension LevelSettings {
         case .header:
             try unique(header)
             if first.equalsIgnoringCase("off") {
+                guard option == nil else { throw BackendJWTError(.config, "\"off\" takes no scheme") }
                 header.set([], at: place)  // no header: the token only in $backend_jwt
             } else {
                 try HeaderName.check(first)
                 header.set(first, at: place)
             }
+            headerScheme.set(try HeaderName.scheme(option, header: first), at: place)
         case .issuer, .subject:
             let setting = directive == .issuer ? issuer : subject
             try unique(setting)
@@ -172,6 +186,9 @@ extension LevelSettings {
             try declared.list.add(name: first, options: Array(args.dropFirst(2)))
             try declare(&declared, value: args[1], at: place, in: config)
             claims.set(declared, at: claims.place ?? place)
+        case .verify, .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
+            .verifyForward, .copyClaims, .callerExp:
+            try applyVerify(directive, args, at: place, in: config)
         case .wso2Claims:
             var declared = claims.value ?? DeclaredClaims()
             declared.list = ClaimList(copying: declared.list)
@@ -197,12 +214,12 @@ extension LevelSettings {
         declared.places.append(place)
     }
 
-    private func unique<Value>(_ setting: Setting<Value>, _ why: String = "") throws(BackendJWTError) {
+    func unique<Value>(_ setting: Setting<Value>, _ why: String = "") throws(BackendJWTError) {
         guard setting.value == nil else { throw BackendJWTError(.duplicate, why) }
     }
 
     /// nginx's `on | off` directives, with nginx's own messages.
-    private func flag(_ setting: Setting<Bool>, _ directive: Directive, _ value: [UInt8]) throws(BackendJWTError) -> Bool {
+    func flag(_ setting: Setting<Bool>, _ directive: Directive, _ value: [UInt8]) throws(BackendJWTError) -> Bool {
         try unique(setting)
         if value.equalsIgnoringCase("on") { return true }
         if value.equalsIgnoringCase("off") { return false }

@@ -66,6 +66,8 @@ public final class LevelSettings {
     public internal(set) var algorithm = Setting<SigningAlgorithm>()
     /// The header's name as written; empty for `backend_jwt_header off`.
     public internal(set) var header = Setting<[UInt8]>()
+    /// The scheme before the token in the header's value (`Bearer`); empty: none. Set with `header`.
+    public internal(set) var headerScheme = Setting<[UInt8]>()
     public internal(set) var ttl = Setting<Int64>()
     public internal(set) var claims = Setting<DeclaredClaims>()
 
@@ -83,6 +85,23 @@ public final class LevelSettings {
     public internal(set) var cache = Setting<(size: Int, remaining: TokenCache.Remaining)?>()
     public internal(set) var maxSize = Setting<Int>()
     public internal(set) var enforce = Setting<Bool>()
+    // the caller's token (`backend_jwt_verify*`, VerifyDirectives.swift, VerifyMerge.swift)
+    public internal(set) var verify = Setting<Bool>()
+    /// The template of `token=`; nil: the credentials of `Authorization: Bearer`.
+    public internal(set) var verifyToken = Setting<Int?>()
+    /// Every `backend_jwt_verify_key` of one level, in order (the place of the first).
+    public internal(set) var verifyKeys = Setting<[VerificationKey]>()
+    public internal(set) var verifyAlgorithms = Setting<[SigningAlgorithm]>()
+    public internal(set) var verifyIssuers = Setting<[[UInt8]]>()
+    public internal(set) var verifyAudiences = Setting<[[UInt8]]>()
+    public internal(set) var verifyLeeway = Setting<Int64>()
+    public internal(set) var verifyRequire = Setting<[Requirement]>()
+    public internal(set) var verifyForward = Setting<Bool>()
+    /// `backend_jwt_copy_claims`; nil: `off`.
+    public internal(set) var copies = Setting<ClaimCopies?>()
+    /// `backend_jwt_caller_exp cap`: the minted `exp` never outlives the caller's.
+    public internal(set) var capToCaller = Setting<Bool>()
+
     /// This location serves the JWK Set (`backend_jwt_jwks`): it never mints.
     public internal(set) var servesJWKS = false
 
@@ -92,6 +111,8 @@ public final class LevelSettings {
     /// After `merge`: the signer of an enabled level, shared with the enclosing level when
     /// nothing that signs differs.
     public internal(set) var signer: Signer?
+    /// After `merge`: the verifier where `backend_jwt_verify on`, shared like the signer.
+    public internal(set) var verifier: JWSVerifier?
     /// The level whose token a request here sends: itself, or for an `if` or `limit_except`
     /// block its location (one request, one token).
     public internal(set) weak var origin: LevelSettings?
@@ -104,6 +125,13 @@ public final class LevelSettings {
         [issuer.value?.templates.first, subject.value?.templates.first]
             + (audience.value?.templates ?? []).map { $0 } + (claims.value?.templates ?? []).map { $0 }
     }
+}
+
+/// One `backend_jwt_verify_require`: values that must all be non-empty and not `0`, and the
+/// status a request gets when one is not (403, or 401 with `error=401`).
+public struct Requirement: Equatable, Sendable {
+    public var templates: [Int]
+    public var status: Int
 }
 
 /// The settings of one http block that are not per level: the value templates the module

@@ -32,6 +32,8 @@ struct SignerParameters: Equatable {
     var cacheSize: Int?
     var cacheRemaining: TokenCache.Remaining?
     var claims: ObjectIdentifier?
+    var copies: ClaimCopies?
+    var capToCaller: Bool
 }
 
 extension LevelSettings {
@@ -50,6 +52,7 @@ extension LevelSettings {
         child.encoding.inherit(parent.encoding, default: .base64url)
         child.ttl.inherit(parent.ttl, default: 3600)
         child.header.inherit(parent.header, default: Array("X-JWT-Assertion".utf8))
+        child.headerScheme.inherit(parent.headerScheme, default: [])
         child.key.inherit(parent.key)
         child.certificate.inherit(parent.certificate)
         child.keyID.inherit(parent.keyID, default: .thumbprint)
@@ -63,8 +66,11 @@ extension LevelSettings {
         child.maxSize.inherit(parent.maxSize, default: 8192)
         child.cache.inherit(parent.cache, default: nil)
         try child.mergeClaims(parent)
+        child.inheritVerify(parent)
         if child.servesJWKS { try child.checkJWKS(facts) }
+        try child.makeVerifier(sharingWith: parent)
         guard child.enabled.value == true else { return }
+        try child.checkCopies()
         if child.enforce.value == true, child.header.value?.isEmpty == false, let dropped = facts.droppedHeaders {
             throw BackendJWTError(
                 .config,
@@ -138,7 +144,8 @@ extension LevelSettings {
                 audienceCount: audience.value?.templates.count ?? 0, notBeforeLeeway: notBefore.value ?? nil,
                 jti: jti.value ?? true, required: required),
             cacheSize: cacheChoice?.size, cacheRemaining: cacheChoice?.remaining,
-            claims: claims.value.map { ObjectIdentifier($0.list) })
+            claims: claims.value.map { ObjectIdentifier($0.list) }, copies: copies.value ?? nil,
+            capToCaller: capToCaller.value ?? true)
     }
 
     /// The signer of an enabled level: the enclosing level's when nothing that signs differs,
@@ -163,7 +170,8 @@ extension LevelSettings {
             made = try Signer(
                 algorithm: parameters.algorithm, encoding: parameters.encoding, ttl: parameters.ttl, key: key.value,
                 certificate: certificate.value, keyID: parameters.keyID, registered: parameters.registered,
-                cache: cacheChoice, claims: claims.value?.list.claims ?? [])
+                cache: cacheChoice, claims: claims.value?.list.claims ?? [], copies: parameters.copies,
+                capToCaller: parameters.capToCaller)
         } catch {
             let place = key.value == nil ? enabled.place : error.kind == .certificate ? certificate.place : key.place
             throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(place))")
@@ -189,4 +197,4 @@ extension LevelSettings {
 }
 
 /// ` in file:line`, or nothing for a default.
-private func at(_ place: Where?) -> String { place.map { " in \($0)" } ?? "" }
+func at(_ place: Where?) -> String { place.map { " in \($0)" } ?? "" }

@@ -85,7 +85,8 @@ public final class Signer {
     public init(
         algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
         certificate: Certificate? = nil, keyID: KeyIDSource = .thumbprint, registered: Registered = Registered(),
-        cache: (size: Int, remaining: TokenCache.Remaining)? = nil, claims: [ClaimList.Claim]
+        cache: (size: Int, remaining: TokenCache.Remaining)? = nil, claims: [ClaimList.Claim],
+        copies: ClaimCopies? = nil, capToCaller: Bool = true
     ) throws(BackendJWTError) {
         if algorithm != .none {
             guard let key else {
@@ -196,7 +197,7 @@ public final class Signer {
     }
 
     /// An upper bound of the token length when the request values total `valueBytes` bytes.
-    public func tokenBound(valueBytes: Int) -> Int {
+    public func tokenBound(valueBytes: Int, caller: VerifiedToken? = nil) -> Int {
         let perValue = JSONWriter.stringExpansion + ClaimType.maximumExtraBytes
         let (expanded, overflow) = valueBytes.multipliedReportingOverflow(by: JSONWriter.stringExpansion)
         // A negative count is a size_t past Int.max from C: no bound fits it.
@@ -216,7 +217,7 @@ public final class Signer {
     }
 
     /// Mints a token from the values as the module passes them (see the other `mint`).
-    public func mint(now: Int64, values: RequestValues, into out: UnsafeMutableBufferPointer<UInt8>)
+    public func mint(now: Int64, values: RequestValues, caller: VerifiedToken? = nil, into out: UnsafeMutableBufferPointer<UInt8>)
         throws(BackendJWTError) -> Int
     {
         guard values.count == valueCount else {

@@ -28,19 +28,34 @@ final class LevelHandle {
     let settings = LevelSettings()
     private(set) var header = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
     private(set) var values = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
+    private(set) var scheme = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
+    private(set) var require = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
+    private(set) var requireStatus = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
 
-    func keep(header newHeader: [UInt8], values newValues: [Int]) {
-        header.deallocate()
-        values.deallocate()
-        header = .allocate(capacity: newHeader.count)
-        _ = header.initialize(from: newHeader.map { CChar(bitPattern: $0) })
-        values = .allocate(capacity: newValues.count)
-        _ = values.initialize(from: newValues)
+    /// Keeps C copies of the settings bjwt_level_location hands out.
+    func keep() {
+        header = Self.replace(header, with: (settings.header.value ?? []).map { CChar(bitPattern: $0) })
+        scheme = Self.replace(scheme, with: (settings.headerScheme.value ?? []).map { CChar(bitPattern: $0) })
+        values = Self.replace(values, with: settings.valueTemplates.map { $0 ?? -1 })  // -1: BJWT_NO_VALUE
+        let requirements = settings.verifyRequire.value ?? []
+        require = Self.replace(require, with: requirements.flatMap(\.templates))
+        requireStatus = Self.replace(
+            requireStatus, with: requirements.flatMap { r in r.templates.map { _ in Int32(r.status) } })
+    }
+
+    private static func replace<T>(_ old: UnsafeMutableBufferPointer<T>, with new: [T]) -> UnsafeMutableBufferPointer<T> {
+        old.deallocate()
+        let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: new.count)
+        _ = buffer.initialize(from: new)
+        return buffer
     }
 
     deinit {
         header.deallocate()
         values.deallocate()
+        scheme.deallocate()
+        require.deallocate()
+        requireStatus.deallocate()
     }
 }
 
@@ -109,7 +124,7 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     guard let level, let out else { return Int32(BJWT_ERR_CONFIG) }
     let handle = borrow(level, as: LevelHandle.self)
     let settings = handle.settings
-    handle.keep(header: settings.header.value ?? [], values: settings.valueTemplates.map { $0 ?? -1 })  // -1: BJWT_NO_VALUE
+    handle.keep()
     let origin = settings.origin ?? settings
     out.pointee.enabled = settings.enabled.value == true ? 1 : 0
     out.pointee.header = UnsafePointer(handle.header.baseAddress)
@@ -119,6 +134,15 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     out.pointee.origin = UnsafeRawPointer(Unmanaged.passUnretained(origin).toOpaque())
     out.pointee.values = UnsafePointer(OpaquePointer(handle.values.baseAddress))
     out.pointee.nvalues = handle.values.count
+    out.pointee.scheme = UnsafePointer(handle.scheme.baseAddress)
+    out.pointee.scheme_len = handle.scheme.count
+    let verifies = settings.verify.value == true
+    out.pointee.verifier = verifies ? settings.verifier.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
+    out.pointee.token = (settings.verifyToken.value ?? nil) ?? -1
+    out.pointee.forward = settings.verifyForward.value == true ? 1 : 0
+    out.pointee.require = UnsafePointer(OpaquePointer(handle.require.baseAddress))
+    out.pointee.require_status = UnsafePointer(handle.requireStatus.baseAddress)
+    out.pointee.nrequire = verifies ? handle.require.count : 0
     return Int32(BJWT_OK)
 }
 

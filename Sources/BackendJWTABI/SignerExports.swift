@@ -5,14 +5,14 @@ import CBackendJWT
 // bjwt_level_location) mints each token.
 
 @_cdecl("bjwt_signer_token_bound")
-public func bjwtSignerTokenBound(_ signer: OpaquePointer?, _ valueBytes: Int) -> Int {
+public func bjwtSignerTokenBound(_ signer: OpaquePointer?, _ valueBytes: Int, _ verified: OpaquePointer?) -> Int {
     guard let signer else { return 0 }
-    return borrow(signer, as: Signer.self).tokenBound(valueBytes: valueBytes)
+    return borrow(signer, as: Signer.self).tokenBound(valueBytes: valueBytes, caller: caller(verified))
 }
 
 @_cdecl("bjwt_signer_mint")
 public func bjwtSignerMint(
-    _ signer: OpaquePointer?, _ now: Int64, _ values: UnsafePointer<UnsafePointer<UInt8>?>?,
+    _ signer: OpaquePointer?, _ now: Int64, _ verified: OpaquePointer?, _ values: UnsafePointer<UnsafePointer<UInt8>?>?,
     _ valueLens: UnsafePointer<Int>?, _ nvalues: Int, _ out: UnsafeMutablePointer<UInt8>?, _ outCap: Int,
     _ outLen: UnsafeMutablePointer<Int>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
@@ -22,6 +22,6 @@ public func bjwtSignerMint(
         }
         outLen.pointee = try borrow(signer, as: Signer.self).mint(
             now: now, values: RequestValues(pointers: values, lengths: valueLens, count: nvalues),
-            into: UnsafeMutableBufferPointer(start: out, count: outCap))
+            caller: caller(verified), into: UnsafeMutableBufferPointer(start: out, count: outCap))
     }
 }

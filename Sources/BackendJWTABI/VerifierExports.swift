@@ -1,0 +1,68 @@
+import BackendJWT
+import CBackendJWT
+
+// Per request: the verifier of a location (built when nginx merges the configuration, read with
+// bjwt_level_location) checks the caller's token; what verified serves variables and minting.
+
+/// A verified token and the C copies of the claims read from it, which stay put while it lives.
+final class VerifiedHandle {
+    let token: VerifiedToken
+    private var texts: [UnsafeMutableBufferPointer<UInt8>] = []
+
+    init(_ token: VerifiedToken) { self.token = token }
+
+    /// `bytes` in memory of their own, valid until the handle is freed.
+    func keep(_ bytes: [UInt8]) -> UnsafeMutableBufferPointer<UInt8> {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
+        _ = buffer.initialize(from: bytes)
+        texts.append(buffer)
+        return buffer
+    }
+
+    deinit {
+        for text in texts { text.deallocate() }
+    }
+}
+
+@_cdecl("bjwt_verify")
+public func bjwtVerify(
+    _ verifier: OpaquePointer?, _ now: Int64, _ token: UnsafePointer<UInt8>?, _ len: Int,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let verifier, let out, len >= 0 else { throw BackendJWTError(.config, "bjwt_verify: missing argument") }
+        out.pointee = nil
+        let verified = try borrow(verifier, as: JWSVerifier.self).verify(
+            UnsafeBufferPointer(start: token, count: token == nil ? 0 : len), now: now)
+        out.pointee = retain(VerifiedHandle(verified))
+    }
+}
+
+@_cdecl("bjwt_verified_free")
+public func bjwtVerifiedFree(_ verified: OpaquePointer?) { release(verified) }
+
+@_cdecl("bjwt_verified_claim")
+public func bjwtVerifiedClaim(
+    _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int, _ outLen: UnsafeMutablePointer<Int>?
+) -> UnsafePointer<UInt8>? {
+    guard let verified else { return nil }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    guard let text = handle.token.claim(Array(bytes(name, len))) else { return nil }
+    let kept = handle.keep(text)
+    outLen?.pointee = text.count
+    return UnsafePointer(kept.baseAddress)
+}
+
+@_cdecl("bjwt_verified_payload")
+public func bjwtVerifiedPayload(_ verified: OpaquePointer?, _ outLen: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
+    guard let verified else { return nil }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    let json = handle.token.payloadJSON
+    outLen?.pointee = json.count
+    return UnsafePointer(handle.keep(json).baseAddress)
+}
+
+/// The verified token behind a handle from bjwt_verify, or nil.
+func caller(_ verified: OpaquePointer?) -> VerifiedToken? {
+    verified.map { borrow($0, as: VerifiedHandle.self).token }
+}
