@@ -164,7 +164,8 @@ int bjwt_verify(bjwt_verifier *verifier, int64_t now,
 void bjwt_verified_free(bjwt_verified *verified);
 
 /* A top-level claim as text: a string unescaped, any other JSON value as
- * compact JSON; NULL when the token has no such claim. */
+ * compact JSON; NULL when the token has no such claim, or when the string
+ * holds a control character other than tab (no header line may carry it). */
 const unsigned char *bjwt_verified_claim(bjwt_verified *verified,
                                          const char *name, size_t len,
                                          size_t *out_len);

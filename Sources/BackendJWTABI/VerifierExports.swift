@@ -47,7 +47,11 @@ public func bjwtVerifiedClaim(
 ) -> UnsafePointer<UInt8>? {
     guard let verified else { return nil }
     let handle = borrow(verified, as: VerifiedHandle.self)
-    guard let text = handle.token.claim(Array(bytes(name, len))) else { return nil }
+    // A string with CR, LF or another control character (tab aside) could split a header line
+    // where the variable is sent (proxy_set_header): it is no value at all.
+    guard let text = handle.token.claim(Array(bytes(name, len))),
+        !text.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
+    else { return nil }
     let kept = handle.keep(text)
     outLen?.pointee = text.count
     return UnsafePointer(kept.baseAddress)

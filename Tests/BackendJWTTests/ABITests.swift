@@ -490,7 +490,7 @@ struct ABITests {
         }
         defer { pointers.forEach { $0?.deallocate() } }
         let lengths = storage.map { $0?.count ?? 0 }
-        let cap = outCap ?? bjwtSignerTokenBound(signer, lengths.reduce(0, +))
+        let cap = outCap ?? bjwtSignerTokenBound(signer, lengths.reduce(0, +), nil)
         var out = [UInt8](repeating: 0xEE, count: cap + 16)
         var outLength = -1
         let cPointers = pointers.map { UnsafePointer($0) }
@@ -499,7 +499,7 @@ struct ABITests {
                 lengths.withUnsafeBufferPointer { lengthsBuffer in
                     out.withUnsafeMutableBufferPointer { o in
                         bjwtSignerMint(
-                            signer, now, valuesBuffer.baseAddress, lengthsBuffer.baseAddress, values.count, o.baseAddress,
+                            signer, now, nil, valuesBuffer.baseAddress, lengthsBuffer.baseAddress, values.count, o.baseAddress,
                             cap, &outLength, e, errCap)
                     }
                 }
@@ -631,21 +631,21 @@ struct ABITests {
 
         var outLength = 0
         var out = [UInt8](repeating: 0, count: 2000)
-        let noValues = bjwtSignerMint(signer, 0, nil, nil, 3, &out, out.count, &outLength, nil, 0)
+        let noValues = bjwtSignerMint(signer, 0, nil, nil, nil, 3, &out, out.count, &outLength, nil, 0)
         #expect(noValues == Self.status(BJWT_ERR_CONFIG))
-        let noOutLength = bjwtSignerMint(signer, 0, nil, nil, 0, &out, out.count, nil, nil, 0)
+        let noOutLength = bjwtSignerMint(signer, 0, nil, nil, nil, 0, &out, out.count, nil, nil, 0)
         #expect(noOutLength == Self.status(BJWT_ERR_CONFIG))
     }
 
     @Test func tokenBound() throws {
-        #expect(bjwtSignerTokenBound(nil, 100) == 0)
+        #expect(bjwtSignerTokenBound(nil, 100, nil) == 0)
         let conf = Conf()
         let location = try conf.enabledLocation([("backend_jwt_signing_key", [Fixture.path("rsa4096-pkcs8.pem")])])
         let signer = location.signer
         let issuer = String(repeating: "\u{1}", count: 200)
-        let minted = Self.mintC(signer, now: Int64.min, values: [issuer, "\"\"\""], outCap: bjwtSignerTokenBound(signer, 203))
+        let minted = Self.mintC(signer, now: Int64.min, values: [issuer, "\"\"\""], outCap: bjwtSignerTokenBound(signer, 203, nil))
         #expect(minted.status == Self.status(BJWT_OK))
-        #expect(minted.token.utf8.count <= bjwtSignerTokenBound(signer, 203))
+        #expect(minted.token.utf8.count <= bjwtSignerTokenBound(signer, 203, nil))
     }
 
     // MARK: Secrets, password files, certificates and kid
