@@ -86,9 +86,11 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
 
     if (token.len == 0) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "backend_jwt: no token: %s is empty",
-                      jlcf->source ? "the token= value"
-                                   : "\"Authorization: Bearer\"");
+                      "backend_jwt: no token: %s",
+                      jlcf->source ? "the token= value is empty"
+                      : r->headers_in.authorization
+                        ? "\"Authorization\" holds no Bearer token"
+                        : "no \"Authorization\" header");
         return ctx;
     }
 

@@ -81,6 +81,29 @@ struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// How many bytes `appendString` writes for `value`, quotes included.
+    static func stringLength<Bytes: Collection>(_ value: Bytes) -> Int
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        var length = 2
+        var i = value.startIndex
+        while i < value.endIndex {
+            let byte = value[i]
+            if byte >= 0x80 {
+                let sequence = validUTF8SequenceLength(value, at: i)
+                length += sequence == 0 ? 3 : sequence  // U+FFFD for a stray byte
+                i += max(sequence, 1)
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""), UInt8(ascii: "\\"), 0x08, 0x0C, 0x0A, 0x0D, 0x09: length += 2
+            case ..<0x20: length += 6
+            default: length += 1
+            }
+            i += 1
+        }
+        return length
+    }
+
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// The length (2 to 4) of the well-formed UTF-8 sequence starting at `i` (RFC 3629 table),

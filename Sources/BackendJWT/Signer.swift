@@ -8,6 +8,10 @@ public final class Signer {
     public let encoding: TokenEncoding
     public let ttl: Int64
     public let claims: [ClaimList.Claim]
+    /// The claims copied from the caller's verified token (`backend_jwt_copy_claims`).
+    public let copies: ClaimCopies?
+    /// Whether the minted `exp` is cut to the caller's (`backend_jwt_caller_exp cap`).
+    public let capToCaller: Bool
     let key: SigningKey?
     let certificate: Certificate?
     /// The `kid` header value, if any.
@@ -74,6 +78,8 @@ public final class Signer {
     /// The custom claims' members, nested objects shared.
     private let claimTree: ClaimTree
     private let cache: TokenCache?
+    /// The top-level names `*` does not copy.
+    private let skippedByAll: Set<[UInt8]>
 
     // Per worker, reused by every token: nginx workers are single-threaded, and each has its
     // own copy of the signer after the fork.
@@ -81,6 +87,9 @@ public final class Signer {
     private var context: SigningContext?
     private var random = RandomBlock()
     private var cacheKeyBytes: [UInt8] = []
+    /// The members copied from the caller, written once per request for the cache key and
+    /// the payload.
+    private var copied = JSONWriter()
 
     public init(
         algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
@@ -103,6 +112,7 @@ public final class Signer {
             // ClaimList refuses these; a list assembled by hand must not reach ClaimTree.
             try ClaimList.checkConflicts(claim.path, name: claim.name, with: Array(claims[..<index]))
         }
+        try copies?.checkConflicts(with: claims)
         guard registered.audienceCount >= 0, registered.audienceCount <= 1024, (registered.notBeforeLeeway ?? 0) >= 0,
             (registered.notBeforeLeeway ?? 0) <= TokenTTL.maximum
         else {
@@ -115,6 +125,9 @@ public final class Signer {
         self.key = algorithm == .none ? nil : key
         self.certificate = algorithm == .none ? nil : certificate
         self.claims = claims
+        self.copies = copies
+        self.capToCaller = capToCaller
+        skippedByAll = copies?.skippedByAll(declared: claims) ?? []
         switch keyID {
         case .thumbprint: self.keyID = try self.key?.thumbprint()
         case .off: self.keyID = nil
@@ -138,6 +151,7 @@ public final class Signer {
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
         claimTree = ClaimTree(claims)
         scratch.bytes.reserveCapacity(1024)
+        if copies != nil { copied.bytes.reserveCapacity(1024) }
         if let cache {
             self.cache = TokenCache(capacity: cache.size, minimumRemaining: try Self.minimumRemaining(cache.remaining, ttl: ttl))
         } else {
@@ -196,42 +210,52 @@ public final class Signer {
         }
     }
 
-    /// An upper bound of the token length when the request values total `valueBytes` bytes.
+    /// An upper bound of the token length when the request values total `valueBytes` bytes
+    /// and `caller` is the verified token whose claims are copied.
     public func tokenBound(valueBytes: Int, caller: VerifiedToken? = nil) -> Int {
         let perValue = JSONWriter.stringExpansion + ClaimType.maximumExtraBytes
         let (expanded, overflow) = valueBytes.multipliedReportingOverflow(by: JSONWriter.stringExpansion)
         // A negative count is a size_t past Int.max from C: no bound fits it.
         guard !overflow, valueBytes >= 0, valueBytes < Int.max / 16 else { return Int.max }
-        let payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
+        var payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
+        if let copies, let caller { payload += copies.bound(for: caller) }
         return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
     }
 
     /// Mints a token issued at `now` from `values` (the issuer, the subject, the audiences, then
-    /// each custom claim's value; nil or empty leaves it out). Writes the token into `out` and
-    /// returns its length.
-    public func mint(now: Int64, values: [UnsafeBufferPointer<UInt8>?], into out: UnsafeMutableBufferPointer<UInt8>)
-        throws(BackendJWTError) -> Int
-    {
-        try RequestValues.with(values) { (values) throws(BackendJWTError) in try mint(now: now, values: values, into: out) }
+    /// each custom claim's value; nil or empty leaves it out) and the claims copied from
+    /// `caller`, the request's verified token, whose `exp` also caps the token's. Writes the
+    /// token into `out` and returns its length.
+    public func mint(
+        now: Int64, values: [UnsafeBufferPointer<UInt8>?], caller: VerifiedToken? = nil,
+        into out: UnsafeMutableBufferPointer<UInt8>
+    ) throws(BackendJWTError) -> Int {
+        try RequestValues.with(values) { (values) throws(BackendJWTError) in
+            try mint(now: now, values: values, caller: caller, into: out)
+        }
     }
 
     /// Mints a token from the values as the module passes them (see the other `mint`).
-    public func mint(now: Int64, values: RequestValues, caller: VerifiedToken? = nil, into out: UnsafeMutableBufferPointer<UInt8>)
-        throws(BackendJWTError) -> Int
-    {
+    public func mint(
+        now: Int64, values: RequestValues, caller: VerifiedToken? = nil, into out: UnsafeMutableBufferPointer<UInt8>
+    ) throws(BackendJWTError) -> Int {
         guard values.count == valueCount else {
             throw BackendJWTError(.config, "expected \(valueCount) values, got \(values.count)")
         }
+        let callerExpiry = capToCaller ? caller?.expiration : nil
+        let expiry = try expiry(now: now, cappedTo: callerExpiry)
+        copied.bytes.removeAll(keepingCapacity: true)
+        if let copies, let caller { copies.append(from: caller, skipped: skippedByAll, to: &copied) }
         var hash = 0
         if let cache {
-            cacheKey(values)
+            cacheKey(values, caller: caller, expiry: callerExpiry)
             hash = cacheKeyBytes.withUnsafeBytes { bytes in
                 var hasher = Hasher()
                 hasher.combine(bytes: bytes)
                 return hasher.finalize()
             }
-            if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now, ttl: ttl) {
+            if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now) {
                 guard token.count <= out.count else {
                     throw BackendJWTError(.space, "token needs \(token.count) bytes, buffer has \(out.count)")
                 }
@@ -240,7 +264,7 @@ public final class Signer {
             }
         }
         scratch.bytes.removeAll(keepingCapacity: true)
-        try appendPayload(now: now, values: values, to: &scratch)
+        try appendPayload(now: now, expiry: expiry, values: values, copied: copied.bytes, to: &scratch)
         let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
         let needed = headerSegment.count + TokenEncoding.encodedLength(scratch.bytes.count) + 1 + signatureLength
         guard needed <= out.count else {
@@ -262,7 +286,8 @@ public final class Signer {
         if let cache {
             // Exact copies: sharing cacheKeyBytes's storage would make it reallocate on the next
             // request, each time with at least its old capacity, and the cache would keep them.
-            cache.store(hash: hash, key: exactCopy(cacheKeyBytes), token: exactCopy(out[0..<n]), issuedAt: now)
+            let token = exactCopy(out[0..<n])
+            cache.store(hash: hash, key: exactCopy(cacheKeyBytes), token: token, issuedAt: now, expiresAt: expiry)
         }
         return n
     }
@@ -273,8 +298,18 @@ public final class Signer {
         }
     }
 
-    /// The cache key of `values`: each value's length and bytes (absent and empty differ).
-    private func cacheKey(_ values: RequestValues) {
+    /// `iat + ttl`, or the caller's `exp` when that is earlier (it may then be `iat` or before,
+    /// when the verifier's leeway accepted an expired token: never later than the caller's).
+    private func expiry(now: Int64, cappedTo callerExpiry: Int64?) throws(BackendJWTError) -> Int64 {
+        let (expiry, overflow) = now.addingReportingOverflow(ttl)
+        guard !overflow else { throw BackendJWTError(.sign, "the clock (\(now)) with the TTL overflows") }
+        return min(expiry, callerExpiry ?? .max)
+    }
+
+    /// The cache key of `values`: each value's length and bytes (absent and empty differ); then
+    /// what the caller adds: its `exp` when it caps the token's (the cap itself, not the capped
+    /// `exp`, which moves with the clock) and the copied members.
+    private func cacheKey(_ values: RequestValues, caller: VerifiedToken?, expiry callerExpiry: Int64?) {
         cacheKeyBytes.removeAll(keepingCapacity: true)
         for index in 0..<values.count {
             guard let value = values[index] else {
@@ -284,11 +319,23 @@ public final class Signer {
             withUnsafeBytes(of: UInt64(value.count).littleEndian) { cacheKeyBytes.append(contentsOf: $0) }
             cacheKeyBytes.append(contentsOf: value)
         }
+        guard caller != nil, copies != nil || capToCaller else { return }
+        if let callerExpiry {
+            cacheKeyBytes.append(1)
+            withUnsafeBytes(of: callerExpiry.littleEndian) { cacheKeyBytes.append(contentsOf: $0) }
+        } else {
+            cacheKeyBytes.append(0)
+        }
+        // The last part of the key: needs no length.
+        cacheKeyBytes.append(contentsOf: copied.bytes)
     }
 
-    /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, then the custom claims
-    /// in order. Empty issuer, subject and audience values are left out.
-    func appendPayload(now: Int64, values: RequestValues, to json: inout JSONWriter) throws(BackendJWTError) {
+    /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, the custom claims in
+    /// order, then the `copied` members (each with its comma). Empty issuer, subject and
+    /// audience values are left out.
+    func appendPayload(
+        now: Int64, expiry: Int64, values: RequestValues, copied: [UInt8] = [], to json: inout JSONWriter
+    ) throws(BackendJWTError) {
         json.append("{")
         if let issuer = values[0], !issuer.isEmpty {
             json.append("\"iss\":")
@@ -318,10 +365,9 @@ public final class Signer {
         if audiences == 0 && registered.required.contains(.audience) {
             throw BackendJWTError(.value, "every audience is empty (backend_jwt_audience if_empty=fail)")
         }
-        let (expiry, overflow) = now.addingReportingOverflow(ttl)
         let (notBefore, underflow) = now.subtractingReportingOverflow(registered.notBeforeLeeway ?? 0)
-        guard !overflow, !underflow else {
-            throw BackendJWTError(.sign, "the clock (\(now)) with the TTL or the not-before leeway overflows")
+        guard !underflow else {
+            throw BackendJWTError(.sign, "the clock (\(now)) with the not-before leeway overflows")
         }
         json.append("\"iat\":")
         json.append(now)
@@ -337,6 +383,7 @@ public final class Signer {
         }
         var needComma = true
         try claimTree.append(claims, values: values, from: 2 + registered.audienceCount, to: &json, needComma: &needComma)
+        json.bytes.append(contentsOf: copied)
         json.append("}")
     }
 
@@ -347,8 +394,9 @@ public final class Signer {
     /// The payload as bytes (tests).
     func payload(now: Int64, values: [UnsafeBufferPointer<UInt8>?]) throws(BackendJWTError) -> [UInt8] {
         var json = JSONWriter()
+        let expiry = try expiry(now: now, cappedTo: nil)
         try RequestValues.with(values) { (values) throws(BackendJWTError) in
-            try appendPayload(now: now, values: values, to: &json)
+            try appendPayload(now: now, expiry: expiry, values: values, to: &json)
         }
         return json.bytes
     }

@@ -1,7 +1,9 @@
 /// `backend_jwt_cache`: a bounded per-worker cache of tokens, keyed by everything that goes
 /// into a token but its time claims and `jti` (the signer, so key, algorithm, header and claim
-/// names; and every request value). A token is reused only while at least `minimumRemaining`
-/// seconds of its lifetime are left, so an almost-expired token is never handed out.
+/// names; every request value; and what the caller's verified token adds: copied claims and the
+/// `exp` that caps the token's). A token is reused only while at least `minimumRemaining`
+/// seconds of its lifetime (up to its real `exp`) are left, so an almost-expired token is
+/// never handed out.
 public final class TokenCache {
     /// How the operator gives the least remaining lifetime of a reused token.
     public enum Remaining: Equatable, Sendable {
@@ -14,6 +16,7 @@ public final class TokenCache {
         var key: [UInt8]
         var token: [UInt8]
         var issuedAt: Int64
+        var expiresAt: Int64
     }
 
     let capacity: Int
@@ -32,15 +35,20 @@ public final class TokenCache {
     private func slot(_ hash: Int) -> Int { Int(UInt(bitPattern: hash) % UInt(capacity)) }
 
     /// The cached token for `key`, if one is still fresh enough at `now`.
-    func lookup(hash: Int, key: [UInt8], now: Int64, ttl: Int64) -> [UInt8]? {
+    func lookup(hash: Int, key: [UInt8], now: Int64) -> [UInt8]? {
         guard let entry = slots[slot(hash)], entry.hash == hash, entry.key == key else { return nil }
-        // A clock stepped back would make the token issued in the future: mint anew.
-        guard now >= entry.issuedAt, entry.issuedAt + ttl - now >= minimumRemaining else { return nil }
+        // A clock stepped back would make the token issued in the future: mint anew. With
+        // now >= issuedAt and now < expiresAt <= issuedAt + ttl, the subtraction cannot overflow.
+        guard now >= entry.issuedAt, entry.expiresAt > now, entry.expiresAt - now >= minimumRemaining else {
+            return nil
+        }
         return entry.token
     }
 
-    func store(hash: Int, key: [UInt8], token: [UInt8], issuedAt: Int64) {
-        slots[slot(hash)] = Entry(hash: hash, key: key, token: token, issuedAt: issuedAt)
+    /// Keeps `token`, issued at `issuedAt`, whose `exp` is `expiresAt` (the TTL's end, or the
+    /// caller's earlier `exp`).
+    func store(hash: Int, key: [UInt8], token: [UInt8], issuedAt: Int64, expiresAt: Int64) {
+        slots[slot(hash)] = Entry(hash: hash, key: key, token: token, issuedAt: issuedAt, expiresAt: expiresAt)
     }
 
     /// Parses `backend_jwt_cache size=N [min_remaining=TIME|P%]`, or `off` (nil).

@@ -150,6 +150,41 @@ struct VerifySettingsTests {
         }
     }
 
+    @Test("copies need a verified token where a level mints, and may not collide with a declared claim")
+    func copies() throws {
+        var levels = Levels()
+        let server = LevelSettings(), alone = LevelSettings(), clash = LevelSettings()
+        try levels.apply(server, "backend_jwt on")
+        try levels.apply(server, "backend_jwt_signing_key \(rsaKey)")
+        let copy = try levels.apply(alone, "backend_jwt_copy_claims email")
+        try levels.merge(levels.http, server)
+        let message = failure { () throws(BackendJWTError) in try levels.merge(server, alone) }
+        #expect(message.hasPrefix("\"backend_jwt_copy_claims\" needs \"backend_jwt_verify on\""))
+        #expect(message.hasSuffix(" in \(copy)"))
+
+        try levels.apply(clash, "backend_jwt_verify on")
+        try levels.apply(clash, "backend_jwt_verify_key \(rsaPublic)")
+        try levels.apply(clash, "backend_jwt_claim email $http_x_email")
+        let clashing = try levels.apply(clash, "backend_jwt_copy_claims email")
+        let collision = failure { () throws(BackendJWTError) in try levels.merge(server, clash) }
+        #expect(collision.contains("email") && collision.hasSuffix(" in \(clashing)"), "\(collision)")
+    }
+
+    @Test("copies and the cap decide the signer: a level that changes them gets its own")
+    func copiesMakeSigners() throws {
+        var levels = Levels()
+        let server = LevelSettings(), same = LevelSettings(), other = LevelSettings()
+        try levels.apply(server, "backend_jwt on")
+        try levels.apply(server, "backend_jwt_signing_key \(rsaKey)")
+        try levels.apply(server, "backend_jwt_verify on")
+        try levels.apply(server, "backend_jwt_verify_key \(rsaPublic)")
+        try levels.apply(other, "backend_jwt_caller_exp ignore")
+        try levels.chain(server, same)
+        try levels.merge(server, other)
+        #expect(same.signer === server.signer)
+        #expect(other.signer !== server.signer && other.signer?.capToCaller == false)
+    }
+
     @Test("under backend_jwt_enforce a location cannot change verification")
     func enforced() throws {
         var levels = Levels()

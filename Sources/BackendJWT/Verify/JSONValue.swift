@@ -34,6 +34,22 @@ public indirect enum JSONValue: Equatable, Sendable {
         return writer.bytes
     }
 
+    /// The length of `compactJSON`, counted without writing it (for token bounds).
+    var compactLength: Int {
+        switch self {
+        case .object(let members):
+            // Braces, a colon per member and the commas between them.
+            return members.reduce(1 + max(members.count, 1)) {
+                $0 + JSONWriter.stringLength($1.name) + 1 + $1.value.compactLength
+            }
+        case .array(let elements): return elements.reduce(1 + max(elements.count, 1)) { $0 + $1.compactLength }
+        case .string(let bytes): return JSONWriter.stringLength(bytes)
+        case .number(let text): return text.count
+        case .bool(let value): return value ? 4 : 5
+        case .null: return 4
+        }
+    }
+
     /// A string as it is (unescaped); any other value as compact JSON. This is what a claim
     /// variable holds.
     public var text: [UInt8] {
