@@ -351,6 +351,14 @@ def main():
     try:
         for v in variants:  # every server up for the whole run; idle ones cost nothing
             v.server = Nginx(tmp, v.location, v.http, v.njs, v.headers)
+            if v.verify:  # the token is really checked: a changed signature is refused
+                token = tokens[v.verify][1]
+                forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+                refused = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *HEADERS,
+                                          "-H", f"Authorization: Bearer {forged}",
+                                          f"http://127.0.0.1:{v.server.port}/api"], capture_output=True, text=True)
+                if refused.stdout != "401":
+                    raise SystemExit(f"{v.name}: a forged token got {refused.stdout}, not 401")
         for r, order in enumerate(williams_orders(len(variants), ROUNDS)):
             rates.append(crypto_rates(elapsed=True))
             cpu_rates.append(crypto_rates(elapsed=False))
