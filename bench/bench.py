@@ -1,18 +1,31 @@
 #!/usr/bin/env python3
-"""make bench: the module's throughput against bare nginx and njs, from one run on one machine.
+"""make bench: the module's throughput against bare nginx and njs, on one machine.
 
 nginx runs one worker pinned to CPU 0, wrk runs pinned to CPU 1, over loopback with keep-alive;
 the backend is a `return 200` server in the same nginx, and every variant differs only in the
-part under test. Prints a markdown table, saves it and a PNG chart under bench/results/.
-Not a test: these machines are shared, so read the ratios (same run), not the absolute numbers.
+part under test. Every variant runs once per round, over BENCH_ROUNDS rounds (default 7) of
+BENCH_SECONDS seconds per run (default 6), in an order that changes every round (a Williams
+design: with an even number of variants no variant follows the same one twice), and openssl
+speed measures the signature and verification rates again at the start of every round. Each
+figure is the median over the rounds with its min–max; a ratio (to bare nginx, to njs, to the
+ideal) is taken within each round, against that round's runs, and the median of those is shown.
+Beside requests/s, the worker's CPU time per request (from /proc) gives an efficiency that other
+load on the machine moves less. Prints a markdown
+table, saves it and a PNG chart under bench/results/.
+Not a test: these machines are shared, so read the ratios, not the absolute numbers.
+
+BENCH_ONLY=REGEX keeps the variants whose name matches (bare nginx always runs) and skips the
+claim-growth and memory parts, for a quick look at one row.
 """
 import datetime
+import json
 import os
 import pathlib
 import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -22,7 +35,11 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "out"
 NJS = pathlib.Path("/usr/lib/nginx/modules/ngx_http_js_module.so")
 RESULTS = ROOT / "bench" / "results"
-DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
+DURATION = int(os.environ.get("BENCH_SECONDS", "6"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "7"))
+ONLY = os.environ.get("BENCH_ONLY")
+WARMUP = 1  # seconds of wrk before every run
+SPEED_SECONDS = 1  # per openssl speed measurement, every round
 MEMORY_REQUESTS = int(os.environ.get("BENCH_MEMORY_REQUESTS", "1000000"))
 CONNECTIONS = 16
 HEADERS = ["-H", "X-User: alice", "-H", "X-Tenant: acme"]
@@ -84,10 +101,11 @@ FORWARD = """location @forward {
 class Nginx:
     """One nginx with one worker on CPU 0: the server under test and the backend."""
 
-    def __init__(self, tmp, location, http="", njs=False):
+    def __init__(self, tmp, location, http="", njs=False, headers=()):
         self.prefix = pathlib.Path(tempfile.mkdtemp(dir=tmp))
         self.prefix.chmod(0o755)
         self.port, backend = free_port(), free_port()
+        self.master = self.worker_pid = None
         modules = f"load_module {OUT}/ngx_http_backend_jwt_module.so;\n"
         if njs:
             modules += f"load_module {NJS};\n"
@@ -113,31 +131,49 @@ http {{
     }}
 }}
 """)
-        subprocess.run(["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"),
-                        "-e", str(self.prefix / "error.log")], check=True)
+        started = subprocess.run(["nginx", "-p", str(self.prefix), "-c", str(self.prefix / "nginx.conf"),
+                                  "-e", str(self.prefix / "error.log")], capture_output=True, text=True)
+        if started.returncode != 0:
+            raise SystemExit(f"nginx does not start:\n{started.stderr}\nconfiguration:\n{location}")
+        for _ in range(100):
+            if (self.prefix / "nginx.pid").exists():
+                self.master = int((self.prefix / "nginx.pid").read_text())
+                break
+            time.sleep(0.05)
         for _ in range(100):
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 break
             except OSError:
                 time.sleep(0.05)
-        probe = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-User: alice",
-                                "-H", "X-Tenant: acme", f"http://127.0.0.1:{self.port}/api"],
-                               capture_output=True, text=True)
+        probe = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *HEADERS, *headers,
+                                f"http://127.0.0.1:{self.port}/api"], capture_output=True, text=True)
         if probe.stdout != "200":
+            self.stop()
             raise SystemExit(f"variant does not answer 200 ({probe.stdout}): {location}\n"
                              + (self.prefix / "error.log").read_text())
 
+    def worker(self):
+        if not self.worker_pid:
+            children = subprocess.run(["pgrep", "-P", str(self.master)], capture_output=True, text=True).stdout
+            self.worker_pid = int(children.split()[0])
+        return self.worker_pid
+
     def worker_rss_kib(self):
-        master = int((self.prefix / "nginx.pid").read_text())
-        children = subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split()
-        status = pathlib.Path(f"/proc/{children[0]}/status").read_text()
+        status = pathlib.Path(f"/proc/{self.worker()}/status").read_text()
         return int(re.search(r"VmRSS:\s+(\d+)", status).group(1))
 
+    def worker_cpu_seconds(self):
+        """User and system CPU time of the worker so far (it also serves the backend)."""
+        fields = pathlib.Path(f"/proc/{self.worker()}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self):
-        master = int((self.prefix / "nginx.pid").read_text())
+        if self.master is None:
+            return
+        master, self.master = self.master, None
         os.kill(master, signal.SIGQUIT)
-        for _ in range(100):
+        for _ in range(200):
             try:
                 os.kill(master, 0)
                 time.sleep(0.05)
@@ -159,18 +195,26 @@ def wrk(port, seconds=DURATION, script=None, headers=()):
     return rps, count
 
 
-def sign_rates():
-    """openssl speed's signatures per second on one core, for the ideal throughput."""
-    def speed(args, pattern):
-        out = subprocess.run(["taskset", "-c", "0", "openssl", "speed", "-seconds", "3", *args],
-                             capture_output=True, text=True).stdout
-        return float(re.search(pattern, out).group(1))
-    number = r"\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)"
-    hmac_bytes = speed(["-hmac", "sha256", "-bytes", "512"], r"hmac\(sha256\)\s+([\d.]+)k")
-    return {"HS256": hmac_bytes * 1000 / 512,
-            "RS256": speed(["rsa2048"], r"rsa\s+2048 bits" + number),
-            "ES256": speed(["ecdsap256"], r"256 bits ecdsa \(nistp256\)" + number),
-            "EdDSA": speed(["ed25519"], r"253 bits EdDSA \(Ed25519\)" + number)}
+def crypto_rates(elapsed):
+    """openssl speed's signatures and verifications per second on one core (CPU 0, where the
+    nginx worker runs), for the ideal throughput: {"sign": {alg: rate}, "verify": {alg: rate}}.
+    elapsed: per second of wall-clock time, as requests/s are (so a busy core slows both alike);
+    else per second of CPU time, as the worker's CPU time per request is."""
+    def speed(args):
+        return subprocess.run(["taskset", "-c", "0", "openssl", "speed", "-seconds", str(SPEED_SECONDS),
+                               *(["-elapsed"] if elapsed else []), *args], capture_output=True, text=True).stdout
+    # "rsa 2048 bits 0.000937s 0.000026s   1067.8  37775.0": the last two are sign/s, verify/s
+    both = r"\s+[\d.]+s\s+[\d.]+s\s+([\d.]+)\s+([\d.]+)"
+    hmac = float(re.search(r"hmac\(sha256\)\s+([\d.]+)k", speed(["-hmac", "sha256", "-bytes", "512"])).group(1))
+    out = speed(["rsa2048", "ecdsap256", "ed25519"])
+    rates = {"sign": {"HS256": hmac * 1000 / 512}, "verify": {"HS256": hmac * 1000 / 512}}
+    for alg, pattern in (("RS256", r"rsa\s+2048 bits"), ("ES256", r"256 bits ecdsa \(nistp256\)"),
+                         ("EdDSA", r"253 bits EdDSA \(Ed25519\)")):
+        found = re.search(pattern + both, out)
+        if not found:
+            raise SystemExit(f"openssl speed's output has no {alg} line:\n{out}")
+        rates["sign"][alg], rates["verify"][alg] = float(found.group(1)), float(found.group(2))
+    return rates
 
 
 def module(alg, key, extra=""):
@@ -181,10 +225,87 @@ def module(alg, key, extra=""):
             {extra}"""
 
 
+def verify_and_mint(verify_key, signing_key):
+    """Identity in, identity out: verify the caller's token, mint an ES256 one with its sub and email."""
+    return f"""backend_jwt_verify on;
+            backend_jwt_verify_key {verify_key};
+            backend_jwt on;
+            backend_jwt_signing_algorithm ES256;
+            backend_jwt_signing_key {signing_key};
+            backend_jwt_subject $backend_jwt_in_claim_sub;
+            backend_jwt_copy_claims email;"""
+
+
+def caller_tokens(tmp, lifetime):
+    """The callers' tokens, made once by PyJWT (an independent library) with keys of their own:
+    RS256 with a JWKS of the public key, ES256 with a PEM public key. Returns, per algorithm,
+    the verification key file and the token."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    now = int(time.time())
+    claims = {"iss": "https://idp.example.com/realms/acme", "sub": "alice", "email": "alice@example.com",
+              "iat": now, "exp": now + lifetime}
+    made = {}
+    for alg, private in (("RS256", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
+                         ("ES256", ec.generate_private_key(ec.SECP256R1()))):
+        kid = f"idp-{alg.lower()}"
+        if alg == "RS256":
+            jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(private.public_key()))
+            jwk.update(kid=kid, alg=alg, use="sig")
+            path = tmp / "idp-jwks.json"
+            path.write_text(json.dumps({"keys": [jwk]}))
+        else:
+            path = tmp / "idp-ec-public.pem"
+            path.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
+                                                               serialization.PublicFormat.SubjectPublicKeyInfo))
+        path.chmod(0o644)
+        made[alg] = (path, jwt.encode(claims, private, algorithm=alg, headers={"kid": kid}))
+    return made
+
+
+class Variant:
+    def __init__(self, name, location, sign=None, verify=None, http="", njs=False, headers=(), versus=None):
+        self.name, self.location, self.http, self.njs = name, location, http, njs
+        self.sign, self.verify = sign, verify  # the algorithms of the ideal: what one request signs, verifies
+        self.headers = list(headers)
+        self.versus = versus  # the njs variant doing the same work
+        self.server = None
+        self.rps = []  # one per round
+        self.cpu_us = []  # the worker's CPU time per request, one per round
+
+
+def williams_orders(count, rounds):
+    """Orders of range(count), one per round: row r of a Williams design (0, 1, n-1, 2, n-2, ...
+    shifted by r), reversed every other block of count rows. For an even count, no variant
+    follows the same one twice in count rounds."""
+    first, low, high = [0], 1, count - 1
+    while len(first) < count:
+        first.append(low)
+        low += 1
+        if len(first) < count:
+            first.append(high)
+            high -= 1
+    orders = []
+    for r in range(rounds):
+        order = [(v + r) % count for v in first]
+        orders.append(order[::-1] if (r // count) % 2 else order)
+    return orders
+
+
+def median_and_spread(values, fmt):
+    """'median (min–max)' in the given format; the median alone for one value."""
+    if len(values) == 1:
+        return fmt(values[0])
+    return f"{fmt(statistics.median(values))} ({fmt(min(values))}–{fmt(max(values))})"
+
+
 def main():
     for tool in ("wrk", "taskset", "nginx", "openssl"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing: run build/deps.sh bench")
+    began = time.monotonic()
     tmp = pathlib.Path(tempfile.mkdtemp(prefix="bjwt-bench-"))
     tmp.chmod(0o755)
     keys = {"RS256": tmp / "rsa.pem", "ES256": tmp / "ec.pem", "EdDSA": tmp / "ed.pem", "HS256": tmp / "secret"}
@@ -201,99 +322,211 @@ def main():
     js.write_text(NJS_CODE.replace("%SECRET%", str(keys["HS256"])).replace("%RSAKEY%", str(keys["RS256"])))
     njs_http = f"js_path {tmp}; js_import main from jwt.js; js_set $jwt_hs256 main.hs256; js_var $jwt;"
 
-    rates = sign_rates()
     variants = [
-        ("bare proxy_pass", "", None, "", False),
-        ("module HS256", module("HS256", keys["HS256"]), "HS256", "", False),
-        ("module ES256", module("ES256", keys["ES256"]), "ES256", "", False),
-        ("module EdDSA", module("EdDSA", keys["EdDSA"]), "EdDSA", "", False),
-        ("module RS256", module("RS256", keys["RS256"]), "RS256", "", False),
-        ("module RS256 + cache", module("RS256", keys["RS256"], "backend_jwt_cache size=1000;"), None, "", False),
-        ("njs HS256 (js_set)", "proxy_set_header X-JWT-Assertion $jwt_hs256;", "HS256", njs_http, True),
-        ("njs RS256 (crypto.subtle)", "js_content main.rs256;", "RS256", njs_http, True),
+        Variant("bare proxy_pass", ""),
+        Variant("module HS256", module("HS256", keys["HS256"]), "HS256", versus="njs HS256 (js_set)"),
+        Variant("module ES256", module("ES256", keys["ES256"]), "ES256"),
+        Variant("module EdDSA", module("EdDSA", keys["EdDSA"]), "EdDSA"),
+        Variant("module RS256", module("RS256", keys["RS256"]), "RS256", versus="njs RS256 (crypto.subtle)"),
+        Variant("module RS256 + cache", module("RS256", keys["RS256"], "backend_jwt_cache size=1000;"),
+                versus="njs RS256 (crypto.subtle)"),
+        Variant("verify RS256 + mint ES256", None, "ES256", "RS256"),
+        Variant("verify ES256 + mint ES256", None, "ES256", "ES256"),
+        Variant("njs HS256 (js_set)", "proxy_set_header X-JWT-Assertion $jwt_hs256;", "HS256",
+                http=njs_http, njs=True),
+        Variant("njs RS256 (crypto.subtle)", "js_content main.rs256;", "RS256", http=njs_http, njs=True),
     ]
-    rows, measured = [], {}
-    for name, location, alg, http, njs in variants:
-        n = Nginx(tmp, location, http, njs)
-        wrk(n.port, 2)  # warm up
-        rps, _ = wrk(n.port)
-        n.stop()
-        measured[name] = rps
-        rows.append((name, rps, alg))
-        print(f"  {name}: {rps:,.0f} req/s", file=sys.stderr)
+    if ONLY:
+        variants = [v for v in variants if v.name.startswith("bare") or re.search(ONLY, v.name)]
+    # The callers' tokens must outlive the run.
+    lifetime = max(3600, 3 * ROUNDS * len(variants) * (DURATION + WARMUP + 1))
+    tokens = caller_tokens(tmp, lifetime)
+    for v in variants:
+        if v.location is None:
+            key, token = tokens[v.verify]
+            v.location = verify_and_mint(key, keys["ES256"])
+            v.headers = ["-H", f"Authorization: Bearer {token}"]
 
-    bare = measured["bare proxy_pass"]
-    table = ["| variant | req/s | ratio to bare | sign rate (openssl speed) | ideal | efficiency | vs njs |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, rps, alg in rows:
-        ideal = 1 / (1 / bare + 1 / rates[alg]) if alg else None
-        njs_name = {"module HS256": "njs HS256 (js_set)", "module RS256": "njs RS256 (crypto.subtle)",
-                    "module RS256 + cache": "njs RS256 (crypto.subtle)"}.get(name)
-        table.append(f"| {name} | {rps:,.0f} | {rps / bare:.1%} | "
-                     + (f"{rates[alg]:,.0f}/s | {ideal:,.0f} | {rps / ideal:.1%}" if alg else "| | ")
-                     + (f" | {rps / measured[njs_name]:.2f}x |" if njs_name else " | |"))
+    rates, cpu_rates = [], []  # one crypto_rates() of each kind per round
+    try:
+        for v in variants:  # every server up for the whole run; idle ones cost nothing
+            v.server = Nginx(tmp, v.location, v.http, v.njs, v.headers)
+            if v.verify:  # the token is really checked: a changed signature is refused
+                token = tokens[v.verify][1]
+                forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+                refused = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", *HEADERS,
+                                          "-H", f"Authorization: Bearer {forged}",
+                                          f"http://127.0.0.1:{v.server.port}/api"], capture_output=True, text=True)
+                if refused.stdout != "401":
+                    raise SystemExit(f"{v.name}: a forged token got {refused.stdout}, not 401")
+        for r, order in enumerate(williams_orders(len(variants), ROUNDS)):
+            rates.append(crypto_rates(elapsed=True))
+            cpu_rates.append(crypto_rates(elapsed=False))
+            for i in order:
+                v = variants[i]
+                wrk(v.server.port, WARMUP, headers=v.headers)
+                before = v.server.worker_cpu_seconds()
+                rps, count = wrk(v.server.port, headers=v.headers)
+                v.cpu_us.append((v.server.worker_cpu_seconds() - before) / count * 1e6)
+                v.rps.append(rps)
+                print(f"  round {r + 1}/{ROUNDS}: {v.name}: {rps:,.0f} req/s, worker {v.cpu_us[-1]:.1f} µs/request",
+                      file=sys.stderr)
+    finally:
+        for v in variants:
+            if v.server:
+                v.server.stop()
 
-    growth = ["| claims × value | HS256 req/s | HS256 ratio | ES256 req/s | ES256 ratio |", "|---|---:|---:|---:|---:|"]
-    for count in (1, 10, 50):
-        for size, label in ((16, "16 B"), (4096, "4 KiB")):
-            # Each claim's value is the request's X-Value header.
-            claims = "".join(f"\n            backend_jwt_claim c{i} $http_x_value;" for i in range(count))
-            cells = []
-            for alg in ("HS256", "ES256"):
-                location = module(alg, keys[alg], claims + "\n            backend_jwt_max_size 1m;")
-                n = Nginx(tmp, location)
-                rps, _ = wrk(n.port, max(3, DURATION // 2), headers=["-H", "X-Value: " + "v" * size])
-                n.stop()
-                cells += [f"{rps:,.0f}", f"{rps / bare:.1%}"]
-            growth.append(f"| {count} × {label} | " + " | ".join(cells) + " |")
+    bare = variants[0]
+    by_name = {v.name: v for v in variants}
+    table = ["| variant | req/s | ratio to bare | verify rate | sign rate | ideal | efficiency "
+             "| worker CPU per request | CPU efficiency | vs njs |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    efficiencies, cpu_efficiencies = {}, {}
+    for v in variants:
+        ratios = [rps / b for rps, b in zip(v.rps, bare.rps)]
+        cells = [v.name, median_and_spread(v.rps, lambda x: f"{x:,.0f}"),
+                 "100%" if v is bare else median_and_spread(ratios, lambda x: f"{x:.1%}")]
+        if v.sign:
+            # The ideal of each round: that round's bare run plus that round's openssl rates.
+            ideals = [1 / (1 / b + 1 / rate["sign"][v.sign] + (1 / rate["verify"][v.verify] if v.verify else 0))
+                      for b, rate in zip(bare.rps, rates)]
+            eff = [rps / ideal for rps, ideal in zip(v.rps, ideals)]
+            efficiencies[v.name] = eff
+            shown = lambda kind, alg: f"{statistics.median(r[kind][alg] for r in rates):,.0f}/s ({alg})"
+            cells += [shown("verify", v.verify) if v.verify else "", shown("sign", v.sign),
+                      f"{statistics.median(ideals):,.0f}", median_and_spread(eff, lambda x: f"{x:.1%}")]
+        else:
+            cells += ["", "", "", ""]
+        cells.append(median_and_spread(v.cpu_us, lambda x: f"{x:.1f} µs"))
+        if v.sign:
+            # The same ideal in CPU time: bare's CPU time per request plus openssl's per operation.
+            ideal_us = [b + 1e6 / rate["sign"][v.sign] + (1e6 / rate["verify"][v.verify] if v.verify else 0)
+                        for b, rate in zip(bare.cpu_us, cpu_rates)]
+            cpu_eff = [ideal / us for ideal, us in zip(ideal_us, v.cpu_us)]
+            cpu_efficiencies[v.name] = cpu_eff
+            cells.append(median_and_spread(cpu_eff, lambda x: f"{x:.1%}"))
+        else:
+            cells.append("")
+        if v.versus in by_name:
+            versus = [rps / other for rps, other in zip(v.rps, by_name[v.versus].rps)]
+            cells.append(median_and_spread(versus, lambda x: f"{x:.2f}x"))
+        else:
+            cells.append("")
+        table.append("| " + " | ".join(cells) + " |")
 
-    script = tmp / "users.lua"
-    script.write_text('math.randomseed(os.time())\nrequest = function()\n'
-                      '  return wrk.format(nil, "/api", {["X-User"] = "u" .. math.random(1, 100000), '
-                      '["X-Tenant"] = "acme"})\nend\n')
-    memory = [f"| variant | worker RSS after 10k | after {MEMORY_REQUESTS:,} | growth |", "|---|---:|---:|---:|"]
-    for name, extra in (("HS256, no cache", ""), ("HS256, cache size=10000", "backend_jwt_cache size=10000;")):
-        n = Nginx(tmp, module("HS256", keys["HS256"], extra))
-        done = 0
-        while done < 10_000:
-            done += wrk(n.port, 1, str(script))[1]
-        early = n.worker_rss_kib()
-        while done < MEMORY_REQUESTS:
-            done += wrk(n.port, 10, str(script))[1]
-        late = n.worker_rss_kib()
-        n.stop()
-        memory.append(f"| {name} | {early / 1024:.1f} MiB | {late / 1024:.1f} MiB | {(late - early) / 1024:+.2f} MiB |")
+    per_cpu = lambda kind, alg: f"{statistics.median(r[kind][alg] for r in cpu_rates):,.0f}"
+    sections = ["", "openssl speed per second of CPU time (median of the rounds), for the CPU efficiency: "
+                + ", ".join(f"{alg} sign {per_cpu('sign', alg)}/s verify {per_cpu('verify', alg)}/s"
+                            for alg in ("RS256", "ES256", "EdDSA")) + f", HS256 {per_cpu('sign', 'HS256')}/s."]
+    if not ONLY:
+        sections += ["", "Cost growth with the number and size of claims (one run each; ratio to a bare run with "
+                     "the same request just before it):", "", *growth(tmp, keys), "",
+                     "Memory (a new subject every request, so the cache keeps evicting):", "", *memory(tmp, keys)]
 
+    load = os.getloadavg()
+    minutes = (time.monotonic() - began) / 60
     cpu = re.search(r"model name\s*:\s*(.*)", pathlib.Path("/proc/cpuinfo").read_text()).group(1)
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    report = "\n".join([f"Run {stamp} on {cpu}, {os.cpu_count()} cores; nginx "
-                        + subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.split("/")[-1].strip()
-                        + f"; wrk {CONNECTIONS} connections, {DURATION} s per variant; ideal = 1 / (1/bare + 1/sign rate).",
-                        "", *table, "", "Cost growth with the number and size of claims:", "", *growth, "",
-                        "Memory (a new subject every request, so the cache keeps evicting):", "",
-                        *memory, ""])
+    nginx = subprocess.run(["nginx", "-v"], capture_output=True, text=True).stderr.split("/")[-1].strip()
+    report = "\n".join([
+        f"Run {stamp} on {cpu}, {os.cpu_count()} cores; nginx {nginx}; wrk {CONNECTIONS} connections; "
+        f"{ROUNDS} rounds of {DURATION} s per variant, interleaved; {minutes:.0f} minutes; "
+        f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}.",
+        "Each cell: the median over the rounds (min–max). Ratios and efficiencies are taken per round, "
+        "against that round's bare run and openssl speed rates (one core, wall-clock), then their median; "
+        "ideal = 1 / (1/bare + 1/verify rate + 1/sign rate). "
+        "CPU efficiency: the same in the worker's CPU time per request (bare's, plus openssl's CPU time "
+        "per verification and signature, over the variant's), which other load on the machine moves less.",
+        "", *table, *sections, ""])
     print(report)
+    for name, eff in efficiencies.items():
+        if name.startswith("verify") and statistics.median(eff) < 0.85:
+            print(f"note: {name}: efficiency {statistics.median(eff):.1%} (CPU efficiency "
+                  f"{statistics.median(cpu_efficiencies[name]):.1%}) is under the 85% target", file=sys.stderr)
+    if ONLY:
+        shutil.rmtree(tmp, ignore_errors=True)
+        return  # a partial run does not replace the saved results
     RESULTS.mkdir(parents=True, exist_ok=True)
     day = stamp[:10]
     (RESULTS / f"{day}.md").write_text(report)
     (RESULTS / "latest.md").write_text(report)
-    chart(rows, bare, RESULTS / f"{day}.png")
+    chart(variants, RESULTS / f"{day}.png")
     shutil.copy(RESULTS / f"{day}.png", RESULTS / "latest.png")
     shutil.rmtree(tmp, ignore_errors=True)
 
 
-def chart(rows, bare, path):
+def growth(tmp, keys):
+    """HS256 and ES256 with 1 to 50 claims of 16 B and 4 KiB: one run each, its ratio against a
+    bare run with the same request (the same X-Value header) just before it."""
+    rows = ["| claims × value | HS256 req/s | HS256 ratio | ES256 req/s | ES256 ratio |", "|---|---:|---:|---:|---:|"]
+    seconds = max(3, DURATION // 2)
+    bare = Nginx(tmp, "")
+    try:
+        for count in (1, 10, 50):
+            for size, label in ((16, "16 B"), (4096, "4 KiB")):
+                # Each claim's value is the request's X-Value header.
+                claims = "".join(f"\n            backend_jwt_claim c{i} $http_x_value;" for i in range(count))
+                value = ["-H", "X-Value: " + "v" * size]
+                cells = []
+                for alg in ("HS256", "ES256"):
+                    location = module(alg, keys[alg], claims + "\n            backend_jwt_max_size 1m;")
+                    n = Nginx(tmp, location)
+                    try:
+                        baseline, _ = wrk(bare.port, seconds, headers=value)
+                        rps, _ = wrk(n.port, seconds, headers=value)
+                    finally:
+                        n.stop()
+                    cells += [f"{rps:,.0f}", f"{rps / baseline:.1%}"]
+                rows.append(f"| {count} × {label} | " + " | ".join(cells) + " |")
+    finally:
+        bare.stop()
+    return rows
+
+
+def memory(tmp, keys):
+    """Worker RSS after 10k and after MEMORY_REQUESTS requests, each with a new subject."""
+    script = tmp / "users.lua"
+    script.write_text('math.randomseed(os.time())\nrequest = function()\n'
+                      '  return wrk.format(nil, "/api", {["X-User"] = "u" .. math.random(1, 100000), '
+                      '["X-Tenant"] = "acme"})\nend\n')
+    rows = [f"| variant | worker RSS after 10k | after {MEMORY_REQUESTS:,} | growth |", "|---|---:|---:|---:|"]
+    for name, extra in (("HS256, no cache", ""), ("HS256, cache size=10000", "backend_jwt_cache size=10000;")):
+        n = Nginx(tmp, module("HS256", keys["HS256"], extra))
+        try:
+            done = 0
+            while done < 10_000:
+                done += wrk(n.port, 1, str(script))[1]
+            early = n.worker_rss_kib()
+            while done < MEMORY_REQUESTS:
+                done += wrk(n.port, 10, str(script))[1]
+            late = n.worker_rss_kib()
+        finally:
+            n.stop()
+        rows.append(f"| {name} | {early / 1024:.1f} MiB | {late / 1024:.1f} MiB | {(late - early) / 1024:+.2f} MiB |")
+    return rows
+
+
+def chart(variants, path):
+    """The median ratio to bare of every variant, the bars' whiskers its min–max over the rounds."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    names = [name for name, _, _ in rows]
-    ratios = [rps / bare * 100 for _, rps, _ in rows]
-    fig, ax = plt.subplots(figsize=(9, 4.5))
-    colors = ["#888888" if n.startswith("bare") else "#d98c2b" if n.startswith("njs") else "#2b6cd9" for n in names]
-    bars = ax.barh(names[::-1], ratios[::-1], color=colors[::-1])
-    ax.bar_label(bars, fmt="%.0f%%", padding=3)
-    ax.set_xlabel("throughput, % of bare proxy_pass (same run)")
-    ax.set_xlim(0, 115)
+    bare = variants[0].rps
+    names, medians, low, high = [], [], [], []
+    for v in variants:
+        ratios = [rps / b * 100 for rps, b in zip(v.rps, bare)]
+        names.append(v.name)
+        medians.append(statistics.median(ratios))
+        low.append(medians[-1] - min(ratios))
+        high.append(max(ratios) - medians[-1])
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = ["#888888" if n.startswith("bare") else "#d98c2b" if n.startswith("njs")
+              else "#2b9c5a" if n.startswith("verify") else "#2b6cd9" for n in names]
+    bars = ax.barh(names[::-1], medians[::-1], color=colors[::-1], xerr=[low[::-1], high[::-1]],
+                   error_kw={"ecolor": "#333333", "capsize": 3, "linewidth": 1})
+    ax.bar_label(bars, fmt="%.0f%%", padding=8)
+    ax.set_xlabel(f"throughput, % of bare proxy_pass in the same round (median of {len(bare)} rounds, min–max)")
+    ax.set_xlim(0, 120)
     ax.set_title("nginx-backend-jwt: requests/s relative to bare nginx")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# make bench: throughput of the module against bare nginx and njs (bench/bench.py), a few
-# minutes; results in bench/results/. BENCH_SECONDS sets the seconds per variant.
+# make bench: throughput of the module against bare nginx and njs (bench/bench.py), about
+# 12 minutes; results in bench/results/. Every variant runs once per round, the rounds
+# interleaved: BENCH_ROUNDS rounds (default 7) of BENCH_SECONDS seconds per run (default 6).
+# BENCH_ONLY=REGEX runs only the matching variants beside bare nginx (nothing saved).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build/deps.sh bench
