@@ -30,10 +30,37 @@ public enum SigningAlgorithm: Int32, Sendable, CaseIterable {
     public var joseName: String {
         switch self {
         case .none: "none"
+        case .rs256: "RS256"
+        case .rs384: "RS384"
+        case .rs512: "RS512"
+        case .ps256: "PS256"
+        case .ps384: "PS384"
+        case .ps512: "PS512"
+        case .es256: "ES256"
+        case .es384: "ES384"
+        case .es512: "ES512"
+        case .hs256: "HS256"
+        case .hs384: "HS384"
+        case .hs512: "HS512"
         case .edDSA: "EdDSA"
-        default: String(describing: self).uppercased()
         }
     }
+
+    /// The `alg` header value as bytes, from a table: a verifier compares it with every token's
+    /// header, so it is not built per request.
+    var joseBytes: [UInt8] { Self.joseTable[Int(rawValue)] }
+
+    /// The algorithm whose `alg` value is exactly `name` (case-sensitive, RFC 7515 4.1.1).
+    static func named(_ name: [UInt8]) -> SigningAlgorithm? {
+        for algorithm in allCases where joseTable[Int(algorithm.rawValue)] == name { return algorithm }
+        return nil
+    }
+
+    /// Indexed by raw value (the cases are declared in raw-value order).
+    private static let joseTable: [[UInt8]] = allCases.map { Array($0.joseName.utf8) }
+
+    /// A bit per algorithm, for sets of them.
+    var bit: UInt16 { 1 << UInt16(rawValue) }
 
     /// SHA-2 output size in bytes (0 where the algorithm hashes internally or not at all).
     var hashBytes: Int {

@@ -49,7 +49,7 @@ public func bjwtVerifiedClaim(
     let handle = borrow(verified, as: VerifiedHandle.self)
     // A string with CR, LF or another control character (tab aside) could split a header line
     // where the variable is sent (proxy_set_header): it is no value at all.
-    guard let text = handle.token.claim(Array(bytes(name, len))),
+    guard let text = handle.token.payload[member: bytes(name, len)]?.text,
         !text.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
     else { return nil }
     let kept = handle.keep(text)

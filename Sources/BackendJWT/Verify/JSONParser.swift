@@ -5,6 +5,9 @@
 struct JSONParser {
     /// Deeper than any claim set or JWK needs; keeps recursion on a small, fixed stack.
     static let maximumDepth = 64
+    /// Up to this many members, a name is checked for duplicates against each one before it
+    /// (a token's header and claims), beyond it with a set (hashing each name costs more).
+    static let linearNames = 16
 
     /// Why the text was refused and at which byte offset.
     struct Failure: Error {
@@ -57,7 +60,8 @@ struct JSONParser {
         guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
         i += 1
         var members: [JSONMember] = []
-        var names = Set<[UInt8]>()
+        // names seen, once there are enough of them that comparing with each costs more
+        var names: Set<[UInt8]>?
         skipSpace()
         if i < s.count, s[i] == UInt8(ascii: "}") {
             i += 1
@@ -68,7 +72,14 @@ struct JSONParser {
             guard i < s.count, s[i] == UInt8(ascii: "\"") else { throw failure("expected a member name") }
             let start = i
             let name = try string()
-            guard names.insert(name).inserted else {
+            let duplicate: Bool
+            if members.count < Self.linearNames {
+                duplicate = members.contains { $0.name == name }
+            } else {
+                if names == nil { names = Set(members.map(\.name)) }
+                duplicate = !names!.insert(name).inserted
+            }
+            guard !duplicate else {
                 i = start
                 throw failure("duplicate member name \(quoted(name))")
             }
@@ -152,7 +163,16 @@ struct JSONParser {
     /// A string starting at the quote: escapes decoded, UTF-8 validated, no raw control characters.
     private mutating func string() throws(Failure) -> [UInt8] {
         i += 1
-        var out: [UInt8] = []
+        // Most strings are plain ASCII: copied at once up to the first byte that needs more.
+        let start = i
+        while i < s.count, s[i] != UInt8(ascii: "\""), s[i] != UInt8(ascii: "\\"), s[i] >= 0x20, s[i] < 0x80 {
+            i += 1
+        }
+        var out = Array(s[start..<i])
+        if i < s.count, s[i] == UInt8(ascii: "\"") {
+            i += 1
+            return out
+        }
         while i < s.count {
             let c = s[i]
             switch c {

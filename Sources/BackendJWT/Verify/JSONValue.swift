@@ -1,7 +1,10 @@
 /// A parsed JSON value (RFC 8259), as the verifier reads a token's header and payload and a JWK
 /// Set: objects keep their members in order, strings are unescaped UTF-8, numbers stay the text
 /// they were written as (so no precision is lost when a claim is copied into another token).
-public indirect enum JSONValue: Equatable, Sendable {
+///
+/// Not `indirect`: the arrays already hold nested values out of line, and a boxed case cost an
+/// allocation per value of every token.
+public enum JSONValue: Equatable, Sendable {
     case object([JSONMember])
     case array([JSONValue])
     /// The unescaped bytes of the string: valid UTF-8 (it may hold U+0000, written `\u0000`).
@@ -20,6 +23,20 @@ public indirect enum JSONValue: Equatable, Sendable {
 
     /// Same, with the name as text.
     public subscript(member name: String) -> JSONValue? { self[member: Array(name.utf8)] }
+
+    /// Same, with the name in a buffer (as C hands it over), compared in place.
+    public subscript(member name: UnsafeBufferPointer<UInt8>) -> JSONValue? {
+        guard case .object(let members) = self else { return nil }
+        for member in members where member.name.count == name.count {
+            if member.name.withUnsafeBufferPointer({ $0.elementsEqual(name) }) { return member.value }
+        }
+        return nil
+    }
+
+    /// Same, for a name the code spells out: found per request without making an array of it.
+    subscript(known name: StaticString) -> JSONValue? {
+        self[member: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)]
+    }
 
     /// The bytes of a string value; nil for anything else.
     public var stringBytes: [UInt8]? {

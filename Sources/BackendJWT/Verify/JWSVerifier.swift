@@ -186,23 +186,23 @@ public final class JWSVerifier {
     /// The algorithm named by `alg` (known, allowed, never `none`) and the `kid`; refuses
     /// JWE members and any `crit`.
     private func checkHeader(_ header: JSONValue) throws(BackendJWTError) -> (SigningAlgorithm, [UInt8]?) {
-        if header[member: "enc"] != nil || header[member: "zip"] != nil {
+        if header[known: "enc"] != nil || header[known: "zip"] != nil {
             throw refused("the header has \"enc\" or \"zip\": an encrypted token (JWE) is not accepted")
         }
-        if let crit = header[member: "crit"] {
+        if let crit = header[known: "crit"] {
             // No extension is implemented here, so any critical one is refused (RFC 7515 4.1.11).
             throw refused(
                 "the header's \"crit\" names extensions this verifier does not implement: \(quoted(crit.compactJSON))")
         }
-        guard let alg = header[member: "alg"] else { throw refused("the header has no \"alg\"") }
+        guard let alg = header[known: "alg"] else { throw refused("the header has no \"alg\"") }
         guard let name = alg.stringBytes else { throw refused("the header's \"alg\" is not a string") }
-        guard name != Array("none".utf8) else { throw refused("alg \"none\" is never accepted") }
-        guard let algorithm = SigningAlgorithm.allCases.first(where: { Array($0.joseName.utf8) == name }) else {
+        guard name != SigningAlgorithm.none.joseBytes else { throw refused("alg \"none\" is never accepted") }
+        guard let algorithm = SigningAlgorithm.named(name) else {
             throw refused("alg \(quoted(name)) is not a JWS algorithm this verifier knows")
         }
         guard algorithms.contains(algorithm) else { throw refused("alg \(algorithm.joseName) is not allowed") }
         var keyID: [UInt8]?
-        if let kid = header[member: "kid"] {
+        if let kid = header[known: "kid"] {
             guard let bytes = kid.stringBytes else { throw refused("the header's \"kid\" is not a string") }
             keyID = bytes
         }
@@ -212,34 +212,37 @@ public final class JWSVerifier {
     /// The keys that may verify this token: with a `kid`, the keys with that kid (and keys
     /// that have none, such as PEM keys), never others; without one, every key. Of those, the
     /// ones that fit the algorithm. The signature must verify with one of them. The keys are the
-    /// configured ones and the usable ones of the fetched set.
+    /// configured ones and the usable ones of the fetched set. (Counted and tried in place: no
+    /// list of candidates is made per token.)
     private func verifySignature(_ parts: TokenParts, algorithm: SigningAlgorithm, keyID: [UInt8]?, now: Int64)
         throws(BackendJWTError) -> VerificationKey
     {
         let fetched = remote?.keys(now: now) ?? []
-        let all = fetched.isEmpty ? keys : keys + fetched
-        // a kid some key has: a failure is the token's, whatever a refetch would bring
-        let kidKnown = keyID.map { id in all.contains { $0.keyID == id } } ?? false
         func missing(_ reason: String) -> BackendJWTError {
-            guard let remote, !kidKnown else { return refused(reason) }
+            // a kid some key has: a failure is the token's, whatever a refetch would bring
+            let kidKnown = keyID.map { id in keys.contains { $0.keyID == id } || fetched.contains { $0.keyID == id } }
+            guard let remote, kidKnown != true else { return refused(reason) }
             guard !fetched.isEmpty else { return BackendJWTError(.unavailable, remote.unavailableReason(now: now)) }
             return BackendJWTError(.unknownKey, reason)
         }
-        var candidates = all
-        if let keyID {
-            candidates = all.filter { $0.keyID == nil || $0.keyID == keyID }
-            guard !candidates.isEmpty else { throw missing("no verification key has kid \(quoted(keyID))") }
+        func kidFits(_ key: VerificationKey) -> Bool { keyID == nil || key.keyID == nil || key.keyID == keyID }
+        func isCandidate(_ key: VerificationKey) -> Bool { kidFits(key) && key.canVerify(algorithm) }
+        if keyID != nil, !keys.contains(where: kidFits), !fetched.contains(where: kidFits) {
+            throw missing("no verification key has kid \(quoted(keyID!))")
         }
-        candidates = candidates.filter { $0.canVerify(algorithm) }
-        guard !candidates.isEmpty else {
+        let count = keys.count(where: isCandidate) + fetched.count(where: isCandidate)
+        guard count > 0 else {
             let which = keyID.map { "with kid \(quoted($0)) " } ?? ""
             throw missing("no verification key \(which)can verify \(algorithm.joseName)")
         }
         let signature = try parts.decodeSignature()
-        for key in candidates where key.verifies(signature, of: parts.signingInput, algorithm: algorithm) {
+        let input = parts.signingInput
+        for key in keys where isCandidate(key) && key.verifies(signature, of: input, algorithm: algorithm) { return key }
+        for key in fetched where isCandidate(key) && key.verifies(signature, of: input, algorithm: algorithm) {
             return key
         }
-        let tried = candidates.count == 1 ? candidates[0].summary : "any of \(candidates.count) keys"
+        let first = keys.first(where: isCandidate) ?? fetched.first(where: isCandidate)!
+        let tried = count == 1 ? first.summary : "any of \(count) keys"
         throw missing("the \(algorithm.joseName) signature does not verify with \(tried)")
     }
 

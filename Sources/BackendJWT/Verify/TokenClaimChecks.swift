@@ -79,7 +79,7 @@ extension JWSVerifier {
 
     /// The usual NumericDate, up to 15 digits and no sign, fraction or exponent, without going
     /// through a string; nil for anything else.
-    private static func wholeNumber(_ text: [UInt8]) -> Double? {
+    static func wholeNumber(_ text: [UInt8]) -> Double? {
         guard !text.isEmpty, text.count <= 15 else { return nil }
         var value: Int64 = 0
         for c in text {
@@ -90,19 +90,7 @@ extension JWSVerifier {
     }
 
     /// The member `name` of an object, found without making an array of the name.
-    private static func member(_ payload: JSONValue, _ name: StaticString) -> JSONValue? {
-        guard case .object(let members) = payload else { return nil }
-        let count = name.utf8CodeUnitCount
-        let start = name.utf8Start
-        for member in members where member.name.count == count {
-            let equal = member.name.withUnsafeBufferPointer { bytes in
-                for i in 0..<count where bytes[i] != start[i] { return false }
-                return true
-            }
-            if equal { return member.value }
-        }
-        return nil
-    }
+    private static func member(_ payload: JSONValue, _ name: StaticString) -> JSONValue? { payload[known: name] }
 
     private static func shown(_ seconds: Double) -> String {
         seconds.magnitude < 1e15 ? String(Int64(seconds.rounded(.down))) : String(seconds)

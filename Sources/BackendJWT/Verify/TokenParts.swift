@@ -10,18 +10,25 @@ struct TokenParts {
 
     init(_ token: [UInt8]) throws(BackendJWTError) {
         guard !token.isEmpty else { throw BackendJWTError(.token, "the token is empty") }
-        let dots = token.indices.filter { token[$0] == UInt8(ascii: ".") }
+        // the dots: how many, and where the first two are
+        var dots = (count: 0, first: 0, second: 0)
+        token.withUnsafeBufferPointer { bytes in
+            for index in bytes.indices where bytes[index] == UInt8(ascii: ".") {
+                if dots.count == 0 { dots.first = index } else if dots.count == 1 { dots.second = index }
+                dots.count += 1
+            }
+        }
         guard dots.count == 2 else {
             if dots.count == 4 {
                 throw BackendJWTError(.token, "the token has 5 segments: an encrypted token (JWE) is not accepted")
             }
             throw BackendJWTError(.token, "the token has \(dots.count + 1) segments; a JWS has 3")
         }
-        let headerSegment = token[..<dots[0]]
-        signatureSegment = token[(dots[1] + 1)...]
-        signingInput = token[..<dots[1]]
+        let headerSegment = token[..<dots.first]
+        signatureSegment = token[(dots.second + 1)...]
+        signingInput = token[..<dots.second]
         header = try Self.object(Self.decode(headerSegment, "header"), "header")
-        payloadBytes = try Self.decode(token[(dots[0] + 1)..<dots[1]], "payload")
+        payloadBytes = try Self.decode(token[(dots.first + 1)..<dots.second], "payload")
     }
 
     /// The payload as a JSON object.

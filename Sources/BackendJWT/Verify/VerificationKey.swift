@@ -28,6 +28,11 @@ public final class VerificationKey {
     let pkey: OpaquePointer?
     /// The HMAC secret; empty for public keys. Wiped when the key is released.
     private(set) var secret: [UInt8]
+    /// The algorithms this key may verify (`canVerify`), a bit each: all it depends on is fixed.
+    private let verifiable: UInt16
+    /// The OpenSSL state to verify each algorithm with, by raw value, built on first use in the
+    /// worker (see `VerifyContext`).
+    var contexts = [VerifyContext?](repeating: nil, count: SigningAlgorithm.allCases.count)
 
     init(
         pkey: OpaquePointer?, secret: [UInt8], type: SigningKey.KeyType, path: String, keyID: [UInt8]? = nil,
@@ -41,6 +46,10 @@ public final class VerificationKey {
         self.declaredAlgorithm = declaredAlgorithm
         self.use = use
         self.operations = operations
+        verifiable = SigningAlgorithm.allCases.reduce(0) { mask, algorithm in
+            Self.allows(algorithm, type: type, declaredAlgorithm: declaredAlgorithm, use: use, operations: operations)
+                ? mask | algorithm.bit : mask
+        }
     }
 
     deinit {
@@ -52,12 +61,17 @@ public final class VerificationKey {
     /// `key_ops` allow it, and the key type fits (RSA for RS and PS, the algorithm's curve for
     /// ES, Ed25519 for EdDSA, a secret at least as long as the hash for HS, RFC 7518 3.2).
     /// Never true for `none`.
-    public func canVerify(_ algorithm: SigningAlgorithm) -> Bool {
-        if let declaredAlgorithm, declaredAlgorithm != Array(algorithm.joseName.utf8) { return false }
+    public func canVerify(_ algorithm: SigningAlgorithm) -> Bool { verifiable & algorithm.bit != 0 }
+
+    /// `canVerify`, worked out once when the key is made.
+    private static func allows(
+        _ algorithm: SigningAlgorithm, type: SigningKey.KeyType, declaredAlgorithm: [UInt8]?, use: [UInt8]?,
+        operations: [[UInt8]]?
+    ) -> Bool {
+        if let declaredAlgorithm, declaredAlgorithm != algorithm.joseBytes { return false }
         if let use, use != Array("sig".utf8) { return false }
         if let operations, !operations.contains(Array("verify".utf8)) { return false }
-        // A copy of the type, matched alone: a tuple switch here crashed the 6.3 optimizer.
-        let type = self.type
+        // The type matched alone: a tuple switch here crashed the 6.3 optimizer.
         switch type {
         case .rsa: return algorithm.family == .rsa || algorithm.family == .rsaPSS
         case .ec(let group): return algorithm.family == .ecdsa && group == algorithm.curve?.group

@@ -35,8 +35,6 @@ public struct VerifiedToken {
         return Self.lookup(path[...], in: payload)
     }
 
-    /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
-    /// checked it is a number.
     /// The last second the verifier accepts the token in: `exp` plus the leeway (nil without
     /// `exp`). A token minted for it lives no longer (`backend_jwt_caller_exp cap`), and is
     /// never born expired when the leeway let an expired caller in.
@@ -44,10 +42,13 @@ public struct VerifiedToken {
         expiration.map { $0.addingReportingOverflow(leeway).overflow ? Int64.max : $0 + leeway }
     }
 
+    /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
+    /// checked it is a number.
     public var expiration: Int64? {
-        guard case .number(let text) = payload[member: "exp"],
-            let seconds = Double(String(decoding: text, as: UTF8.self))
-        else { return nil }
+        guard case .number(let text) = payload[known: "exp"] else { return nil }
+        // the usual whole number without a string (the minted token's exp is capped per request)
+        if let seconds = JWSVerifier.wholeNumber(text) { return Int64(seconds) }
+        guard let seconds = Double(String(decoding: text, as: UTF8.self)) else { return nil }
         if seconds >= 9.2e18 { return Int64.max }
         if seconds <= -9.2e18 { return Int64.min }
         return Int64(seconds.rounded(.down))
