@@ -250,11 +250,7 @@ public final class Signer {
         var hash = 0
         if let cache {
             cacheKey(values, caller: caller, expiry: callerExpiry)
-            hash = cacheKeyBytes.withUnsafeBytes { bytes in
-                var hasher = Hasher()
-                hasher.combine(bytes: bytes)
-                return hasher.finalize()
-            }
+            hash = cacheKeyBytes.withUnsafeBytes { BytesHash.hash($0) }
             if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now) {
                 guard token.count <= out.count else {
                     throw BackendJWTError(.space, "token needs \(token.count) bytes, buffer has \(out.count)")
@@ -310,24 +306,29 @@ public final class Signer {
     /// what the caller adds: its `exp` when it caps the token's (the cap itself, not the capped
     /// `exp`, which moves with the clock) and the copied members.
     private func cacheKey(_ values: RequestValues, caller: VerifiedToken?, expiry callerExpiry: Int64?) {
-        cacheKeyBytes.removeAll(keepingCapacity: true)
+        // Built in a local array (its storage moved out and back): every change to the
+        // property itself would be an exclusivity check.
+        var key: [UInt8] = []
+        swap(&key, &cacheKeyBytes)
+        defer { swap(&key, &cacheKeyBytes) }
+        key.removeAll(keepingCapacity: true)
         for index in 0..<values.count {
             guard let value = values[index] else {
-                cacheKeyBytes.append(0xFF)
+                key.append(0xFF)
                 continue
             }
-            withUnsafeBytes(of: UInt64(value.count).littleEndian) { cacheKeyBytes.append(contentsOf: $0) }
-            cacheKeyBytes.append(contentsOf: value)
+            withUnsafeBytes(of: UInt64(value.count).littleEndian) { key.append(contentsOf: $0) }
+            key.append(contentsOf: value)
         }
         guard caller != nil, copies != nil || capToCaller else { return }
         if let callerExpiry {
-            cacheKeyBytes.append(1)
-            withUnsafeBytes(of: callerExpiry.littleEndian) { cacheKeyBytes.append(contentsOf: $0) }
+            key.append(1)
+            withUnsafeBytes(of: callerExpiry.littleEndian) { key.append(contentsOf: $0) }
         } else {
-            cacheKeyBytes.append(0)
+            key.append(0)
         }
         // The last part of the key: needs no length.
-        cacheKeyBytes.append(contentsOf: copied.bytes)
+        key.append(contentsOf: copied.bytes)
     }
 
     /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, the custom claims in

@@ -36,7 +36,7 @@ public final class TokenCache {
 
     /// The cached token for `key`, if one is still fresh enough at `now`.
     func lookup(hash: Int, key: [UInt8], now: Int64) -> [UInt8]? {
-        guard let entry = slots[slot(hash)], entry.hash == hash, entry.key == key else { return nil }
+        guard let entry = slots[slot(hash)], entry.hash == hash, BytesHash.same(entry.key, key) else { return nil }
         // A clock stepped back would make the token issued in the future: mint anew. With
         // now >= issuedAt and now < expiresAt <= issuedAt + ttl, the subtraction cannot overflow.
         guard now >= entry.issuedAt, entry.expiresAt > now, entry.expiresAt - now >= minimumRemaining else {

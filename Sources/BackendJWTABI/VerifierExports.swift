@@ -7,7 +7,9 @@ import CBackendJWT
 /// A verified token and the C copies of the claims read from it, which stay put while it lives.
 final class VerifiedHandle {
     let token: VerifiedToken
-    private var texts: [UnsafeMutableBufferPointer<UInt8>] = []
+    /// The first copy (most requests read one claim, such as `sub`), then any others.
+    private var first: UnsafeMutableBufferPointer<UInt8>?
+    private var more: [UnsafeMutableBufferPointer<UInt8>] = []
 
     init(_ token: VerifiedToken) { self.token = token }
 
@@ -15,12 +17,13 @@ final class VerifiedHandle {
     func keep(_ bytes: [UInt8]) -> UnsafeMutableBufferPointer<UInt8> {
         let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: max(bytes.count, 1))
         _ = buffer.initialize(from: bytes)
-        texts.append(buffer)
+        if first == nil { first = buffer } else { more.append(buffer) }
         return buffer
     }
 
     deinit {
-        for text in texts { text.deallocate() }
+        first?.deallocate()
+        for text in more { text.deallocate() }
     }
 }
 

@@ -118,7 +118,7 @@ public final class JWSVerifier {
         }
         guard let cache else { return try verifyFully(Array(token), now: now) }
         let raw = UnsafeRawBufferPointer(token)
-        let hash = VerifiedTokenCache.hash(raw)
+        let hash = BytesHash.hash(raw)
         if let entry = cache.lookup(hash: hash, token: raw), let kept = try reuse(entry, from: cache, now: now) {
             return kept
         }
@@ -131,7 +131,7 @@ public final class JWSVerifier {
             throw refused("the token is \(token.count) bytes, over the limit of \(maximumTokenSize)")
         }
         guard let cache else { return try verifyFully(token, now: now) }
-        let hash = token.withUnsafeBytes { VerifiedTokenCache.hash($0) }
+        let hash = token.withUnsafeBytes { BytesHash.hash($0) }
         if let entry = token.withUnsafeBytes({ cache.lookup(hash: hash, token: $0) }),
             let kept = try reuse(entry, from: cache, now: now)
         {

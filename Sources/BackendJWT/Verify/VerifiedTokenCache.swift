@@ -1,11 +1,3 @@
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Musl)
-    import Musl
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// `backend_jwt_verify_cache size=N`: a bounded per-worker cache of tokens that verified, keyed
 /// by the token's bytes (a hash picks the slot, then the bytes are compared in full), so a caller
 /// who repeats its token costs one signature check, not one per request. What is kept is the
@@ -55,64 +47,12 @@ public final class VerifiedTokenCache {
     /// How many tokens are kept now.
     public var count: Int { slots.reduce(0) { $0 + ($1 == nil ? 0 : 1) } }
 
-    /// The hash of a token's bytes, 32 at a time in four independent lanes (a multiply-xorshift
-    /// mix, seeded per process from Swift's random hashing seed). It only picks the slot: the
-    /// bytes are then compared in full, and only tokens that verified are kept, so it needs to be
-    /// fast, not cryptographic (SipHash took four times as long for a 500-byte token).
-    static func hash(_ token: UnsafeRawBufferPointer) -> Int {
-        let m: UInt64 = 0x9E37_79B9_7F4A_7C15
-        @inline(__always) func mix(_ x: UInt64) -> UInt64 {
-            let y = x &* m
-            return y ^ (y >> 29)
-        }
-        let count = token.count
-        var a = seed ^ UInt64(count)
-        var b = seed &+ m
-        var c = seed ^ 0x6A09_E667_F3BC_C908
-        var d = seed &- m
-        var offset = 0
-        while offset + 32 <= count {
-            a = mix(a ^ token.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            b = mix(b ^ token.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-            c = mix(c ^ token.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
-            d = mix(d ^ token.loadUnaligned(fromByteOffset: offset + 24, as: UInt64.self))
-            offset += 32
-        }
-        while offset + 8 <= count {
-            a = mix(a ^ token.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            offset += 8
-        }
-        var tail: UInt64 = 0
-        var shift: UInt64 = 0
-        while offset < count {
-            tail |= UInt64(token[offset]) << shift
-            shift += 8
-            offset += 1
-        }
-        b = mix(b ^ tail)
-        let h = mix(a ^ ((b << 16) | (b >> 48)) ^ ((c << 32) | (c >> 32)) ^ ((d << 48) | (d >> 16)))
-        return Int(truncatingIfNeeded: h ^ (h >> 32))
-    }
-
-    private static let seed: UInt64 = {
-        var hasher = Hasher()
-        hasher.combine(0x6A77_7473 as UInt64)
-        return UInt64(truncatingIfNeeded: hasher.finalize())
-    }()
-
-    /// Whether two buffers hold the same bytes.
-    static func same(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Bool {
-        guard a.count == b.count else { return false }
-        guard let x = a.baseAddress, let y = b.baseAddress else { return true }
-        return memcmp(x, y, a.count) == 0
-    }
-
     private func slot(_ hash: Int) -> Int { Int(UInt(bitPattern: hash) % UInt(capacity)) }
 
     /// The entry for exactly these bytes, if kept.
     func lookup(hash: Int, token: UnsafeRawBufferPointer) -> Entry? {
         guard let entry = slots[slot(hash)], entry.hash == hash, entry.token.count == token.count else { return nil }
-        guard entry.token.withUnsafeBytes({ Self.same($0, token) }) else { return nil }
+        guard entry.token.withUnsafeBytes({ BytesHash.same($0, token) }) else { return nil }
         hits += 1
         return entry
     }
