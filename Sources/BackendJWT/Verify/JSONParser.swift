@@ -60,6 +60,7 @@ struct JSONParser {
         guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
         i += 1
         var members: [JSONMember] = []
+        members.reserveCapacity(8)  // a token's header or claims in one allocation, not four
         // names seen, once there are enough of them that comparing with each costs more
         var names: Set<[UInt8]>?
         skipSpace()

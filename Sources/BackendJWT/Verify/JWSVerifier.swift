@@ -158,7 +158,8 @@ public final class JWSVerifier {
         // a key of the fetched set may go with the next set: remember which set verified it
         let configured = keys.contains { $0 === verified.key }
         cache.store(
-            hash: hash, token: token, verified: verified, remoteGeneration: configured ? nil : remote?.generation)
+            hash: hash, token: token, verified: verified, remoteGeneration: configured ? nil : remote?.generation,
+            times: claimTimes(verified.payload))
         return verified
     }
 
@@ -175,7 +176,10 @@ public final class JWSVerifier {
             }
         }
         do {
-            try checkClaims(entry.verified.payload, now: now)
+            // the kept times decide; the full checks make the refusal's message
+            if entry.times.map({ !timesPass($0, now: now) }) ?? true {
+                try checkClaims(entry.verified.payload, now: now)
+            }
         } catch {
             cache.remove(entry)
             throw error

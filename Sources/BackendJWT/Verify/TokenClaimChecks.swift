@@ -66,6 +66,32 @@ extension JWSVerifier {
         }
     }
 
+    /// What the time checks compare of a token that passed `checkClaims` (`exp` plus the
+    /// leeway, `nbf` and `iat` cut to whole seconds; nil when absent), kept with it in the cache:
+    /// a repeated token is then checked again without looking its claims up. Its `iss` and `aud`
+    /// passed and do not change with time.
+    struct ClaimTimes {
+        let expiresAt: Double?
+        let notBefore: Double?
+        let issuedAt: Double?
+    }
+
+    func claimTimes(_ payload: JSONValue) -> ClaimTimes {
+        ClaimTimes(
+            expiresAt: (try? numericDate(payload, "exp"))?.map { $0 + Double(leeway) },
+            notBefore: (try? numericDate(payload, "nbf"))?.map { $0.rounded(.down) },
+            issuedAt: (try? numericDate(payload, "iat"))?.map { $0.rounded(.down) })
+    }
+
+    /// Whether the time checks pass at `now`, by the same comparisons as `checkExpiration`,
+    /// `checkNotBefore` and `checkIssuedAt`.
+    func timesPass(_ times: ClaimTimes, now: Int64) -> Bool {
+        if let exp = times.expiresAt, !(Double(now) < exp) { return false }
+        if let nbf = times.notBefore, !(Double(now) + Double(leeway) >= nbf) { return false }
+        if let iat = times.issuedAt, !(iat <= Double(now) + Double(leeway)) { return false }
+        return true
+    }
+
     /// A NumericDate claim (RFC 7519 2): nil when absent; refused when not a number.
     private func numericDate(_ payload: JSONValue, _ name: StaticString) throws(BackendJWTError) -> Double? {
         guard let value = Self.member(payload, name) else { return nil }

@@ -1,3 +1,11 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// A compact JWS cut into its three segments (RFC 7515 section 7.1), the header decoded and
 /// parsed, the payload decoded from base64url. The payload's JSON is parsed only when asked,
 /// after the signature has verified.
@@ -10,13 +18,20 @@ struct TokenParts {
 
     init(_ token: [UInt8]) throws(BackendJWTError) {
         guard !token.isEmpty else { throw BackendJWTError(.token, "the token is empty") }
-        // the dots: how many, and where the first two are
+        // the dots: where the first two are (memchr), and how many there are (counted only when
+        // there is a third)
         var dots = (count: 0, first: 0, second: 0)
-        token.withUnsafeBufferPointer { bytes in
-            for index in bytes.indices where bytes[index] == UInt8(ascii: ".") {
-                if dots.count == 0 { dots.first = index } else if dots.count == 1 { dots.second = index }
-                dots.count += 1
+        token.withUnsafeBytes { bytes in
+            let base = bytes.baseAddress!
+            func dot(after start: Int) -> Int? {
+                guard start < bytes.count, let found = memchr(base + start, Int32(UInt8(ascii: ".")), bytes.count - start)
+                else { return nil }
+                return base.distance(to: UnsafeRawPointer(found))
             }
+            guard let first = dot(after: 0) else { return }
+            guard let second = dot(after: first + 1) else { return dots.count = 1 }
+            dots = (2, first, second)
+            if dot(after: second + 1) != nil { dots.count = bytes.count { $0 == UInt8(ascii: ".") } }
         }
         guard dots.count == 2 else {
             if dots.count == 4 {

@@ -12,6 +12,18 @@ public struct VerifiedToken {
     public let key: VerificationKey
     /// The verifier's leeway: the token was accepted up to `exp` plus this.
     public var leeway: Int64 = 0
+    /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
+    /// checked it is a number. Read once: every minted token's `exp` is capped to it.
+    public let expiration: Int64?
+
+    init(header: JSONValue, payload: JSONValue, algorithm: SigningAlgorithm, key: VerificationKey, leeway: Int64) {
+        self.header = header
+        self.payload = payload
+        self.algorithm = algorithm
+        self.key = key
+        self.leeway = leeway
+        expiration = Self.expiration(of: payload)
+    }
 
     /// The claims as compact JSON (no white space; strings escaped minimally).
     public var payloadJSON: [UInt8] { payload.compactJSON }
@@ -42,12 +54,9 @@ public struct VerifiedToken {
         expiration.map { $0.addingReportingOverflow(leeway).overflow ? Int64.max : $0 + leeway }
     }
 
-    /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
-    /// checked it is a number.
-    public var expiration: Int64? {
+    private static func expiration(of payload: JSONValue) -> Int64? {
         guard case .number(let text) = payload[known: "exp"] else { return nil }
-        // the usual whole number without a string (the minted token's exp is capped per request)
-        if let seconds = JWSVerifier.wholeNumber(text) { return Int64(seconds) }
+        if let seconds = JWSVerifier.wholeNumber(text) { return Int64(seconds) }  // without a String
         guard let seconds = Double(String(decoding: text, as: UTF8.self)) else { return nil }
         if seconds >= 9.2e18 { return Int64.max }
         if seconds <= -9.2e18 { return Int64.min }
@@ -56,7 +65,7 @@ public struct VerifiedToken {
 
     private static func lookup(_ path: ArraySlice<UInt8>, in value: JSONValue) -> JSONValue? {
         guard case .object(let members) = value else { return nil }
-        if let exact = members.first(where: { $0.name.elementsEqual(path) }) { return exact.value }
+        if let exact = path.withUnsafeBufferPointer({ value[member: $0] }) { return exact }
         for dot in path.indices.reversed() where path[dot] == UInt8(ascii: ".") {
             let head = path[..<dot]
             guard !head.isEmpty, dot + 1 < path.endIndex,

@@ -19,12 +19,17 @@ public final class VerifiedTokenCache {
         /// The `generation` of the remote set whose key verified the token; nil for a key of
         /// the configuration, which cannot change while the worker lives.
         let remoteGeneration: Int?
+        /// Its time claims as the checks compare them; nil: check the claims in full.
+        let times: JWSVerifier.ClaimTimes?
 
-        init(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
+        init(
+            hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?, times: JWSVerifier.ClaimTimes?
+        ) {
             self.hash = hash
             self.token = token
             self.verified = verified
             self.remoteGeneration = remoteGeneration
+            self.times = times
         }
     }
 
@@ -58,9 +63,12 @@ public final class VerifiedTokenCache {
     }
 
     /// Keeps a token that verified, replacing whatever its slot held.
-    func store(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
+    func store(
+        hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?, times: JWSVerifier.ClaimTimes? = nil
+    ) {
         stores += 1
-        slots[slot(hash)] = Entry(hash: hash, token: token, verified: verified, remoteGeneration: remoteGeneration)
+        slots[slot(hash)] = Entry(
+            hash: hash, token: token, verified: verified, remoteGeneration: remoteGeneration, times: times)
     }
 
     /// Forgets the token in `hash`'s slot if it is `entry` (it expired, or its key went away).
