@@ -87,9 +87,10 @@ public final class Signer {
     private var context: SigningContext?
     private var random = RandomBlock()
     private var cacheKeyBytes: [UInt8] = []
-    /// The members copied from the caller, written once per request for the cache key and
-    /// the payload.
-    private var copied = JSONWriter()
+    /// The members copied from the last caller (`,"name":value` each) and their bound, with
+    /// that caller's claims: a caller that repeats its token (kept by the verified-token cache,
+    /// so the same claims in the same memory) has them written once, not per request.
+    private var lastCopied: (claims: JSONValue, copied: [UInt8], bound: Int)?
 
     public init(
         algorithm: SigningAlgorithm, encoding: TokenEncoding, ttl: Int64, key: SigningKey?,
@@ -151,7 +152,6 @@ public final class Signer {
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
         claimTree = ClaimTree(claims)
         scratch.bytes.reserveCapacity(1024)
-        if copies != nil { copied.bytes.reserveCapacity(1024) }
         if let cache {
             self.cache = TokenCache(capacity: cache.size, minimumRemaining: try Self.minimumRemaining(cache.remaining, ttl: ttl))
         } else {
@@ -218,7 +218,7 @@ public final class Signer {
         // A negative count is a size_t past Int.max from C: no bound fits it.
         guard !overflow, valueBytes >= 0, valueBytes < Int.max / 16 else { return Int.max }
         var payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
-        if let copies, let caller { payload += copies.bound(for: caller) }
+        if let caller { payload += copiedMembers(caller).bound }
         return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
     }
@@ -245,11 +245,10 @@ public final class Signer {
         }
         let callerExpiry = capToCaller ? caller?.acceptedUntil : nil
         let expiry = try expiry(now: now, cappedTo: callerExpiry)
-        copied.bytes.removeAll(keepingCapacity: true)
-        if let copies, let caller { copies.append(from: caller, skipped: skippedByAll, to: &copied) }
+        let copied = caller.map { copiedMembers($0).copied } ?? []
         var hash = 0
         if let cache {
-            cacheKey(values, caller: caller, expiry: callerExpiry)
+            cacheKey(values, caller: caller, expiry: callerExpiry, copied: copied)
             hash = cacheKeyBytes.withUnsafeBytes { BytesHash.hash($0) }
             if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now) {
                 guard token.count <= out.count else {
@@ -260,7 +259,7 @@ public final class Signer {
             }
         }
         scratch.bytes.removeAll(keepingCapacity: true)
-        try appendPayload(now: now, expiry: expiry, values: values, copied: copied.bytes, to: &scratch)
+        try appendPayload(now: now, expiry: expiry, values: values, copied: copied, to: &scratch)
         let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
         let needed = headerSegment.count + TokenEncoding.encodedLength(scratch.bytes.count) + 1 + signatureLength
         guard needed <= out.count else {
@@ -305,7 +304,7 @@ public final class Signer {
     /// The cache key of `values`: each value's length and bytes (absent and empty differ); then
     /// what the caller adds: its `exp` when it caps the token's (the cap itself, not the capped
     /// `exp`, which moves with the clock) and the copied members.
-    private func cacheKey(_ values: RequestValues, caller: VerifiedToken?, expiry callerExpiry: Int64?) {
+    private func cacheKey(_ values: RequestValues, caller: VerifiedToken?, expiry callerExpiry: Int64?, copied: [UInt8]) {
         // Built in a local array (its storage moved out and back): every change to the
         // property itself would be an exclusivity check.
         var key: [UInt8] = []
@@ -328,7 +327,18 @@ public final class Signer {
             key.append(0)
         }
         // The last part of the key: needs no length.
-        key.append(contentsOf: copied.bytes)
+        key.append(contentsOf: copied)
+    }
+
+    /// What `backend_jwt_copy_claims` takes from `caller`, and an upper bound of its length
+    /// (nothing without copies).
+    private func copiedMembers(_ caller: VerifiedToken) -> (copied: [UInt8], bound: Int) {
+        guard let copies else { return ([], 0) }
+        if let last = lastCopied, last.claims.isSameObject(as: caller.payload) { return (last.copied, last.bound) }
+        var json = JSONWriter()
+        copies.append(from: caller, skipped: skippedByAll, to: &json)
+        lastCopied = (caller.payload, json.bytes, copies.bound(for: caller))
+        return (json.bytes, lastCopied!.bound)
     }
 
     /// The payload JSON: `iss`, `sub`, `aud`, `iat`, `nbf`, `exp`, `jti`, the custom claims in

@@ -38,6 +38,13 @@ public enum JSONValue: Equatable, Sendable {
         self[member: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)]
     }
 
+    /// Whether both are objects whose members are the same array in memory, not only equal (a
+    /// parsed value never changes: whoever holds one keeps its storage from being reused).
+    func isSameObject(as other: JSONValue) -> Bool {
+        guard case .object(let a) = self, case .object(let b) = other, a.count == b.count else { return false }
+        return a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { a.baseAddress == $0.baseAddress } }
+    }
+
     /// The bytes of a string value; nil for anything else.
     public var stringBytes: [UInt8]? {
         if case .string(let bytes) = self { return bytes }
