@@ -207,8 +207,11 @@ int bjwt_verifier_jwks_finish(bjwt_verifier *verifier, int status,
                               const unsigned char *body, size_t len,
                               int64_t now, char *err, size_t err_cap);
 
-/* The fetching request went away: a failed attempt. */
-void bjwt_verifier_jwks_abandon(bjwt_verifier *verifier, int64_t now);
+/* The fetch failed for a reason the module found (a body too large): a
+ * failed attempt, retried no sooner than 5 s. `reason` NULL: it ended with
+ * no verdict (the client that ran it went away): the next request fetches. */
+void bjwt_verifier_jwks_fail(bjwt_verifier *verifier, int64_t now,
+                             const char *reason, size_t len);
 
 /* A token named a kid no key has: 1 when a new fetch may start now (at most
  * once per backend_jwt_verify_jwks_refresh), else 0. */

@@ -86,6 +86,12 @@ typedef struct {
     unsigned                   waiting:1;
     ngx_msec_t                 wait_start;
     bjwt_verifier             *fetching;
+    ngx_str_t                  refusal;       /* logged unless a refetch helps */
+
+    /* of the fetch subrequest itself: its body, counted */
+    unsigned                   jwks_body:1;
+    unsigned                   too_big:1;
+    off_t                      received;
 } ngx_http_backend_jwt_ctx_t;
 
 
@@ -113,6 +119,7 @@ ngx_int_t ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf);
 ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
     ngx_uint_t refetch);
+ngx_int_t ngx_http_backend_jwt_keys_init(ngx_conf_t *cf);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

@@ -9,6 +9,9 @@
 #include "ngx_http_backend_jwt.h"
 
 
+/* the most a JWK Set may have (the core's limit), and less when the JWKS
+ * location's subrequest_output_buffer_size is smaller */
+#define NGX_HTTP_BACKEND_JWT_JWKS_MAX  (1024 * 1024)
 /* how often a request waiting for another one's fetch looks again */
 #define NGX_HTTP_BACKEND_JWT_WAIT_MS  10
 /* and how long it waits at most (the fetch has its own proxy timeouts) */
@@ -18,17 +21,117 @@
 static ngx_str_t  ngx_http_backend_jwt_cache_control =
     ngx_string("Cache-Control");
 
+static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
 
-/* The fetching request went away before its subrequest finished. */
+
+/* The fetching request went away before its subrequest finished: no
+ * verdict on the identity provider, so no backoff for the others. */
 static void
 ngx_http_backend_jwt_fetch_cleanup(void *data)
 {
     ngx_http_backend_jwt_ctx_t  *ctx = data;
 
     if (ctx->fetch == NGX_HTTP_BACKEND_JWT_FETCH_RUNNING) {
-        bjwt_verifier_jwks_abandon(ctx->fetching, (int64_t) ngx_time());
+        bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), NULL, 0);
         ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
     }
+}
+
+
+/* The most a fetch subrequest's body may have. */
+static off_t
+ngx_http_backend_jwt_jwks_limit(ngx_http_request_t *sr)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
+
+    return ngx_min((off_t) clcf->subrequest_output_buffer_size,
+                   NGX_HTTP_BACKEND_JWT_JWKS_MAX);
+}
+
+
+/*
+ * The body of a fetch subrequest: what would not fit its in-memory buffer
+ * goes no further (nginx would end the client's request for it), and the
+ * fetch fails. Other requests pass untouched.
+ */
+static ngx_int_t
+ngx_http_backend_jwt_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
+{
+    off_t                        limit;
+    ngx_buf_t                   *last;
+    ngx_chain_t                 *cl, *out;
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL || !ctx->jwks_body) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    limit = ngx_http_backend_jwt_jwks_limit(r);
+
+    if (r->headers_out.content_length_n > limit) {
+        ctx->too_big = 1;
+    }
+
+    for (cl = in; cl; cl = cl->next) {
+        ctx->received += ngx_buf_size(cl->buf);
+    }
+
+    if (ctx->received > limit) {
+        ctx->too_big = 1;
+    }
+
+    if (!ctx->too_big) {
+        return ngx_http_next_body_filter(r, in);
+    }
+
+    /* consumed, so the upstream reuses its buffers; only the end goes on,
+     * to an in-memory buffer sized without the length that is too much */
+    r->headers_out.content_length_n = -1;
+    last = NULL;
+
+    for (cl = in; cl; cl = cl->next) {
+        if (cl->buf->last_buf || cl->buf->last_in_chain) {
+            last = cl->buf;
+        }
+
+        cl->buf->pos = cl->buf->last;
+        cl->buf->file_pos = cl->buf->file_last;
+    }
+
+    if (last == NULL) {
+        return NGX_OK;
+    }
+
+    out = ngx_alloc_chain_link(r->pool);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf = ngx_calloc_buf(r->pool);
+    if (out->buf == NULL) {
+        return NGX_ERROR;
+    }
+
+    out->buf->last_buf = last->last_buf;
+    out->buf->last_in_chain = last->last_in_chain;
+    out->buf->sync = 1;     /* an empty buffer that is not an error */
+    out->next = NULL;
+
+    return ngx_http_next_body_filter(r, out);
+}
+
+
+ngx_int_t
+ngx_http_backend_jwt_keys_init(ngx_conf_t *cf)
+{
+    ngx_http_next_body_filter = ngx_http_top_body_filter;
+    ngx_http_top_body_filter = ngx_http_backend_jwt_body_filter;
+
+    return NGX_OK;
 }
 
 
@@ -39,18 +142,40 @@ ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
     ngx_http_backend_jwt_ctx_t *ctx = data;
 
-    int               status;
-    ngx_str_t         body, cc;
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
-    char              err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int                          status;
+    size_t                       len;
+    ngx_str_t                    body, cc;
+    ngx_uint_t                   i;
+    ngx_list_part_t             *part;
+    ngx_table_elt_t             *h;
+    ngx_http_backend_jwt_ctx_t  *sub;
+    char                         err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     if (ctx->fetch != NGX_HTTP_BACKEND_JWT_FETCH_RUNNING || rc == NGX_AGAIN) {
         return rc;
     }
 
     ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
+    sub = ngx_http_get_module_ctx(sr, ngx_http_backend_jwt_module);
+
+    if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || sr->connection->error) {
+        bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), NULL, 0);
+        return rc;
+    }
+
+    if (sub != NULL && sub->too_big) {
+        len = ngx_snprintf((u_char *) err, sizeof(err), "the body is over %O "
+                           "bytes (the JWKS location's subrequest_output_"
+                           "buffer_size, at most %d)",
+                           ngx_http_backend_jwt_jwks_limit(sr),
+                           NGX_HTTP_BACKEND_JWT_JWKS_MAX)
+              - (u_char *) err;
+        bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), err, len);
+        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
+                      "backend_jwt: the JWK Set from \"%V\" is not used: %*s",
+                      &sr->uri, len, err);
+        return NGX_OK;
+    }
 
     status = (rc == NGX_ERROR) ? 0
              : (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (int) rc
@@ -103,11 +228,13 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
 {
     ngx_http_request_t          *sr;
     ngx_pool_cleanup_t          *cln;
+    ngx_http_backend_jwt_ctx_t  *body;
     ngx_http_post_subrequest_t  *ps;
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
+    body = ngx_pcalloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ps == NULL || cln == NULL) {
+    if (ps == NULL || body == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -136,6 +263,10 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
+
+    /* the subrequest's own ctx marks its body for the filter above */
+    body->jwks_body = 1;
+    ngx_http_set_ctx(sr, body, ngx_http_backend_jwt_module);
 
     cln->handler = ngx_http_backend_jwt_fetch_cleanup;
     cln->data = ctx;
@@ -245,10 +376,7 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
         return NGX_OK;      /* the keys there serve meanwhile */
     }
 
-    if (ctx->waiting) {
-        ctx->waiting = 0;   /* the fetch waited for is over */
-        return NGX_OK;
-    }
+    ctx->waiting = 0;       /* a fetch waited for is over */
 
     switch (refetch ? BJWT_JWKS_FETCH
                     : bjwt_verifier_jwks_state(jlcf->verifier, now, err,

@@ -544,6 +544,10 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
 
     *h = ngx_http_backend_jwt_handler;
 
+    if (ngx_http_backend_jwt_keys_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     /* every signer exists now (locations are merged before this runs) */
     jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
 

@@ -78,6 +78,7 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ctx->verdict = NGX_HTTP_UNAUTHORIZED;
     ctx->challenge = &ngx_http_backend_jwt_missing;
     ctx->unknown_key = 0;
+    ngx_str_null(&ctx->refusal);
 
     if (jlcf->source == NULL) {
         token = ngx_http_backend_jwt_bearer(r);
@@ -116,10 +117,23 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     }
 
     if (rc != BJWT_OK) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "backend_jwt: token refused: %s", err);
         ctx->challenge = &ngx_http_backend_jwt_invalid;
         ctx->unknown_key = (rc == BJWT_ERR_UNKNOWN_KEY);
+
+        if (!ctx->unknown_key || jlcf->jwks_uri.len == 0 || ctx->refetched) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "backend_jwt: token refused: %s", err);
+            return ctx;
+        }
+
+        /* a refetch may bring its key: said only if the token stays refused */
+        ctx->refusal.len = ngx_strlen(err);
+        ctx->refusal.data = ngx_pnalloc(r->pool, ctx->refusal.len);
+        if (ctx->refusal.data == NULL) {
+            return NULL;
+        }
+
+        ngx_memcpy(ctx->refusal.data, err, ctx->refusal.len);
         return ctx;
     }
 
@@ -230,6 +244,11 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
     }
 
     if (ctx->verdict != NGX_OK) {
+        if (ctx->refusal.len) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "backend_jwt: token refused: %V", &ctx->refusal);
+        }
+
         return ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
     }
 
@@ -263,7 +282,7 @@ ngx_http_backend_jwt_claim_variable(ngx_http_request_t *r,
 {
     ngx_str_t                        *name = (ngx_str_t *) data;
 
-    size_t                            len, skip;
+    size_t                            len = 0, skip;
     bjwt_verified                    *caller;
     const unsigned char              *text;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;

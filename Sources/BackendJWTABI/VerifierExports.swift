@@ -86,11 +86,13 @@ private func remote(_ verifier: OpaquePointer?) -> RemoteKeySet? {
 public func bjwtVerifierJWKSState(
     _ verifier: OpaquePointer?, _ now: Int64, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    guard let set = remote(verifier) else { return Int32(BJWT_JWKS_READY) }
+    guard let verifier, let set = remote(verifier) else { return Int32(BJWT_JWKS_READY) }
     switch set.state(now: now) {
     case .ready: return Int32(BJWT_JWKS_READY)
     case .fetch: return Int32(BJWT_JWKS_FETCH)
     case .unavailable:
+        // key files still verify the tokens they signed; the verifier refuses the others
+        if !borrow(verifier, as: JWSVerifier.self).keys.isEmpty { return Int32(BJWT_JWKS_READY) }
         write(set.unavailableReason(now: now), to: err, cap: cap)
         return Int32(BJWT_JWKS_UNAVAILABLE)
     }
@@ -121,9 +123,10 @@ public func bjwtVerifierJWKSFinish(
     }
 }
 
-@_cdecl("bjwt_verifier_jwks_abandon")
-public func bjwtVerifierJWKSAbandon(_ verifier: OpaquePointer?, _ now: Int64) {
-    remote(verifier)?.abandon(now: now)
+@_cdecl("bjwt_verifier_jwks_fail")
+public func bjwtVerifierJWKSFail(_ verifier: OpaquePointer?, _ now: Int64, _ reason: UnsafePointer<CChar>?, _ len: Int) {
+    guard let reason else { return remote(verifier)?.giveUp() ?? () }
+    remote(verifier)?.fail(String(decoding: bytes(reason, len), as: UTF8.self), now: now)
 }
 
 @_cdecl("bjwt_verifier_key_miss")

@@ -17,7 +17,8 @@
 ///   or the request gone) is retried no sooner than `retryDelay` seconds later; the last good set
 ///   is kept.
 /// - A token naming an unknown `kid` asks for a refetch (`keyMiss`), granted at most once per
-///   `refresh` seconds, so random kids cannot make the worker hammer the identity provider.
+///   `refresh` seconds, so random kids cannot make the worker hammer the identity provider. Only
+///   such refetches count: a key published just after a scheduled fetch is fetched at once.
 public final class RemoteKeySet {
     /// The shortest and longest freshness taken from `Cache-Control`, and the one used when the
     /// response gives none.
@@ -74,10 +75,12 @@ public final class RemoteKeySet {
     private var freshUntil: Int64 = 0
     private var fetchStartedAt: Int64 = 0
     private var lastFailure: Int64?
-    /// The last fetch start or refresh granted to an unknown kid, from which `refresh` counts.
+    /// The last refetch granted to an unknown kid, from which `refresh` counts.
     private var lastRefresh: Int64?
     /// An unknown kid was granted a refetch that has not started yet.
     private var missRequested = false
+    /// The running fetch is one granted to an unknown kid.
+    private var fetchForMiss = false
 
     /// The set of `uri`; `freshFor` nil takes the freshness from each response's headers.
     public init(uri: [UInt8], freshFor: Int64? = nil, refresh: Int64 = RemoteKeySet.defaultRefresh) {
@@ -96,7 +99,7 @@ public final class RemoteKeySet {
     public func begin(now: Int64) {
         fetching = true
         fetchStartedAt = now
-        lastRefresh = now
+        fetchForMiss = missRequested
         missRequested = false
         fetches += 1
     }
@@ -129,13 +132,27 @@ public final class RemoteKeySet {
 
     /// The fetching request went away before an answer: a failed attempt.
     public func abandon(now: Int64) {
+        fail("the request for the JWK Set ended before its response", now: now)
+    }
+
+    /// The fetch failed for a reason the module found (a body too large to keep): a failed
+    /// attempt, as `finish` with a bad response.
+    public func fail(_ why: String, now: Int64) {
         fetching = false
-        _ = failed("the request for the JWK Set ended before its response", now: now)
+        _ = failed(why, now: now)
+    }
+
+    /// The fetch ended without a verdict on the identity provider: the client whose request
+    /// ran it went away. Not a failed attempt (a client must not cost the others their keys):
+    /// the next request that needs the set fetches it.
+    public func giveUp() {
+        fetching = false
+        missRequested = missRequested || fetchForMiss  // a refetch granted to a kid is still due
     }
 
     /// A token named a key no key has: whether to refetch the set for it now. True (and the next
-    /// `state` is `.fetch`) at most once per `refresh` seconds, counted from the last fetch start
-    /// or granted refresh; false while a fetch runs (its result may have the key: the module lets
+    /// `state` is `.fetch`) at most once per `refresh` seconds, counted from the last refresh
+    /// granted to an unknown kid; false while a fetch runs (its result may have the key: the module lets
     /// the request wait for it) and while a failed fetch's `retryDelay` lasts.
     public func keyMiss(now: Int64) -> Bool {
         guard !isFetching(now), retryAllowed(now) else { return false }
@@ -188,6 +205,7 @@ public final class RemoteKeySet {
 
     /// A response that cannot be a JWK Set, before its body is read.
     static func problem(status: Int, body: [UInt8]) -> String? {
+        guard status != 0 else { return "no response (the subrequest failed: see the error before)" }
         guard (200...299).contains(status) else { return "the response status is \(status), not 2xx" }
         guard body.count <= maximumBodySize else {
             return "the response is \(body.count) bytes, over the limit of \(maximumBodySize)"
