@@ -68,20 +68,8 @@ final class SigningContext {
     }
 
     private func initMAC(_ secret: [UInt8], _ algorithm: SigningAlgorithm) throws(BackendJWTError) {
-        guard let hmac = EVP_MAC_fetch(nil, "HMAC", nil) else { throw SigningKey.openSSLError("EVP_MAC_fetch") }
-        defer { EVP_MAC_free(hmac) }
-        mac = EVP_MAC_CTX_new(hmac)
-        var digest = Array((algorithm.digestName ?? "").utf8CString)
-        var key = Array("digest".utf8CString)
-        // An OSSL_PARAM keeps the pointers it is given: both strings must outlive EVP_MAC_init, not
-        // only the construct call (a literal passed directly is valid only during that call).
-        let ok = digest.withUnsafeMutableBufferPointer { name in key.withUnsafeMutableBufferPointer { key in
-            var params = [
-                OSSL_PARAM_construct_utf8_string(key.baseAddress, name.baseAddress, 0), OSSL_PARAM_construct_end(),
-            ]
-            return secret.withUnsafeBufferPointer { EVP_MAC_init(mac, $0.baseAddress, $0.count, &params) == 1 }
-        } }
-        guard mac != nil, ok else { throw SigningKey.openSSLError("EVP_MAC_init") }
+        mac = makeHMACContext(secret: secret, digestName: algorithm.digestName ?? "")
+        guard mac != nil else { throw SigningKey.openSSLError("HMAC context") }
     }
 
     private func initPKeySign(_ key: SigningKey, _ algorithm: SigningAlgorithm) throws(BackendJWTError) {

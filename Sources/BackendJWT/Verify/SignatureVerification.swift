@@ -92,19 +92,9 @@ final class VerifyContext {
     }
 
     private func initMAC(_ secret: [UInt8]) -> Bool {
-        guard let name = algorithm.digestName, let hmac = EVP_MAC_fetch(nil, "HMAC", nil) else { return false }
-        defer { EVP_MAC_free(hmac) }
-        mac = EVP_MAC_CTX_new(hmac)
-        var digest = Array(name.utf8CString)
-        var key = Array("digest".utf8CString)
-        // An OSSL_PARAM keeps the pointers it is given: both strings must outlive EVP_MAC_init.
-        let ok = digest.withUnsafeMutableBufferPointer { name in key.withUnsafeMutableBufferPointer { key in
-            var params = [
-                OSSL_PARAM_construct_utf8_string(key.baseAddress, name.baseAddress, 0), OSSL_PARAM_construct_end(),
-            ]
-            return secret.withUnsafeBufferPointer { EVP_MAC_init(mac, $0.baseAddress, $0.count, &params) == 1 }
-        } }
-        return mac != nil && ok
+        guard let name = algorithm.digestName else { return false }
+        mac = makeHMACContext(secret: secret, digestName: name)
+        return mac != nil
     }
 
     private func initPKeyVerify() -> Bool {
