@@ -27,22 +27,11 @@ extension SigningKey {
     }
 }
 
-/// The OpenSSL state to sign with one key and algorithm, built once and reused for every
-/// token: a keyed HMAC, or a digest-sign context (PSS padding set) that each signature starts
-/// from a copy of. Not thread-safe: each nginx worker has its own.
-final class SigningContext {
+/// The OpenSSL state to sign with one key and algorithm (see `OpenSSLContexts`), built once and
+/// reused for every token. Not thread-safe: each nginx worker has its own.
+final class SigningContext: OpenSSLContexts {
     private let algorithm: SigningAlgorithm
     private let key: SigningKey
-    /// HMAC: the keyed MAC context, re-initialised per token with the same key.
-    private var mac: OpaquePointer?
-    /// RSA, PSS and ECDSA: the digest, fetched once, and a signing context set up once (padding
-    /// included) that signs each token's digest, as `openssl speed` measures.
-    private var digest: OpaquePointer?
-    private var pkeyContext: OpaquePointer?
-    /// EdDSA, which cannot sign a digest: the initialised context, and the one each signature
-    /// works in.
-    private var template: OpaquePointer?
-    private var work: OpaquePointer?
     /// Where the last signature is; `sign` returns how many bytes of it are used.
     private(set) var signature: [UInt8]
     /// The digest of the signing input, for algorithms that sign one.
@@ -52,19 +41,12 @@ final class SigningContext {
         self.algorithm = algorithm
         self.key = key
         signature = [UInt8](repeating: 0, count: key.maximumSignatureLength)
+        super.init()
         switch algorithm.family {
         case .hmac: try initMAC(key.secret, algorithm)
         case .edDSA: try initDigestSign(key, algorithm)
         default: try initPKeySign(key, algorithm)
         }
-    }
-
-    deinit {
-        if let mac { EVP_MAC_CTX_free(mac) }
-        if let digest { EVP_MD_free(digest) }
-        if let pkeyContext { EVP_PKEY_CTX_free(pkeyContext) }
-        if let template { EVP_MD_CTX_free(template) }
-        if let work { EVP_MD_CTX_free(work) }
     }
 
     private func initMAC(_ secret: [UInt8], _ algorithm: SigningAlgorithm) throws(BackendJWTError) {

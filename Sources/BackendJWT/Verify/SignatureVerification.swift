@@ -51,21 +51,14 @@ extension VerificationKey {
     }
 }
 
-/// The OpenSSL state to verify with one key and algorithm, built once per worker and reused for
-/// every token, as `SigningContext` is for signing (fetching the digest and setting up a context
-/// per token took a third of the time of an RS256 verification): a keyed HMAC; for RSA, PSS and
-/// ECDSA the digest and a verification context (padding set) that checks each token's digest, as
-/// `openssl speed` measures; for EdDSA, which takes the message itself, an initialised context
-/// each token starts from a copy of. Not thread-safe: each nginx worker has its own.
-final class VerifyContext {
+/// The OpenSSL state to verify with one key and algorithm (see `OpenSSLContexts`), built once
+/// per worker and reused for every token, as `SigningContext` is for signing (fetching the digest
+/// and setting up a context per token took a third of the time of an RS256 verification). Not
+/// thread-safe: each nginx worker has its own.
+final class VerifyContext: OpenSSLContexts {
     private let algorithm: SigningAlgorithm
     /// The key (a reference of its own; nil for an HMAC secret).
     private var pkey: OpaquePointer?
-    private var mac: OpaquePointer?
-    private var digest: OpaquePointer?
-    private var pkeyContext: OpaquePointer?
-    private var template: OpaquePointer?
-    private var work: OpaquePointer?
     /// The digest of the signing input, or its MAC.
     private var hash = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
 
@@ -73,6 +66,7 @@ final class VerifyContext {
     init?(key: VerificationKey, algorithm: SigningAlgorithm) {
         self.algorithm = algorithm
         if let pkey = key.pkey, EVP_PKEY_up_ref(pkey) == 1 { self.pkey = pkey }
+        super.init()
         switch algorithm.family {
         case .none: return nil
         case .hmac: guard initMAC(key.secret) else { return nil }
@@ -82,11 +76,6 @@ final class VerifyContext {
     }
 
     deinit {
-        if let mac { EVP_MAC_CTX_free(mac) }
-        if let digest { EVP_MD_free(digest) }
-        if let pkeyContext { EVP_PKEY_CTX_free(pkeyContext) }
-        if let template { EVP_MD_CTX_free(template) }
-        if let work { EVP_MD_CTX_free(work) }
         if let pkey { EVP_PKEY_free(pkey) }
         OPENSSL_cleanse(&hash, hash.count)
     }
