@@ -4,39 +4,16 @@
 enum Base64URLDecoding {
     /// The decoded bytes, or nil if `text` is not canonical unpadded base64url.
     static func decode<Bytes: Collection>(_ text: Bytes) -> [UInt8]? where Bytes.Element == UInt8 {
-        guard text.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count * 3 / 4)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for c in text {
-            let v: UInt32
-            switch c {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = UInt32(c - UInt8(ascii: "A"))
-            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = UInt32(c - UInt8(ascii: "a") + 26)
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = UInt32(c - UInt8(ascii: "0") + 52)
-            case UInt8(ascii: "-"): v = 62
-            case UInt8(ascii: "_"): v = 63
-            default: return nil
-            }
-            buffer = (buffer << 6 | v) & 0xFFFF
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(bits)))
-            }
-        }
-        // The bits left over must be zero (a non-canonical last character is refused).
-        guard buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
-        return out
+        Array(text).withUnsafeBufferPointer { decode(buffer: $0) }
     }
 
-    /// Same, for a token's segment: four characters to three bytes through a table, into an
-    /// array of the exact size (the generic loop took as long as the JSON parsing).
+    /// Same, for a token's segment, read in place.
     static func decode(_ text: ArraySlice<UInt8>) -> [UInt8]? {
         text.withUnsafeBufferPointer { decode(buffer: $0) }
     }
 
+    /// Four characters to three bytes through a table, into an array of the exact size (a
+    /// character-at-a-time loop took as long as parsing the token's JSON).
     private static func decode(buffer text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let rest = text.count % 4
         guard rest != 1 else { return nil }
