@@ -16,10 +16,7 @@ public enum JSONValue: Equatable, Sendable {
 
     /// The value of the member named `name` if this is an object (names are unique: the parser
     /// refuses duplicates).
-    public subscript(member name: [UInt8]) -> JSONValue? {
-        guard case .object(let members) = self else { return nil }
-        return members.first { $0.name == name }?.value
-    }
+    public subscript(member name: [UInt8]) -> JSONValue? { name.withUnsafeBufferPointer { self[member: $0] } }
 
     /// Same, with the name as text.
     public subscript(member name: String) -> JSONValue? { self[member: Array(name.utf8)] }

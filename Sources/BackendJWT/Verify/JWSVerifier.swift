@@ -111,7 +111,7 @@ public final class JWSVerifier {
     /// a token no key verifies throws `.unknownKey` when the set may lack its key (its `kid` is
     /// nowhere, or it has none), and `.unavailable` when the set has no usable key (the message
     /// then names the URI and the last fetch's failure). A token kept in the `cache` is checked
-    /// again for its claims only.
+    /// again for its times only (the cache belongs to this verifier: its `iss` and `aud` passed).
     public func verify(_ token: UnsafeBufferPointer<UInt8>, now: Int64) throws(BackendJWTError) -> VerifiedToken {
         guard token.count <= maximumTokenSize else {
             throw refused("the token is \(token.count) bytes, over the limit of \(maximumTokenSize)")
@@ -146,8 +146,9 @@ public final class JWSVerifier {
         let (algorithm, keyID) = try checkHeader(parts.header)
         let key = try verifySignature(parts, algorithm: algorithm, keyID: keyID, now: now)
         let payload = try parts.decodePayload()
-        try checkClaims(payload, now: now)
-        return VerifiedToken(header: parts.header, payload: payload, algorithm: algorithm, key: key, leeway: leeway)
+        let times = try checkClaims(payload, now: now)
+        return VerifiedToken(
+            header: parts.header, payload: payload, algorithm: algorithm, key: key, leeway: leeway, times: times)
     }
 
     /// Verifies a token the cache does not have, and keeps it.
@@ -158,12 +159,11 @@ public final class JWSVerifier {
         // a key of the fetched set may go with the next set: remember which set verified it
         let configured = keys.contains { $0 === verified.key }
         cache.store(
-            hash: hash, token: token, verified: verified, remoteGeneration: configured ? nil : remote?.generation,
-            times: claimTimes(verified.payload))
+            hash: hash, token: token, verified: verified, remoteGeneration: configured ? nil : remote?.generation)
         return verified
     }
 
-    /// A kept token, if it may still be served: its claims pass at `now` (else it is refused as
+    /// A kept token, if it may still be served: its times pass at `now` (else it is refused as
     /// verification would refuse it, and forgotten), and a fetched key that verified it is still
     /// in a usable set (else nil: it is verified again).
     private func reuse(_ entry: VerifiedTokenCache.Entry, from cache: VerifiedTokenCache, now: Int64)
@@ -176,10 +176,7 @@ public final class JWSVerifier {
             }
         }
         do {
-            // the kept times decide; the full checks make the refusal's message
-            if entry.times.map({ !timesPass($0, now: now) }) ?? true {
-                try checkClaims(entry.verified.payload, now: now)
-            }
+            try checkTimes(entry.verified.times, now: now)
         } catch {
             cache.remove(entry)
             throw error

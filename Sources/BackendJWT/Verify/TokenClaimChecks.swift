@@ -1,36 +1,56 @@
 /// The claim checks of `JWSVerifier` (RFC 7519 section 4.1), one small method each, run after
-/// the signature has verified, and again for every request a cached token serves: so they look
-/// claims up without allocating.
+/// the signature has verified; the time checks run again for every request a cached token
+/// serves, on the times read when it was verified.
 extension JWSVerifier {
-    func checkClaims(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
-        try checkExpiration(payload, now: now)
-        try checkNotBefore(payload, now: now)
-        try checkIssuedAt(payload, now: now)
+    /// Every claim check; returns the token's times, which a cached token is checked against
+    /// again (`checkTimes`) for every request it serves.
+    func checkClaims(_ payload: JSONValue, now: Int64) throws(BackendJWTError) -> ClaimTimes {
+        let exp = try numericDate(payload, "exp")
+        if exp == nil, requireExpiration { throw refused("the token has no \"exp\"") }
+        try checkExpiration(exp, now: now)
+        let nbf = try numericDate(payload, "nbf")
+        try checkNotBefore(nbf, now: now)
+        let iat = try numericDate(payload, "iat")
+        try checkIssuedAt(iat, now: now)
         try checkIssuer(payload)
         try checkAudience(payload)
+        return ClaimTimes(expiration: exp, notBefore: nbf, issuedAt: iat)
     }
 
-    /// `exp`: required unless `requireExpiration` is off; the token is refused from `exp + leeway` on.
-    func checkExpiration(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
-        guard let exp = try numericDate(payload, "exp") else {
-            if requireExpiration { throw refused("the token has no \"exp\"") }
-            return
-        }
+    /// A token's NumericDate claims (nil when absent), read once when it is verified. Its `iss`
+    /// and `aud` passed and do not change with time.
+    struct ClaimTimes {
+        let expiration: Double?
+        let notBefore: Double?
+        let issuedAt: Double?
+    }
+
+    /// The time checks of a token that passed `checkClaims`, at `now`.
+    func checkTimes(_ times: ClaimTimes, now: Int64) throws(BackendJWTError) {
+        try checkExpiration(times.expiration, now: now)
+        try checkNotBefore(times.notBefore, now: now)
+        try checkIssuedAt(times.issuedAt, now: now)
+    }
+
+    /// `exp` (required unless `requireExpiration` is off, see `checkClaims`): the token is
+    /// refused from `exp + leeway` on.
+    private func checkExpiration(_ exp: Double?, now: Int64) throws(BackendJWTError) {
+        guard let exp else { return }
         guard Double(now) < exp + Double(leeway) else { throw refused("the token expired (exp \(Self.shown(exp)))") }
     }
 
     /// `nbf`: the token is refused while `now + leeway` is before it. nginx's clock counts
     /// whole seconds, so a fraction is cut: `nbf` 1000.5 is reached within second 1000.
-    func checkNotBefore(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
-        guard let nbf = try numericDate(payload, "nbf") else { return }
+    private func checkNotBefore(_ nbf: Double?, now: Int64) throws(BackendJWTError) {
+        guard let nbf else { return }
         guard Double(now) + Double(leeway) >= nbf.rounded(.down) else {
             throw refused("the token is not valid yet (nbf \(Self.shown(nbf)))")
         }
     }
 
     /// `iat`: a token issued after `now + leeway` is refused (whole seconds, as `nbf`).
-    func checkIssuedAt(_ payload: JSONValue, now: Int64) throws(BackendJWTError) {
-        guard let iat = try numericDate(payload, "iat") else { return }
+    private func checkIssuedAt(_ iat: Double?, now: Int64) throws(BackendJWTError) {
+        guard let iat else { return }
         guard iat.rounded(.down) <= Double(now) + Double(leeway) else {
             throw refused("the token was issued in the future (iat \(Self.shown(iat)))")
         }
@@ -39,7 +59,7 @@ extension JWSVerifier {
     /// `iss`: when issuers are configured, a string equal to one of them.
     func checkIssuer(_ payload: JSONValue) throws(BackendJWTError) {
         guard !issuers.isEmpty else { return }
-        guard let iss = Self.member(payload, "iss") else { throw refused("the token has no \"iss\"") }
+        guard let iss = payload[known: "iss"] else { throw refused("the token has no \"iss\"") }
         guard let value = iss.stringBytes else { throw refused("the token's \"iss\" is not a string") }
         guard issuers.contains(value) else { throw refused("issuer \(quoted(value)) is not accepted") }
     }
@@ -48,7 +68,7 @@ extension JWSVerifier {
     /// equals one of them.
     func checkAudience(_ payload: JSONValue) throws(BackendJWTError) {
         guard !audiences.isEmpty else { return }
-        guard let aud = Self.member(payload, "aud") else { throw refused("the token has no \"aud\"") }
+        guard let aud = payload[known: "aud"] else { throw refused("the token has no \"aud\"") }
         var accepted = false
         switch aud {
         case .string(let value): accepted = audiences.contains(value)
@@ -66,35 +86,9 @@ extension JWSVerifier {
         }
     }
 
-    /// What the time checks compare of a token that passed `checkClaims` (`exp` plus the
-    /// leeway, `nbf` and `iat` cut to whole seconds; nil when absent), kept with it in the cache:
-    /// a repeated token is then checked again without looking its claims up. Its `iss` and `aud`
-    /// passed and do not change with time.
-    struct ClaimTimes {
-        let expiresAt: Double?
-        let notBefore: Double?
-        let issuedAt: Double?
-    }
-
-    func claimTimes(_ payload: JSONValue) -> ClaimTimes {
-        ClaimTimes(
-            expiresAt: (try? numericDate(payload, "exp"))?.map { $0 + Double(leeway) },
-            notBefore: (try? numericDate(payload, "nbf"))?.map { $0.rounded(.down) },
-            issuedAt: (try? numericDate(payload, "iat"))?.map { $0.rounded(.down) })
-    }
-
-    /// Whether the time checks pass at `now`, by the same comparisons as `checkExpiration`,
-    /// `checkNotBefore` and `checkIssuedAt`.
-    func timesPass(_ times: ClaimTimes, now: Int64) -> Bool {
-        if let exp = times.expiresAt, !(Double(now) < exp) { return false }
-        if let nbf = times.notBefore, !(Double(now) + Double(leeway) >= nbf) { return false }
-        if let iat = times.issuedAt, !(iat <= Double(now) + Double(leeway)) { return false }
-        return true
-    }
-
     /// A NumericDate claim (RFC 7519 2): nil when absent; refused when not a number.
     private func numericDate(_ payload: JSONValue, _ name: StaticString) throws(BackendJWTError) -> Double? {
-        guard let value = Self.member(payload, name) else { return nil }
+        guard let value = payload[known: name] else { return nil }
         guard case .number(let text) = value else { throw refused("the token's \"\(name)\" is not a number") }
         if let seconds = Self.wholeNumber(text) { return seconds }
         guard let seconds = Double(String(decoding: text, as: UTF8.self)), !seconds.isNaN else {
@@ -105,7 +99,7 @@ extension JWSVerifier {
 
     /// The usual NumericDate, up to 15 digits and no sign, fraction or exponent, without going
     /// through a string; nil for anything else.
-    static func wholeNumber(_ text: [UInt8]) -> Double? {
+    private static func wholeNumber(_ text: [UInt8]) -> Double? {
         guard !text.isEmpty, text.count <= 15 else { return nil }
         var value: Int64 = 0
         for c in text {
@@ -114,9 +108,6 @@ extension JWSVerifier {
         }
         return Double(value)
     }
-
-    /// The member `name` of an object, found without making an array of the name.
-    private static func member(_ payload: JSONValue, _ name: StaticString) -> JSONValue? { payload[known: name] }
 
     private static func shown(_ seconds: Double) -> String {
         seconds.magnitude < 1e15 ? String(Int64(seconds.rounded(.down))) : String(seconds)

@@ -12,17 +12,27 @@ public struct VerifiedToken {
     public let key: VerificationKey
     /// The verifier's leeway: the token was accepted up to `exp` plus this.
     public var leeway: Int64 = 0
-    /// `exp` in whole seconds (rounded down, within Int64), nil when absent; the verifier has
-    /// checked it is a number. Read once: every minted token's `exp` is capped to it.
+    /// Its `exp`, `nbf` and `iat` as the verifier read them.
+    let times: JWSVerifier.ClaimTimes
+    /// `exp` in whole seconds (rounded down, within Int64), nil when absent. Worked out once:
+    /// every minted token's `exp` is capped to it.
     public let expiration: Int64?
 
-    init(header: JSONValue, payload: JSONValue, algorithm: SigningAlgorithm, key: VerificationKey, leeway: Int64) {
+    init(
+        header: JSONValue, payload: JSONValue, algorithm: SigningAlgorithm, key: VerificationKey, leeway: Int64,
+        times: JWSVerifier.ClaimTimes
+    ) {
         self.header = header
         self.payload = payload
         self.algorithm = algorithm
         self.key = key
         self.leeway = leeway
-        expiration = Self.expiration(of: payload)
+        self.times = times
+        expiration = times.expiration.map { seconds in
+            if seconds >= 9.2e18 { return Int64.max }
+            if seconds <= -9.2e18 { return Int64.min }
+            return Int64(seconds.rounded(.down))
+        }
     }
 
     /// The claims as compact JSON (no white space; strings escaped minimally).
@@ -52,15 +62,6 @@ public struct VerifiedToken {
     /// never born expired when the leeway let an expired caller in.
     public var acceptedUntil: Int64? {
         expiration.map { $0.addingReportingOverflow(leeway).overflow ? Int64.max : $0 + leeway }
-    }
-
-    private static func expiration(of payload: JSONValue) -> Int64? {
-        guard case .number(let text) = payload[known: "exp"] else { return nil }
-        if let seconds = JWSVerifier.wholeNumber(text) { return Int64(seconds) }  // without a String
-        guard let seconds = Double(String(decoding: text, as: UTF8.self)) else { return nil }
-        if seconds >= 9.2e18 { return Int64.max }
-        if seconds <= -9.2e18 { return Int64.min }
-        return Int64(seconds.rounded(.down))
     }
 
     private static func lookup(_ path: ArraySlice<UInt8>, in value: JSONValue) -> JSONValue? {

@@ -19,17 +19,12 @@ public final class VerifiedTokenCache {
         /// The `generation` of the remote set whose key verified the token; nil for a key of
         /// the configuration, which cannot change while the worker lives.
         let remoteGeneration: Int?
-        /// Its time claims as the checks compare them; nil: check the claims in full.
-        let times: JWSVerifier.ClaimTimes?
 
-        init(
-            hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?, times: JWSVerifier.ClaimTimes?
-        ) {
+        init(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
             self.hash = hash
             self.token = token
             self.verified = verified
             self.remoteGeneration = remoteGeneration
-            self.times = times
         }
     }
 
@@ -63,12 +58,9 @@ public final class VerifiedTokenCache {
     }
 
     /// Keeps a token that verified, replacing whatever its slot held.
-    func store(
-        hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?, times: JWSVerifier.ClaimTimes? = nil
-    ) {
+    func store(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
         stores += 1
-        slots[slot(hash)] = Entry(
-            hash: hash, token: token, verified: verified, remoteGeneration: remoteGeneration, times: times)
+        slots[slot(hash)] = Entry(hash: hash, token: token, verified: verified, remoteGeneration: remoteGeneration)
     }
 
     /// Forgets the token in `hash`'s slot if it is `entry` (it expired, or its key went away).
