@@ -73,6 +73,8 @@ else
     tarballs=()
     for t in ../shared/vendor/nginx-*.tar.gz; do [ -f "$t" ] && tarballs+=("$t"); done
 fi
+[ ${#tarballs[@]} -gt 0 ] || echo "== no nginx tarball (../shared/vendor/nginx-*.tar.gz, NGINX_TARBALLS):" \
+    "the runs on other nginx versions and under sanitizers are skipped"
 # what the harness needs of nginx (Debian's build has these too); the module is --with-compat
 test_flags=${BJWT_TEST_CONFIGURE_FLAGS:-"--with-debug --with-pcre-jit --with-threads \
 --with-http_ssl_module --with-http_v2_module --with-http_auth_request_module \
