@@ -11,6 +11,7 @@ the backend was reached, the IdP's request counter, the error log (and the harne
 log for [alert], [crit] and crashed workers at teardown)."""
 
 import json
+import math
 import random
 import re
 import socket
@@ -286,10 +287,17 @@ def parallel(count, threads, work):
     return results
 
 
+def at_second_start(after=0):
+    """Sleeps at least `after` seconds and on to just past the start of a whole second. nginx
+    counts whole seconds, so a set fresh for 1 s stays fresh for 0 to 1 s: fetched at x.98, it is
+    stale 20 ms later. A test that expects requests to find a `1s` set fresh fetches it here."""
+    time.sleep(math.ceil(time.time() + after) + 0.02 - time.time())
+
+
 def stale_after(seconds):
-    """Sleeps until a set fetched now, fresh for `seconds` (nginx counts whole seconds), is
-    stale."""
-    time.sleep(seconds + 0.2)
+    """Sleeps until a set fetched before the call, fresh for `seconds`, is stale; the set fetched
+    next is fresh for nearly all of its time (see at_second_start)."""
+    at_second_start(seconds)
 
 
 # ---------------------------------------------------------------- fetched once
@@ -555,6 +563,7 @@ def test_idp_stopped_after_the_first_fetch_tokens_still_verify(nginx, idp, backe
     idp.serve(key)
     n = nginx(api(idp.port, "backend_jwt_verify_jwks_cache 1s;"))
     token = key.token()
+    at_second_start()
     passes(n, token)
     idp.stop()
     for _ in range(5):
@@ -653,6 +662,7 @@ def test_failed_refetch_keeps_the_last_good_set(nginx, idp, backend, failure):
     idp.serve(key)
     n = nginx(api(idp.port, "backend_jwt_verify_jwks_cache 1s;", buffer=buffer))
     token = key.token()
+    at_second_start()
     passes(n, token)
     assert idp.count == 1
     if mode == "down":
@@ -724,6 +734,7 @@ def test_jwks_cache_time_refetches_once_it_passes(nginx, idp, backend):
     idp.cache_control = "public, max-age=300"
     n = nginx(api(idp.port, "backend_jwt_verify_jwks_cache 1s;"))
     token = key.token()
+    at_second_start()
     for _ in range(5):
         passes(n, token)
     assert idp.count == 1
@@ -757,6 +768,7 @@ def test_stale_set_is_refreshed_and_a_rotated_set_taken(nginx, idp, backend):
     old, new = Key("old"), Key("new")
     idp.serve(old)
     n = nginx(api(idp.port, "backend_jwt_verify_jwks_cache 1s;"))
+    at_second_start()
     passes(n, old.token())
     idp.serve(new)
     stale_after(1)
@@ -869,6 +881,7 @@ def test_cached_token_whose_key_left_the_set_is_refused(nginx, idp, backend):
     idp.serve(old)
     n = nginx(cached_api(idp.port, body="backend_jwt_verify_jwks_cache 1s;"))
     token = old.token()
+    at_second_start()
     passes(n, token)
     passes(n, token)
     idp.serve(new)
