@@ -384,6 +384,13 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx != NULL && ctx->jwks_body) {
+        /* the module's own JWKS fetch, in a location that inherited
+         * backend_jwt on: the identity provider gets no token */
+        return NGX_DECLINED;
+    }
 
     if (!jlcf->enable) {
         /* a token minted for the location this request was redirected

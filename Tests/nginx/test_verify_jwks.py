@@ -320,6 +320,33 @@ def test_tokens_verify_and_the_set_is_fetched_once(nginx, idp, backend):
     assert (got["method"], got["path"]) == ("GET", "/realms/acme/protocol/openid-connect/certs")
 
 
+def test_server_level_settings_leave_the_fetch_alone(nginx, idp, backend, keys):
+    """Verification and minting turned on at server level reach the JWKS location too: the
+    fetch still passes, and the IdP gets neither a minted token nor the caller's."""
+    key = Key("k1")
+    idp.serve(key)
+    n = nginx(f"""
+        backend_jwt_verify on;
+        backend_jwt_verify_jwks {JWKS_URI};
+        backend_jwt on;
+        backend_jwt_signing_key {keys.rsa};
+        backend_jwt_subject $backend_jwt_in_claim_sub;
+        location / {{
+            proxy_set_header X-Sub $backend_jwt_in_claim_sub;
+            proxy_pass BACKEND;
+        }}
+{jwks_location(idp.port)}""")
+    token = key.token()
+    code, _, body = n.request("/", bearer(token))
+    assert code == 200, (code, n.log()[-2000:])
+    seen = json.loads(body)["headers"]
+    assert jwt.decode(headers_named(seen, "X-JWT-Assertion")[0], keys.public_key,
+                      algorithms=["RS256"], options={"verify_aud": False})["sub"] == "alice"
+    assert idp.count == 1
+    sent = [name.lower() for name, _ in idp.requests[0]["headers"]]
+    assert "x-jwt-assertion" not in sent and "authorization" not in sent, sent
+
+
 def test_one_fetch_serves_every_request_waiting_for_it(nginx, idp, backend):
     """A cold worker, 24 concurrent requests, an IdP answering in 0.5 s: every request waits for
     the one fetch and passes."""
