@@ -14,8 +14,19 @@ scratch=$root/.build-fuzz
 out=$scratch/out
 mkdir -p "$out"
 echo "== building the fuzz targets (libFuzzer + AddressSanitizer)"
-swift build -c release --package-path Fuzz --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address 2>&1 \
-    | grep -vE "Cannot export local symbol" | grep -vE '^\[[0-9]+/[0-9]+\]' || true
+build() {
+    swift build -c release --package-path Fuzz --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address \
+        >"$out/build.log" 2>&1
+}
+# SwiftPM may keep the core's old file list in an incremental build (a new source file is then
+# "not in scope"): built again from scratch once; a failure then fails the run, rather than
+# fuzzing the libraries of an earlier build.
+if ! build && ! { echo "== the incremental build failed: building again from scratch"; \
+                  rm -rf "$scratch"/release* "$scratch"/build.db "$scratch"/*-unknown-linux-gnu; build; }; then
+    grep -vE "Cannot export local symbol|^\[[0-9]+/[0-9]+\]" "$out/build.log" | tail -40
+    echo "== the fuzz targets do not build"
+    exit 1
+fi
 lib=$(swift build -c release --package-path Fuzz --scratch-path "$scratch" --show-bin-path)
 swiftlib=$(dirname "$(command -v swift)")/../lib/swift/linux
 clang=$(dirname "$(command -v swift)")/clang

@@ -213,6 +213,10 @@ int bjwt_verifier_jwks_finish(bjwt_verifier *verifier, int status,
 void bjwt_verifier_jwks_fail(bjwt_verifier *verifier, int64_t now,
                              const char *reason, size_t len);
 
+/* The largest JWK Set body the core takes, in bytes: the module stops
+ * reading a fetch's body past it. */
+size_t bjwt_jwks_max_body(void);
+
 /* A token named a kid no key has: 1 when a new fetch may start now (at most
  * once per backend_jwt_verify_jwks_refresh), else 0. */
 int bjwt_verifier_key_miss(bjwt_verifier *verifier, int64_t now);

@@ -9,9 +9,6 @@
 #include "ngx_http_backend_jwt.h"
 
 
-/* the most a JWK Set may have (the core's limit), and less when the JWKS
- * location's subrequest_output_buffer_size is smaller */
-#define NGX_HTTP_BACKEND_JWT_JWKS_MAX  (1024 * 1024)
 /* how often a request waiting for another one's fetch looks again */
 #define NGX_HTTP_BACKEND_JWT_WAIT_MS  10
 /* and how long it waits at most (the fetch has its own proxy timeouts) */
@@ -38,7 +35,8 @@ ngx_http_backend_jwt_fetch_cleanup(void *data)
 }
 
 
-/* The most a fetch subrequest's body may have. */
+/* The most a fetch subrequest's body may have: the core's limit, or less
+ * where the JWKS location's subrequest_output_buffer_size is smaller. */
 static off_t
 ngx_http_backend_jwt_jwks_limit(ngx_http_request_t *sr)
 {
@@ -47,7 +45,7 @@ ngx_http_backend_jwt_jwks_limit(ngx_http_request_t *sr)
     clcf = ngx_http_get_module_loc_conf(sr, ngx_http_core_module);
 
     return ngx_min((off_t) clcf->subrequest_output_buffer_size,
-                   NGX_HTTP_BACKEND_JWT_JWKS_MAX);
+                   (off_t) bjwt_jwks_max_body());
 }
 
 
@@ -166,9 +164,9 @@ ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     if (sub != NULL && sub->too_big) {
         len = ngx_snprintf((u_char *) err, sizeof(err), "the body is over %O "
                            "bytes (the JWKS location's subrequest_output_"
-                           "buffer_size, at most %d)",
+                           "buffer_size, at most %uz)",
                            ngx_http_backend_jwt_jwks_limit(sr),
-                           NGX_HTTP_BACKEND_JWT_JWKS_MAX)
+                           bjwt_jwks_max_body())
               - (u_char *) err;
         bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), err, len);
         ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,

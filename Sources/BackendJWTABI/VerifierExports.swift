@@ -129,6 +129,9 @@ public func bjwtVerifierJWKSFail(_ verifier: OpaquePointer?, _ now: Int64, _ rea
     remote(verifier)?.fail(String(decoding: bytes(reason, len), as: UTF8.self), now: now)
 }
 
+@_cdecl("bjwt_jwks_max_body")
+public func bjwtJWKSMaxBody() -> Int { RemoteKeySet.maximumBodySize }
+
 @_cdecl("bjwt_verifier_key_miss")
 public func bjwtVerifierKeyMiss(_ verifier: OpaquePointer?, _ now: Int64) -> Int32 {
     remote(verifier)?.keyMiss(now: now) == true ? 1 : 0
