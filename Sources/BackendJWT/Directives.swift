@@ -42,6 +42,16 @@ public enum Directive: String, CaseIterable, Sendable {
     /// Set, which mints nothing.
     var allowedUnderEnforce: Bool { self == .claim || self == .wso2Claims || self == .jwks }
 
+    /// The settings of `backend_jwt_verify`, which do nothing where it is off.
+    var isVerifySetting: Bool {
+        switch self {
+        case .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
+            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache:
+            true
+        default: false
+        }
+    }
+
     /// How many arguments it takes, as the module's command table tells nginx (which checks
     /// them first); checked again here, since the ABI may be called otherwise.
     var arguments: ClosedRange<Int> {

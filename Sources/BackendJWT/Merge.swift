@@ -67,6 +67,7 @@ extension LevelSettings {
         child.cache.inherit(parent.cache, default: nil)
         try child.mergeClaims(parent)
         child.inheritVerify(parent)
+        try child.checkVerifySettingsUsed(facts)
         if child.servesJWKS { try child.checkJWKS(facts) }
         try child.makeVerifier(sharingWith: parent, config: config)
         guard child.enabled.value == true else { return }

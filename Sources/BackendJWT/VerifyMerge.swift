@@ -130,6 +130,20 @@ extension LevelSettings {
         }
     }
 
+    /// A location that sets a `backend_jwt_verify_*` directive but does not verify: the directive
+    /// can never take effect, and a `_verify_require` or `_verify_key` written where `backend_jwt_verify
+    /// on` was forgotten would leave the location open while it looks protected. (A server or http
+    /// level may hold such settings for the locations below it.)
+    func checkVerifySettingsUsed(_ facts: LevelFacts) throws(BackendJWTError) {
+        guard !facts.location.isEmpty, verify.value != true,
+            let directive = Directive.allCases.first(where: { $0.isVerifySetting && own[$0] != nil })
+        else { return }
+        throw BackendJWTError(
+            .config,
+            "\"\(directive.rawValue)\" has no effect: \"backend_jwt_verify\" is off in location \"\(facts.location)\" "
+                + "(turn it on there or above, or remove the directive)\(at(own[directive]))")
+    }
+
     /// Claims copied from the caller's token need one: where a level mints, copies without
     /// verification could never copy anything, and a copy may not collide with a declared claim.
     func checkCopies() throws(BackendJWTError) {

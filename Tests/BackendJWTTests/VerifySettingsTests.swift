@@ -170,6 +170,31 @@ struct VerifySettingsTests {
         #expect(collision.contains("email") && collision.hasSuffix(" in \(clashing)"), "\(collision)")
     }
 
+    @Test("a location that sets a verify directive but does not verify fails at the directive; a server may hold them for its locations")
+    func verifySettingsWhereVerificationIsOff() throws {
+        var levels = Levels()
+        let server = LevelSettings(), open = LevelSettings(), off = LevelSettings(), inherits = LevelSettings()
+        let protected = LevelSettings()
+        try levels.apply(server, "backend_jwt_verify_key \(rsaPublic)")
+        try levels.apply(server, "backend_jwt_verify_require $is_admin")
+        try levels.merge(levels.http, server)
+        let require = try levels.apply(open, "backend_jwt_verify_require $is_admin")
+        let message = failure { () throws(BackendJWTError) in try levels.merge(server, open, LevelFacts(location: "/admin/")) }
+        #expect(message == "\"backend_jwt_verify_require\" has no effect: \"backend_jwt_verify\" is off in location "
+            + "\"/admin/\" (turn it on there or above, or remove the directive) in \(require)")
+
+        try levels.apply(off, "backend_jwt_verify off")
+        let issuer = try levels.apply(off, "backend_jwt_verify_issuer https://idp.example.com")
+        let offMessage = failure { () throws(BackendJWTError) in try levels.merge(server, off, LevelFacts(location: "/public/")) }
+        #expect(offMessage.hasPrefix("\"backend_jwt_verify_issuer\" has no effect") && offMessage.hasSuffix(" in \(issuer)"))
+
+        try levels.merge(server, inherits, LevelFacts(location: "/public/"))  // settings inherited, not set here
+        try levels.apply(protected, "backend_jwt_verify on")
+        try levels.apply(protected, "backend_jwt_verify_require $is_admin")
+        try levels.merge(server, protected, LevelFacts(location: "/admin/"))
+        #expect(protected.verifier != nil)
+    }
+
     @Test("copies and the cap decide the signer: a level that changes them gets its own")
     func copiesMakeSigners() throws {
         var levels = Levels()

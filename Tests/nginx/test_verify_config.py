@@ -97,6 +97,31 @@ def test_verify_on_at_server_level_without_a_key_reported_at_its_line(nginx_t):
                  '"backend_jwt_verify on" needs a key: add backend_jwt_verify_key or backend_jwt_verify_jwks')
 
 
+@pytest.mark.parametrize("name, setting", [
+    ("backend_jwt_verify_require", "backend_jwt_verify_require $arg_admin;"),
+    ("backend_jwt_verify_key", "backend_jwt_verify_key JWKS;"),
+    ("backend_jwt_verify_issuer", "backend_jwt_verify_issuer https://idp.example.com;"),
+    ("backend_jwt_verify_jwks", "backend_jwt_verify_jwks /_jwks;"),
+    ("backend_jwt_verify_audience", "backend_jwt_verify off; backend_jwt_verify_audience orders-api;"),
+], ids=["require", "key", "issuer", "jwks", "explicitly-off"])
+def test_verify_setting_where_verification_is_off(nginx_t, idp, name, setting):
+    """A location that sets a verification directive but never verifies (`backend_jwt_verify on`
+    forgotten) would look protected and be open: nginx -t fails at that directive."""
+    result = nginx_t(loc(setting.replace("JWKS", idp.jwks) + " #HERE"))
+    assert_emerg(result, f'"{name}" has no effect: "backend_jwt_verify" is off in location "/" (turn it on '
+                         "there or above, or remove the directive)")
+
+
+def test_server_settings_for_locations_that_verify(nginx_t, idp):
+    """The server holds the keys and a require for the locations that verify; one that does not
+    verify is fine, and gets through unchecked, as configured."""
+    code, out, _, _ = nginx_t(f"""backend_jwt_verify_key {idp.jwks};
+        backend_jwt_verify_require $arg_admin;
+        location /admin/ {{ backend_jwt_verify on; proxy_pass BACKEND; }}""" + loc(""))
+    assert code == 0, out
+    assert "[emerg]" not in out and "[warn]" not in out, out
+
+
 def test_missing_key_file(nginx_t):
     result = nginx_t(loc(f"""backend_jwt_verify on;
             backend_jwt_verify_key {MISSING_FILE}; #HERE"""))
