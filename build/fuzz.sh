@@ -34,7 +34,9 @@ printf 'int bjwt_fuzz_driver;\n' >"$out/driver.c"
 
 status=0
 for target in FuzzConfig FuzzClaims FuzzVerify; do
-    # libFuzzer's main drives the target's LLVMFuzzerTestOneInput.
+    # libFuzzer's main drives the target's LLVMFuzzerTestOneInput; a failed link leaves no
+    # binary (an earlier run's is removed first), so it fails below rather than fuzzing old code.
+    rm -f "$out/$target"
     "$clang" -fsanitize=fuzzer,address "$out/driver.c" -L"$lib" -l"$target" \
         -Wl,-rpath,"$lib" -Wl,-rpath,"$swiftlib" -o "$out/$target" 2>&1 | grep -v "Cannot export local symbol" || true
     corpus=$(mktemp -d)

@@ -89,7 +89,6 @@ typedef struct {
     ngx_str_t                  refusal;       /* logged unless a refetch helps */
 
     /* of the fetch subrequest itself: its body, counted */
-    unsigned                   jwks_body:1;
     unsigned                   too_big:1;
     off_t                      received;
 } ngx_http_backend_jwt_ctx_t;
@@ -120,6 +119,7 @@ ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
     ngx_uint_t refetch);
 ngx_int_t ngx_http_backend_jwt_keys_init(ngx_conf_t *cf);
+ngx_uint_t ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

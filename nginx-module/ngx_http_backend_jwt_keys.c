@@ -20,6 +20,9 @@ static ngx_str_t  ngx_http_backend_jwt_cache_control =
 
 static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
 
+static ngx_int_t ngx_http_backend_jwt_fetched(ngx_http_request_t *sr,
+    void *data, ngx_int_t rc);
+
 
 /* The fetching request went away before its subrequest finished: no
  * verdict on the identity provider, so no backoff for the others. */
@@ -49,6 +52,16 @@ ngx_http_backend_jwt_jwks_limit(ngx_http_request_t *sr)
 }
 
 
+/* Whether r is the module's own JWK Set fetch: known by its post-subrequest
+ * handler, which survives internal redirects (nginx clears module ctx). */
+ngx_uint_t
+ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r)
+{
+    return r->post_subrequest != NULL
+           && r->post_subrequest->handler == ngx_http_backend_jwt_fetched;
+}
+
+
 /*
  * The body of a fetch subrequest: what would not fit its in-memory buffer
  * goes no further (nginx would end the client's request for it), and the
@@ -62,10 +75,13 @@ ngx_http_backend_jwt_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     ngx_chain_t                 *cl, *out;
     ngx_http_backend_jwt_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
-
-    if (ctx == NULL || !ctx->jwks_body) {
+    if (!ngx_http_backend_jwt_is_fetch(r)) {
         return ngx_http_next_body_filter(r, in);
+    }
+
+    ctx = ngx_http_backend_jwt_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
     }
 
     limit = ngx_http_backend_jwt_jwks_limit(r);
@@ -226,13 +242,11 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
 {
     ngx_http_request_t          *sr;
     ngx_pool_cleanup_t          *cln;
-    ngx_http_backend_jwt_ctx_t  *body;
     ngx_http_post_subrequest_t  *ps;
 
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
-    body = ngx_pcalloc(r->pool, sizeof(ngx_http_backend_jwt_ctx_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ps == NULL || body == NULL || cln == NULL) {
+    if (ps == NULL || cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -261,10 +275,6 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
-
-    /* the subrequest's own ctx marks its body for the filter above */
-    body->jwks_body = 1;
-    ngx_http_set_ctx(sr, body, ngx_http_backend_jwt_module);
 
     cln->handler = ngx_http_backend_jwt_fetch_cleanup;
     cln->data = ctx;

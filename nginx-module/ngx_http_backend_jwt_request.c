@@ -383,14 +383,13 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     ngx_http_backend_jwt_ctx_t       *ctx;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
 
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
-
-    if (ctx != NULL && ctx->jwks_body) {
+    if (ngx_http_backend_jwt_is_fetch(r)) {
         /* the module's own JWKS fetch, in a location that inherited
          * backend_jwt on: the identity provider gets no token */
         return NGX_DECLINED;
     }
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
 
     if (!jlcf->enable) {
         /* a token minted for the location this request was redirected
@@ -427,7 +426,8 @@ ngx_http_backend_jwt_variable(ngx_http_request_t *r,
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
 
-    if (!jlcf->enable) {
+    if (!jlcf->enable || ngx_http_backend_jwt_is_fetch(r)) {
+        /* no token for the identity provider in the module's JWKS fetch */
         v->not_found = 1;
         return NGX_OK;
     }
