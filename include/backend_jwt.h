@@ -28,7 +28,7 @@ extern "C" {
 
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
-#define BJWT_ABI_VERSION  4
+#define BJWT_ABI_VERSION  5
 
 int bjwt_abi_version(void);
 
@@ -62,6 +62,10 @@ typedef struct bjwt_verifier bjwt_verifier;
 /* A caller's token that verified: its claims, for variables and minting. */
 typedef struct bjwt_verified bjwt_verified;
 
+/* What a verified caller must meet in one location (backend_jwt_verify_require
+ * and backend_jwt_verify_require_claim). */
+typedef struct bjwt_rules bjwt_rules;
+
 
 /* --- configuration (called by the master while reading nginx.conf) --- */
 
@@ -73,13 +77,16 @@ bjwt_level *bjwt_level_create(void);
 void bjwt_level_free(bjwt_level *level);
 
 /* What the location already has as its content handler. */
-enum { BJWT_HANDLER_NONE = 0, BJWT_HANDLER_JWKS = 1, BJWT_HANDLER_OTHER = 2 };
+enum { BJWT_HANDLER_NONE = 0, BJWT_HANDLER_JWKS = 1, BJWT_HANDLER_OTHER = 2,
+       BJWT_HANDLER_ANSWER = 3 };
 
 /*
  * Applies one backend_jwt_* directive: its name, its arguments after the
  * name, the file and line it stands at. The message of an error is complete
- * (nginx adds " in file:line"). *serves_jwks is set to 1 when the location
- * is to serve the JWK Set (the module makes that its content handler). The
+ * (nginx adds " in file:line"). *content is set to BJWT_HANDLER_JWKS when the
+ * location is to serve the JWK Set, BJWT_HANDLER_ANSWER when it is to answer
+ * 204 once the caller's token verified (the module makes that its content
+ * handler), else BJWT_HANDLER_NONE. The
  * values it adds are templates (text with $variables) for the module to
  * compile: bjwt_config_templates tells how many there are now.
  */
@@ -87,7 +94,7 @@ int bjwt_directive(bjwt_config *config, bjwt_level *level,
                    const char *name, size_t name_len,
                    const char *const *args, const size_t *arg_lens,
                    size_t nargs, const char *file, size_t file_len,
-                   size_t line, int handler, int *serves_jwks,
+                   size_t line, int handler, int *content,
                    char *err, size_t err_cap);
 
 size_t bjwt_config_templates(const bjwt_config *config);
@@ -137,12 +144,22 @@ typedef struct {
     size_t              token;        /* template of token=, or BJWT_NO_VALUE:
                                          "Authorization: Bearer ..." */
     int                 forward;      /* backend_jwt_verify_forward */
-    const size_t       *require;      /* backend_jwt_verify_require templates */
-    const int          *require_status;  /* each one's status: 401 or 403 */
-    size_t              nrequire;
+    bjwt_rules         *rules;        /* NULL: none */
+    const size_t       *rule_values;  /* the templates bjwt_rules_check reads */
+    size_t              nrule_values;
     const char         *jwks_uri;     /* backend_jwt_verify_jwks; len 0: none */
     size_t              jwks_uri_len;
+    const char         *jwks_place;   /* where it is set: "file:line" */
+    size_t              jwks_place_len;
+
+    /* WWW-Authenticate of a refusal (RFC 6750, with backend_jwt_verify_realm):
+     * no token, an invalid one, one that lacks what a rule requires (403) */
+    const char         *challenge[3];
+    size_t              challenge_len[3];
 } bjwt_location;
+
+enum { BJWT_CHALLENGE_MISSING = 0, BJWT_CHALLENGE_INVALID = 1,
+       BJWT_CHALLENGE_SCOPE = 2 };
 
 int bjwt_level_location(const bjwt_level *level, bjwt_location *out);
 
@@ -167,12 +184,45 @@ int bjwt_verify(bjwt_verifier *verifier, int64_t now,
 
 void bjwt_verified_free(bjwt_verified *verified);
 
-/* A top-level claim as text: a string unescaped, any other JSON value as
- * compact JSON; NULL when the token has no such claim, or when the string
- * holds a control character other than tab (no header line may carry it). */
-const unsigned char *bjwt_verified_claim(bjwt_verified *verified,
-                                         const char *name, size_t len,
-                                         size_t *out_len);
+/* What a claim variable finds: */
+enum {
+    BJWT_CLAIM_FOUND = 0,
+    BJWT_CLAIM_ABSENT = 1,
+    BJWT_CLAIM_AMBIGUOUS = 2,   /* two members match the name in any case */
+    BJWT_CLAIM_UNPRINTABLE = 3  /* a string with a control character other
+                                   than tab: no header line may carry it */
+};
+
+/* A top-level claim by the name of $backend_jwt_in_claim_NAME (nginx has
+ * lowercased it: members match in any letter case, and only one may), as
+ * text: a string unescaped, any other JSON value as compact JSON. */
+int bjwt_verified_claim(bjwt_verified *verified, const char *name, size_t len,
+                        const unsigned char **out, size_t *out_len);
+
+/* The same of a JOSE header member ($backend_jwt_in_header_NAME). */
+int bjwt_verified_header(bjwt_verified *verified, const char *name,
+                         size_t len, const unsigned char **out,
+                         size_t *out_len);
+
+/* The claim of backend_jwt_verify_claim_set number `index`, by its path
+ * (exact names). */
+int bjwt_verified_claim_set(bjwt_verified *verified,
+                            const bjwt_config *config, size_t index,
+                            const unsigned char **out, size_t *out_len);
+
+/* The variables of backend_jwt_verify_claim_set: how many, and the name
+ * (without $) of one. */
+size_t bjwt_config_claim_sets(const bjwt_config *config);
+const char *bjwt_config_claim_set(const bjwt_config *config, size_t index,
+                                  size_t *len);
+
+/* Whether the verified caller meets a location's rules, `values` holding the
+ * texts of its rule_values templates in order: BJWT_OK, or BJWT_ERR_TOKEN
+ * with *status 401 or 403 and `err` saying which rule is not met. */
+int bjwt_rules_check(const bjwt_rules *rules, bjwt_verified *verified,
+                     const unsigned char *const *values,
+                     const size_t *value_lens, size_t nvalues, int *status,
+                     char *err, size_t err_cap);
 
 /* The claims as compact JSON. */
 const unsigned char *bjwt_verified_payload(bjwt_verified *verified,

@@ -27,7 +27,17 @@ typedef struct {
     ngx_array_t                values;        /* ngx_http_complex_value_t * */
     ngx_str_t                  json;
     ngx_str_t                  etag;
+    ngx_array_t                jwks_uris;     /* ngx_http_backend_jwt_jwks_uri_t,
+                                                 checked once all is merged */
 } ngx_http_backend_jwt_main_conf_t;
+
+
+/* A backend_jwt_verify_jwks URI and the server whose location serves it. */
+typedef struct {
+    ngx_str_t                  uri;
+    ngx_str_t                  place;         /* of the directive: file:line */
+    ngx_http_core_srv_conf_t  *server;
+} ngx_http_backend_jwt_jwks_uri_t;
 
 
 /* A level: its settings in the core and, once merged, what a request gets. */
@@ -50,10 +60,12 @@ typedef struct {
     ngx_str_t                  jwks_uri;      /* len 0: key files only */
     ngx_str_t                  jwks_args;     /* its query string */
     ngx_http_complex_value_t  *source;        /* token=; NULL: Authorization */
+    ngx_str_t                  jwks_place;    /* where it is set */
     ngx_flag_t                 drop_authorization;
-    ngx_http_complex_value_t **require;
-    const int                 *require_status;
-    ngx_uint_t                 nrequire;
+    bjwt_rules                *rules;         /* NULL: none */
+    ngx_http_complex_value_t **rule_values;   /* what bjwt_rules_check reads */
+    ngx_uint_t                 nrule_values;
+    ngx_str_t                  challenge[3];  /* by BJWT_CHALLENGE_* */
 } ngx_http_backend_jwt_loc_conf_t;
 
 
@@ -71,13 +83,18 @@ typedef struct {
     const void                *stripped;      /* the origin client copies are
                                                  gone for (rewrite phase) */
     ngx_str_t                  token;
-    ngx_uint_t                 failed;        /* do not retry and log twice */
+    ngx_int_t                  failed;        /* the mint's status: do not retry
+                                                 and log twice */
 
     const void                *checked;       /* the origin the caller's token
                                                  was verified for */
     ngx_int_t                  verdict;       /* NGX_OK, or the status */
-    ngx_str_t                 *challenge;     /* its WWW-Authenticate */
+    ngx_int_t                  challenge;     /* BJWT_CHALLENGE_*, or -1 */
     bjwt_verified             *caller;        /* when NGX_OK */
+    const void                *passed;        /* the level whose rules the
+                                                 caller met: the gate is open */
+    ngx_str_t                  lost;          /* a claim a variable could not
+                                                 carry (ambiguous, unprintable) */
     unsigned                   unknown_key:1; /* refused: no key has its kid */
     unsigned                   refetched:1;   /* which had its one refetch */
 
@@ -111,8 +128,19 @@ ngx_int_t ngx_http_backend_jwt_add_variables(ngx_conf_t *cf);
 /* ngx_http_backend_jwt_verify.c: the caller's token */
 bjwt_verified *ngx_http_backend_jwt_caller(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf);
+ngx_int_t ngx_http_backend_jwt_gate(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf);
+ngx_int_t ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_int_t status,
+    ngx_int_t challenge);
 ngx_int_t ngx_http_backend_jwt_access_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_backend_jwt_preaccess_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r);
+char *ngx_http_backend_jwt_check_jwks_uris(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf);
 ngx_int_t ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_backend_jwt_add_claim_sets(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf, size_t first);
 
 /* ngx_http_backend_jwt_keys.c: the JWK Set of backend_jwt_verify_jwks */
 ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,

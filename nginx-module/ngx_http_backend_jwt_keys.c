@@ -404,3 +404,141 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
         return NGX_OK;
     }
 }
+
+
+/* The location nginx picks for `uri` below `pclcf`, as ngx_http_core_find_
+ * location does for a request; *final: an exact or a regex match (no regex
+ * is tried after it). */
+static ngx_http_core_loc_conf_t *
+ngx_http_backend_jwt_find_location(ngx_http_core_loc_conf_t *pclcf,
+    ngx_str_t *uri, ngx_uint_t *final)
+{
+    u_char                         *p;
+    size_t                          len, n;
+    ngx_int_t                       rc;
+    ngx_uint_t                      inner_final;
+    ngx_http_core_loc_conf_t       *found, *inner;
+    ngx_http_location_tree_node_t  *node;
+#if (NGX_PCRE)
+    ngx_http_core_loc_conf_t      **clcfp;
+#endif
+
+    p = uri->data;
+    len = uri->len;
+    found = NULL;
+    node = pclcf->static_locations;
+    *final = 0;
+
+    while (node != NULL) {
+        n = ngx_min(len, (size_t) node->len);
+        rc = ngx_filename_cmp(p, node->name, n);
+
+        if (rc != 0) {
+            node = (rc < 0) ? node->left : node->right;
+            continue;
+        }
+
+        if (len > (size_t) node->len) {
+            if (node->inclusive) {
+                found = node->inclusive;
+                node = node->tree;
+                p += n;
+                len -= n;
+                continue;
+            }
+
+            node = node->right;
+            continue;
+        }
+
+        if (len == (size_t) node->len) {
+            if (node->exact) {
+                *final = 1;
+                return node->exact;
+            }
+
+            found = node->inclusive;
+            break;
+        }
+
+        node = node->left;
+    }
+
+    if (found != NULL) {
+        inner = ngx_http_backend_jwt_find_location(found, uri, &inner_final);
+
+        if (inner != NULL && inner_final) {
+            *final = 1;
+            return inner;
+        }
+
+        if (found->noregex) {
+            return (inner != NULL) ? inner : found;
+        }
+
+        if (inner != NULL) {
+            found = inner;
+        }
+    }
+
+#if (NGX_PCRE)
+    for (clcfp = pclcf->regex_locations; clcfp && *clcfp; clcfp++) {
+        if (ngx_regex_exec((*clcfp)->regex->regex, uri, NULL, 0) >= 0) {
+            *final = 1;
+            inner = ngx_http_backend_jwt_find_location(*clcfp, uri,
+                                                       &inner_final);
+            return (inner != NULL) ? inner : *clcfp;
+        }
+    }
+#endif
+
+    return found;
+}
+
+
+/*
+ * Every backend_jwt_verify_jwks URI must name an internal location of its
+ * server: a typo would send the fetch to whatever location matches (the
+ * application behind "location /"), and a public one would let clients see
+ * and time the fetch.
+ */
+char *
+ngx_http_backend_jwt_check_jwks_uris(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf)
+{
+    ngx_uint_t                        i, final;
+    ngx_http_core_loc_conf_t         *root, *clcf;
+    ngx_http_backend_jwt_jwks_uri_t  *uris;
+
+    uris = jmcf->jwks_uris.elts;
+
+    for (i = 0; i < jmcf->jwks_uris.nelts; i++) {
+        root = uris[i].server->ctx->loc_conf[ngx_http_core_module.ctx_index];
+        clcf = ngx_http_backend_jwt_find_location(root, &uris[i].uri, &final);
+
+        if (clcf != NULL && clcf->internal) {
+            continue;
+        }
+
+        if (clcf == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "backend_jwt_verify_jwks \"%V\" matches no location "
+                          "of server \"%V\": add an internal location that "
+                          "proxies to the identity provider's JWK Set in %V",
+                          &uris[i].uri, &uris[i].server->server_name,
+                          &uris[i].place);
+        } else {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "backend_jwt_verify_jwks \"%V\" matches location "
+                          "\"%V\" of server \"%V\", which is not internal: "
+                          "the fetch would go where clients go (add "
+                          "\"internal;\" to the JWK Set's location, or fix "
+                          "the URI) in %V", &uris[i].uri, &clcf->name,
+                          &uris[i].server->server_name, &uris[i].place);
+        }
+
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}

@@ -21,6 +21,9 @@ static char *ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_backend_jwt_preconfiguration(ngx_conf_t *cf);
 static ngx_int_t ngx_http_backend_jwt_init(ngx_conf_t *cf);
+static char *ngx_http_backend_jwt_note_jwks_uri(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf,
+    ngx_http_backend_jwt_loc_conf_t *conf);
 
 
 /* Contexts and argument counts are nginx's to check; the rest is the core's. */
@@ -102,6 +105,14 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_cache",
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_require_claim",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_2MORE),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_claim_set",
+        NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE2),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_realm",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_answer",
+        NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS),
 
       ngx_null_command
 };
@@ -186,7 +197,9 @@ ngx_http_backend_jwt_handler_kind(ngx_conf_t *cf)
 
     return (clcf->handler == NULL) ? BJWT_HANDLER_NONE
            : (clcf->handler == ngx_http_backend_jwt_jwks_handler)
-             ? BJWT_HANDLER_JWKS : BJWT_HANDLER_OTHER;
+             ? BJWT_HANDLER_JWKS
+           : (clcf->handler == ngx_http_backend_jwt_answer_handler)
+             ? BJWT_HANDLER_ANSWER : BJWT_HANDLER_OTHER;
 }
 
 
@@ -240,8 +253,8 @@ ngx_http_backend_jwt_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_backend_jwt_loc_conf_t *jlcf = conf;
 
-    int                                serves_jwks;
-    size_t                             i, n, first, *lens;
+    int                                content;
+    size_t                             i, n, first, sets, *lens;
     ngx_str_t                         *value;
     const char                       **args;
     ngx_http_core_loc_conf_t          *clcf;
@@ -264,12 +277,13 @@ ngx_http_backend_jwt_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     first = bjwt_config_templates(jmcf->config);
+    sets = bjwt_config_claim_sets(jmcf->config);
 
     if (bjwt_directive(jmcf->config, jlcf->level, (char *) cmd->name.data,
                        cmd->name.len, args, lens, n,
                        (char *) cf->conf_file->file.name.data,
                        cf->conf_file->file.name.len, cf->conf_file->line,
-                       ngx_http_backend_jwt_handler_kind(cf), &serves_jwks,
+                       ngx_http_backend_jwt_handler_kind(cf), &content,
                        err, sizeof(err))
         != BJWT_OK)
     {
@@ -277,9 +291,15 @@ ngx_http_backend_jwt_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (serves_jwks) {
+    if (content != BJWT_HANDLER_NONE) {
         clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-        clcf->handler = ngx_http_backend_jwt_jwks_handler;
+        clcf->handler = (content == BJWT_HANDLER_JWKS)
+                        ? ngx_http_backend_jwt_jwks_handler
+                        : ngx_http_backend_jwt_answer_handler;
+    }
+
+    if (ngx_http_backend_jwt_add_claim_sets(cf, jmcf, sets) != NGX_OK) {
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_backend_jwt_compile(cf, jmcf, first);
@@ -306,6 +326,9 @@ ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf)
     if (jmcf == NULL
         || ngx_array_init(&jmcf->values, cf->pool, 16,
                           sizeof(ngx_http_complex_value_t *))
+           != NGX_OK
+        || ngx_array_init(&jmcf->jwks_uris, cf->pool, 4,
+                          sizeof(ngx_http_backend_jwt_jwks_uri_t))
            != NGX_OK)
     {
         return NULL;
@@ -419,13 +442,13 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
                                (loc.nvalues + 1) * sizeof(void *));
     conf->prefix = loc.scheme_len ? loc.scheme_len + 1 : 0;
     conf->scheme = ngx_pnalloc(cf->pool, conf->prefix + 1);
-    conf->require = ngx_pcalloc(cf->pool,
-                                (loc.nrequire + 1) * sizeof(void *));
+    conf->rule_values = ngx_pcalloc(cf->pool,
+                                    (loc.nrule_values + 1) * sizeof(void *));
     conf->jwks_uri.len = loc.jwks_uri_len;
     conf->jwks_uri.data = ngx_pnalloc(cf->pool, loc.jwks_uri_len + 1);
     if (conf->header.data == NULL || conf->header_lc == NULL
         || conf->values == NULL || conf->scheme == NULL
-        || conf->require == NULL || conf->jwks_uri.data == NULL)
+        || conf->rule_values == NULL || conf->jwks_uri.data == NULL)
     {
         return NGX_CONF_ERROR;
     }
@@ -462,12 +485,62 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     conf->source = (loc.token == BJWT_NO_VALUE) ? NULL : compiled[loc.token];
     conf->drop_authorization = (loc.verifier != NULL && conf->source == NULL
                                 && !loc.forward);
-    conf->require_status = loc.require_status;
-    conf->nrequire = loc.nrequire;
+    conf->rules = loc.rules;
+    conf->nrule_values = loc.nrule_values;
 
-    for (i = 0; i < loc.nrequire; i++) {
-        conf->require[i] = compiled[loc.require[i]];
+    for (i = 0; i < loc.nrule_values; i++) {
+        conf->rule_values[i] = compiled[loc.rule_values[i]];
     }
+
+    /* the core's texts live as long as the level */
+    for (i = 0; i < 3; i++) {
+        conf->challenge[i].data = (u_char *) loc.challenge[i];
+        conf->challenge[i].len = loc.challenge_len[i];
+    }
+
+    conf->jwks_place.data = (u_char *) loc.jwks_place;
+    conf->jwks_place.len = loc.jwks_place_len;
+
+    return NGX_CONF_OK;
+}
+
+
+/* Notes the server a JWK Set URI is fetched from, for the check once every
+ * location is known (ngx_http_backend_jwt_check_jwks_uris). */
+static char *
+ngx_http_backend_jwt_note_jwks_uri(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf,
+    ngx_http_backend_jwt_loc_conf_t *conf)
+{
+    ngx_uint_t                        i;
+    ngx_http_core_srv_conf_t         *cscf;
+    ngx_http_backend_jwt_jwks_uri_t  *known;
+
+    if (conf->verifier == NULL || conf->jwks_uri.len == 0) {
+        return NGX_CONF_OK;
+    }
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    known = jmcf->jwks_uris.elts;
+
+    for (i = 0; i < jmcf->jwks_uris.nelts; i++) {
+        if (known[i].server == cscf
+            && known[i].uri.len == conf->jwks_uri.len
+            && ngx_strncmp(known[i].uri.data, conf->jwks_uri.data,
+                           conf->jwks_uri.len) == 0)
+        {
+            return NGX_CONF_OK;
+        }
+    }
+
+    known = ngx_array_push(&jmcf->jwks_uris);
+    if (known == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    known->uri = conf->jwks_uri;
+    known->place = conf->jwks_place;
+    known->server = cscf;
 
     return NGX_CONF_OK;
 }
@@ -501,7 +574,11 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_backend_jwt_adopt(cf, jmcf, conf);
+    if (ngx_http_backend_jwt_adopt(cf, jmcf, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_backend_jwt_note_jwks_uri(cf, jmcf, conf);
 }
 
 
@@ -530,6 +607,13 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
 
     *h = ngx_http_backend_jwt_strip_handler;
 
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_PREACCESS_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_backend_jwt_preaccess_handler;
+
     h = ngx_array_push(&cmcf->phases[NGX_HTTP_ACCESS_PHASE].handlers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -550,6 +634,10 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
 
     /* every signer exists now (locations are merged before this runs) */
     jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+
+    if (ngx_http_backend_jwt_check_jwks_uris(cf, jmcf) != NGX_CONF_OK) {
+        return NGX_ERROR;
+    }
 
     jmcf->json.len = bjwt_config_jwks_json(jmcf->config, NULL, 0);
     jmcf->etag.len = bjwt_config_jwks_etag(jmcf->config, NULL, 0);

@@ -30,15 +30,17 @@ ngx_http_backend_jwt_ctx(ngx_http_request_t *r)
 }
 
 
+/* Mints the token of this location: NGX_OK, NGX_ERROR, or 401 when a claim
+ * of the caller's token that the token maps cannot be carried. */
 static ngx_int_t
 ngx_http_backend_jwt_mint(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_str_t *token)
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
+    bjwt_verified *caller, ngx_str_t *token)
 {
     int                    rc;
     size_t                 i, n, total, bound, len, *lens;
     u_char                *buffer;
     ngx_str_t              value;
-    bjwt_verified         *caller;
     const u_char         **values;
     char                   err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
@@ -51,6 +53,7 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     }
 
     total = 0;
+    ngx_str_null(&ctx->lost);
 
     for (i = 0; i < n; i++) {
         if (jlcf->values[i] == NULL) {
@@ -66,8 +69,16 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
         total += value.len;
     }
 
-    /* the caller's verified token, if any: its claims may be copied */
-    caller = ngx_http_backend_jwt_caller(r, jlcf);
+    /* a claim of the caller's the token maps, and not carried: no token
+     * without it (the variable said why) */
+    if (ctx->lost.len) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "backend_jwt: token refused: $%V cannot be carried "
+                      "into the token minted for the backend", &ctx->lost);
+        return NGX_HTTP_UNAUTHORIZED;
+    }
+
+    /* the caller's claims may be copied */
     bound = bjwt_signer_token_bound(jlcf->signer, total, caller);
 
     /* the header's scheme goes before the token, in the same buffer */
@@ -121,9 +132,15 @@ ngx_http_backend_jwt_token(ngx_http_request_t *r,
     }
 
     if (ctx->conf != jlcf->origin) {
+        /* where the caller's token is verified, nothing is minted unless it
+         * passed (and nothing is kept: the keys may come later) */
+        if (jlcf->verifier != NULL && ctx->passed != jlcf) {
+            return NULL;
+        }
+
         ctx->conf = jlcf->origin;
-        ctx->failed = (ngx_http_backend_jwt_mint(r, jlcf, &ctx->token)
-                       != NGX_OK);
+        ctx->failed = ngx_http_backend_jwt_mint(r, jlcf, ctx,
+                                                ctx->caller, &ctx->token);
     }
 
     return ctx->failed ? NULL : &ctx->token;
@@ -379,6 +396,7 @@ ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r)
 ngx_int_t
 ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 {
+    ngx_int_t                         rc;
     ngx_str_t                        *token;
     ngx_http_backend_jwt_ctx_t       *ctx;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
@@ -392,6 +410,16 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
 
     if (!jlcf->enable) {
+        if (jlcf->verifier != NULL
+            && r->content_handler == ngx_http_backend_jwt_answer_handler)
+        {
+            /* backend_jwt_verify_answer answers for a caller that passed */
+            rc = ngx_http_backend_jwt_gate(r, jlcf);
+            if (rc != NGX_OK) {
+                return rc;
+            }
+        }
+
         /* a token minted for the location this request was redirected
          * from (error_page, try_files), or for its parent (mirror), must
          * not reach this upstream */
@@ -400,8 +428,24 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
                ? NGX_DECLINED : NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* a location that verifies mints for a caller that passed, whatever the
+     * access phase decided ("satisfy any") or skipped (a subrequest) */
+    if (jlcf->verifier != NULL) {
+        rc = ngx_http_backend_jwt_gate(r, jlcf);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
     token = ngx_http_backend_jwt_token(r, jlcf);
     ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (token == NULL && ctx != NULL
+        && ctx->failed == NGX_HTTP_UNAUTHORIZED)
+    {
+        return ngx_http_backend_jwt_refuse(r, jlcf, NGX_HTTP_UNAUTHORIZED,
+                                           BJWT_CHALLENGE_INVALID);
+    }
 
     /* the rewrite phase removed the client's copies and made the header
      * list this request's own; were it skipped, that happens here */
@@ -434,6 +478,16 @@ ngx_http_backend_jwt_variable(ngx_http_request_t *r,
 
     token = ngx_http_backend_jwt_token(r, jlcf);
     if (token == NULL) {
+        ngx_http_backend_jwt_ctx_t  *ctx;
+
+        ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+        if (ctx == NULL || ctx->conf != jlcf->origin) {
+            /* no caller verified here (yet): no token */
+            v->not_found = 1;
+            return NGX_OK;
+        }
+
         return NGX_ERROR;
     }
 

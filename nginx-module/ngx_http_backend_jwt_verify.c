@@ -1,22 +1,21 @@
 /*
  * ngx_http_backend_jwt_verify.c: the caller's token (backend_jwt_verify).
  * The core verifies it; here it is found in the request, verified once per
- * request and location (in the access phase, or earlier when a variable
- * asks for a claim), and a refusal becomes 401 or 403 with RFC 6750's
- * WWW-Authenticate.
+ * request and location (in the access phase, in the preaccess phase for
+ * subrequests, which skip the access phase, before any token is minted, or
+ * earlier when a variable asks for a claim), and a refusal becomes 401, 403
+ * or 503 with the WWW-Authenticate the core wrote.
  */
 
 #include "ngx_http_backend_jwt.h"
 
 
-#define NGX_HTTP_BACKEND_JWT_CLAIM  "backend_jwt_in_claim_"
+#define NGX_HTTP_BACKEND_JWT_CLAIM   "backend_jwt_in_claim_"
+#define NGX_HTTP_BACKEND_JWT_HEADER  "backend_jwt_in_header_"
 
 
-static ngx_str_t  ngx_http_backend_jwt_missing = ngx_string("Bearer");
-static ngx_str_t  ngx_http_backend_jwt_invalid =
-    ngx_string("Bearer error=\"invalid_token\"");
-static ngx_str_t  ngx_http_backend_jwt_scope =
-    ngx_string("Bearer error=\"insufficient_scope\"");
+static ngx_int_t ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx);
 
 
 static void
@@ -76,7 +75,7 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ctx->checked = jlcf->origin;
     ctx->caller = NULL;
     ctx->verdict = NGX_HTTP_UNAUTHORIZED;
-    ctx->challenge = &ngx_http_backend_jwt_missing;
+    ctx->challenge = BJWT_CHALLENGE_MISSING;
     ctx->unknown_key = 0;
     ngx_str_null(&ctx->refusal);
 
@@ -112,12 +111,12 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
                       "backend_jwt: no verification key: %s; request not "
                       "forwarded", err);
         ctx->verdict = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->challenge = NULL;
+        ctx->challenge = -1;
         return ctx;
     }
 
     if (rc != BJWT_OK) {
-        ctx->challenge = &ngx_http_backend_jwt_invalid;
+        ctx->challenge = BJWT_CHALLENGE_INVALID;
         ctx->unknown_key = (rc == BJWT_ERR_UNKNOWN_KEY);
 
         if (!ctx->unknown_key || jlcf->jwks_uri.len == 0 || ctx->refetched) {
@@ -164,13 +163,14 @@ ngx_http_backend_jwt_caller(ngx_http_request_t *r,
 }
 
 
-static ngx_int_t
-ngx_http_backend_jwt_refuse(ngx_http_request_t *r, ngx_int_t status,
-    ngx_str_t *challenge)
+ngx_int_t
+ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_int_t status,
+    ngx_int_t challenge)
 {
     ngx_table_elt_t  *h;
 
-    if (challenge == NULL) {
+    if (challenge < 0) {
         return status;
     }
 
@@ -181,7 +181,7 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r, ngx_int_t status,
 
     h->hash = 1;
     ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value = *challenge;
+    h->value = jlcf->challenge[challenge];
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
@@ -191,35 +191,95 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r, ngx_int_t status,
 }
 
 
+/* The location's rules (backend_jwt_verify_require*), for a verified caller:
+ * the templates evaluated here, the decision the core's. */
+static ngx_int_t
+ngx_http_backend_jwt_rules(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, bjwt_verified *caller)
+{
+    int              status;
+    size_t          *lens;
+    ngx_str_t        value;
+    ngx_uint_t       i;
+    const u_char   **values;
+    char             err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+
+    values = ngx_palloc(r->pool, (jlcf->nrule_values + 1) * sizeof(u_char *));
+    lens = ngx_palloc(r->pool, (jlcf->nrule_values + 1) * sizeof(size_t));
+    if (values == NULL || lens == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    for (i = 0; i < jlcf->nrule_values; i++) {
+        if (ngx_http_complex_value(r, jlcf->rule_values[i], &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        values[i] = value.data;
+        lens[i] = value.len;
+    }
+
+    if (bjwt_rules_check(jlcf->rules, caller, values, lens, jlcf->nrule_values,
+                         &status, err, sizeof(err))
+        == BJWT_OK)
+    {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "backend_jwt: token refused: %s", err);
+
+    return ngx_http_backend_jwt_refuse(r, jlcf, status,
+                                       status == NGX_HTTP_FORBIDDEN
+                                       ? BJWT_CHALLENGE_SCOPE
+                                       : BJWT_CHALLENGE_INVALID);
+}
+
+
 /*
- * Access phase: no valid token, 401; a backend_jwt_verify_require value
- * empty or "0", 403 (or 401); no key to verify with, 503. NGX_OK lets
- * "satisfy any" grant access; NGX_AGAIN waits for the JWK Set.
+ * Whether the request may go on in this location: NGX_OK when the caller's
+ * token verified and meets every rule; NGX_AGAIN while the JWK Set is
+ * fetched; else the status to refuse with (401, 403, 503). Called from the
+ * access phase (main requests), the preaccess phase (subrequests) and before
+ * a token is minted or the check answered: the verdict is kept in the ctx.
  */
 ngx_int_t
-ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
+ngx_http_backend_jwt_gate(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
-    ngx_int_t                         rc;
-    ngx_uint_t                        i;
-    ngx_str_t                         value;
-    ngx_http_backend_jwt_ctx_t       *ctx;
-    ngx_http_backend_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-
-    if (jlcf->verifier == NULL) {
-        return NGX_DECLINED;
-    }
+    ngx_int_t                    rc;
+    char                        *action;
+    ngx_http_backend_jwt_ctx_t  *ctx;
 
     ctx = ngx_http_backend_jwt_ctx(r);
     if (ctx == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
-    if (rc != NGX_OK) {
-        return rc;
+    if (ctx->passed == jlcf) {
+        return NGX_OK;
     }
+
+    /* what the error log's "while ..." says of this request meanwhile */
+    action = r->connection->log->action;
+    r->connection->log->action = "verifying the caller's token";
+
+    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
+    if (rc == NGX_OK) {
+        rc = ngx_http_backend_jwt_verdict(r, jlcf, ctx);
+    }
+
+    r->connection->log->action = action;
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
+{
+    ngx_int_t  rc;
 
     if (ctx->checked == jlcf->origin
         && ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE)
@@ -247,65 +307,240 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
         if (ctx->refusal.len) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                           "backend_jwt: token refused: %V", &ctx->refusal);
+            ngx_str_null(&ctx->refusal);
         }
 
-        return ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
+        return ngx_http_backend_jwt_refuse(r, jlcf, ctx->verdict,
+                                           ctx->challenge);
     }
 
-    for (i = 0; i < jlcf->nrequire; i++) {
-        if (ngx_http_complex_value(r, jlcf->require[i], &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        if (value.len == 0 || (value.len == 1 && value.data[0] == '0')) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "backend_jwt: token refused: backend_jwt_verify_"
-                          "require \"%V\" is empty or 0",
-                          &jlcf->require[i]->value);
-
-            return ngx_http_backend_jwt_refuse(r, jlcf->require_status[i],
-                                               jlcf->require_status[i] == 403
-                                               ? &ngx_http_backend_jwt_scope
-                                               : &ngx_http_backend_jwt_invalid);
+    if (jlcf->rules != NULL) {
+        rc = ngx_http_backend_jwt_rules(r, jlcf, ctx->caller);
+        if (rc != NGX_OK) {
+            return rc;
         }
     }
+
+    ctx->passed = jlcf;
 
     return NGX_OK;
 }
 
 
-/* $backend_jwt_in_claim_NAME (data: the variable's name) and
- * $backend_jwt_in_payload (data 0). */
+/*
+ * Access phase (main requests): no valid token, 401; a rule not met, 403
+ * (or 401); no key to verify with, 503. NGX_OK lets "satisfy any" grant
+ * access; NGX_AGAIN waits for the JWK Set.
+ */
+ngx_int_t
+ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
+{
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (jlcf->verifier == NULL) {
+        return NGX_DECLINED;
+    }
+
+    return ngx_http_backend_jwt_gate(r, jlcf);
+}
+
+
+/*
+ * Preaccess phase, for subrequests only (auth_request, SSI, mirror, ...):
+ * nginx skips the access phase for them, so the same check runs here.
+ */
+ngx_int_t
+ngx_http_backend_jwt_preaccess_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+
+    if (r == r->main || jlcf->verifier == NULL
+        || ngx_http_backend_jwt_is_fetch(r))
+    {
+        return NGX_DECLINED;
+    }
+
+    rc = ngx_http_backend_jwt_gate(r, jlcf);
+
+    return (rc == NGX_OK) ? NGX_DECLINED : rc;
+}
+
+
+/* backend_jwt_verify_answer: 204 once the caller's token verified (the
+ * precontent handler ran the gate), for auth_request. */
+ngx_int_t
+ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r)
+{
+    ngx_int_t                         rc;
+    ngx_http_backend_jwt_ctx_t       *ctx;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (jlcf->verifier == NULL || ctx == NULL || ctx->passed != jlcf) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;     /* never an open answer */
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    r->headers_out.status = NGX_HTTP_NO_CONTENT;
+    r->headers_out.content_length_n = 0;
+    r->header_only = 1;
+
+    return ngx_http_send_header(r);
+}
+
+
+/* Serves a claim or header member the core found, or says why not: a member
+ * that cannot be carried is "not found", noted in the ctx so that no token is
+ * minted without it, and logged. */
+static ngx_int_t
+ngx_http_backend_jwt_found(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    int rc, const u_char *text, size_t len, ngx_str_t *name)
+{
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    if (rc == BJWT_CLAIM_FOUND) {
+        v->data = (u_char *) text;
+        v->len = len;
+        v->valid = 1;
+        v->no_cacheable = 0;
+        v->not_found = 0;
+        return NGX_OK;
+    }
+
+    v->not_found = 1;
+
+    if (rc == BJWT_CLAIM_ABSENT) {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "backend_jwt: $%V is empty: %s", name,
+                  (rc == BJWT_CLAIM_AMBIGUOUS)
+                  ? "the caller's token has two members of that name in "
+                    "different letter cases (backend_jwt_verify_claim_set "
+                    "names one exactly)"
+                  : "its value holds a control character");
+
+    ctx = ngx_http_backend_jwt_ctx(r);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->lost = *name;
+
+    return NGX_OK;
+}
+
+
+/* $backend_jwt_in_claim_NAME, $backend_jwt_in_header_NAME (data: the
+ * variable's name) and $backend_jwt_in_payload (data 0). */
 static ngx_int_t
 ngx_http_backend_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     ngx_str_t                        *name = (ngx_str_t *) data;
 
+    int                               rc;
     size_t                            len = 0, skip;
     bjwt_verified                    *caller;
-    const unsigned char              *text;
+    const unsigned char              *text = NULL;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
 
     jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
     caller = ngx_http_backend_jwt_caller(r, jlcf);
-    skip = sizeof(NGX_HTTP_BACKEND_JWT_CLAIM) - 1;
 
-    text = (caller == NULL) ? NULL
-           : (name == NULL) ? bjwt_verified_payload(caller, &len)
-           : bjwt_verified_claim(caller, (char *) name->data + skip,
-                                 name->len - skip, &len);
-
-    if (text == NULL) {
+    if (caller == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
 
-    v->data = (u_char *) text;
-    v->len = len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    if (name == NULL) {
+        text = bjwt_verified_payload(caller, &len);
+        rc = BJWT_CLAIM_FOUND;
+
+    } else if (ngx_strncmp(name->data, NGX_HTTP_BACKEND_JWT_HEADER,
+                           sizeof(NGX_HTTP_BACKEND_JWT_HEADER) - 1) == 0)
+    {
+        skip = sizeof(NGX_HTTP_BACKEND_JWT_HEADER) - 1;
+        rc = bjwt_verified_header(caller, (char *) name->data + skip,
+                                  name->len - skip, &text, &len);
+
+    } else {
+        skip = sizeof(NGX_HTTP_BACKEND_JWT_CLAIM) - 1;
+        rc = bjwt_verified_claim(caller, (char *) name->data + skip,
+                                 name->len - skip, &text, &len);
+    }
+
+    return ngx_http_backend_jwt_found(r, v, rc, text, len, name);
+}
+
+
+/* A variable of backend_jwt_verify_claim_set (data: its index). */
+static ngx_int_t
+ngx_http_backend_jwt_claim_set_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    int                                rc;
+    size_t                             len = 0;
+    ngx_str_t                          name;
+    bjwt_verified                     *caller;
+    const unsigned char               *text = NULL;
+    ngx_http_backend_jwt_loc_conf_t   *jlcf;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
+    caller = ngx_http_backend_jwt_caller(r, jlcf);
+
+    if (caller == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    rc = bjwt_verified_claim_set(caller, jmcf->config, data, &text, &len);
+    name.data = (u_char *) bjwt_config_claim_set(jmcf->config, data,
+                                                 &name.len);
+
+    return ngx_http_backend_jwt_found(r, v, rc, text, len, &name);
+}
+
+
+/* Defines the variables of the backend_jwt_verify_claim_set directives from
+ * index `first` on. */
+ngx_int_t
+ngx_http_backend_jwt_add_claim_sets(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf, size_t first)
+{
+    size_t                n, i;
+    ngx_str_t             name;
+    ngx_http_variable_t  *var;
+
+    n = bjwt_config_claim_sets(jmcf->config);
+
+    for (i = first; i < n; i++) {
+        name.data = (u_char *) bjwt_config_claim_set(jmcf->config, i,
+                                                     &name.len);
+
+        /* not cacheable: each location verifies with its own settings */
+        var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = ngx_http_backend_jwt_claim_set_variable;
+        var->data = i;
+    }
 
     return NGX_OK;
 }
@@ -314,26 +549,25 @@ ngx_http_backend_jwt_claim_variable(ngx_http_request_t *r,
 ngx_int_t
 ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf)
 {
+    ngx_uint_t            i;
     ngx_http_variable_t  *var;
 
-    static ngx_str_t  claim = ngx_string(NGX_HTTP_BACKEND_JWT_CLAIM);
-    static ngx_str_t  payload = ngx_string("backend_jwt_in_payload");
+    static ngx_str_t  names[] = {
+        ngx_string(NGX_HTTP_BACKEND_JWT_CLAIM),
+        ngx_string(NGX_HTTP_BACKEND_JWT_HEADER),
+        ngx_string("backend_jwt_in_payload")
+    };
 
     /* not cacheable: each location verifies with its own settings */
-    var = ngx_http_add_variable(cf, &claim,
-                                NGX_HTTP_VAR_PREFIX|NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
+    for (i = 0; i < 3; i++) {
+        var = ngx_http_add_variable(cf, &names[i], NGX_HTTP_VAR_NOCACHEABLE
+                                    | (i < 2 ? NGX_HTTP_VAR_PREFIX : 0));
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = ngx_http_backend_jwt_claim_variable;
     }
-
-    var->get_handler = ngx_http_backend_jwt_claim_variable;
-
-    var = ngx_http_add_variable(cf, &payload, NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_backend_jwt_claim_variable;
 
     return NGX_OK;
 }

@@ -1,12 +1,12 @@
 /// `backend_jwt_copy_claims spec ... | off`: which claims of the caller's verified token go into
-/// the minted one, with their JSON types. A spec is `name`, `path=name` (a dotted path into
-/// objects, found as `VerifiedToken.value(path:)` finds it; the target is one top-level member,
-/// dots and all), or `*` (every other top-level claim) with `except=a,b`.
+/// the minted one, with their JSON types. A spec is `name` (one top-level claim, dots and all),
+/// `path=name` (a `ClaimPath`: dotted segments, quoted ones for names with dots; the target is one
+/// top-level member, dots and all), or `*` (every other top-level claim) with `except=a,b`.
 public struct ClaimCopies: Equatable, Sendable {
     /// One explicit copy.
     public struct Copy: Equatable, Sendable {
         /// Where the value is in the caller's token.
-        public let path: [UInt8]
+        public let path: ClaimPath
         /// The top-level member it becomes.
         public let target: [UInt8]
         /// The spec as written, for messages.
@@ -47,7 +47,17 @@ public struct ClaimCopies: Equatable, Sendable {
                 // `path=name`: split at the last `=`, as a target is a plain name more often
                 // than a source path (which may be a URI with a query).
                 let equals = arg.lastIndex(of: UInt8(ascii: "="))
-                let path = try checked(equals.map { Array(arg[..<$0]) } ?? arg, in: arg)
+                let source = try checked(equals.map { Array(arg[..<$0]) } ?? arg, in: arg)
+                let path: ClaimPath
+                if equals == nil {
+                    path = ClaimPath(segments: [source], text: source)
+                } else {
+                    do {
+                        path = try ClaimPath.parse(source)
+                    } catch {
+                        throw BackendJWTError(.config, "spec \(quoted(arg)): \(error.message)")
+                    }
+                }
                 let target = try checked(equals.map { Array(arg[($0 + 1)...]) } ?? arg, in: arg)
                 if let why = ClaimList.whyReserved(String(decoding: target, as: UTF8.self)) {
                     throw BackendJWTError(
@@ -116,15 +126,20 @@ public struct ClaimCopies: Equatable, Sendable {
     }
 
     /// Appends `,"name":value` for each claim copied from `caller`: explicit copies first, then
-    /// for `*` the caller's other members in its order; `skipped` from `skippedByAll`.
-    func append(from caller: VerifiedToken, skipped: Set<[UInt8]>, to json: inout JSONWriter) {
+    /// for `*` the caller's other members in its order; `skipped` from `skippedByAll`. `*` also
+    /// skips look-alikes of the registered claims (`SUB`, `Exp`: Go's encoding/json matches
+    /// names in any case, last wins) and names with a control character (`sub\u0000`). A number
+    /// beyond a double's range fails, as it does for `type=json`: parsers disagree on it.
+    func append(from caller: VerifiedToken, skipped: Set<[UInt8]>, to json: inout JSONWriter) throws(BackendJWTError) {
         for copy in copies {
-            guard let value = caller.value(path: copy.path) else { continue }
+            guard let value = copy.path.value(in: caller.payload) else { continue }
+            try Self.checkNumbers(value, copy.target)
             json.bytes.append(contentsOf: copy.member)
             value.write(to: &json)
         }
         guard all, case .object(let members) = caller.payload else { return }
-        for member in members where !skipped.contains(member.name) {
+        for member in members where !skipped.contains(member.name) && !Self.isLookAlike(member.name) {
+            try Self.checkNumbers(member.value, member.name)
             json.append(",")
             json.appendString(member.name)
             json.append(":")
@@ -132,11 +147,31 @@ public struct ClaimCopies: Equatable, Sendable {
         }
     }
 
+    /// A registered claim's name in another letter case, or a name with a control character.
+    static func isLookAlike(_ name: [UInt8]) -> Bool {
+        name.contains(where: { $0 < 0x20 || $0 == 0x7F })
+            || ClaimList.reserved.contains { name.equalsIgnoringCase($0.name) }
+    }
+
+    /// Refuses a value holding a number beyond a double's range, anywhere in it.
+    private static func checkNumbers(_ value: JSONValue, _ name: [UInt8]) throws(BackendJWTError) {
+        switch value {
+        case .number(let text):
+            guard text.withUnsafeBufferPointer({ ClaimType.isJSONNumber($0) }) else {
+                throw BackendJWTError(
+                    .value, "the caller's claim \(quoted(name)) holds a number beyond a double's range: not copied")
+            }
+        case .array(let elements): for element in elements { try checkNumbers(element, name) }
+        case .object(let members): for member in members { try checkNumbers(member.value, name) }
+        default: break
+        }
+    }
+
     /// An upper bound of what `append` writes for `caller`.
     func bound(for caller: VerifiedToken) -> Int {
         var total = 0
         for copy in copies {
-            guard let value = caller.value(path: copy.path) else { continue }
+            guard let value = copy.path.value(in: caller.payload) else { continue }
             total += copy.member.count + value.compactLength
         }
         // Each member `,"name":value` is no longer than its share of `{...}` (n commas against

@@ -37,6 +37,10 @@ public enum Directive: String, CaseIterable, Sendable {
     case verifyJWKSCache = "backend_jwt_verify_jwks_cache"
     case verifyJWKSRefresh = "backend_jwt_verify_jwks_refresh"
     case verifyCache = "backend_jwt_verify_cache"
+    case verifyRequireClaim = "backend_jwt_verify_require_claim"
+    case verifyClaimSet = "backend_jwt_verify_claim_set"
+    case verifyRealm = "backend_jwt_verify_realm"
+    case verifyAnswer = "backend_jwt_verify_answer"
 
     /// What a level below `backend_jwt_enforce on` may still set: its own claims, and the JWK
     /// Set, which mints nothing.
@@ -46,7 +50,8 @@ public enum Directive: String, CaseIterable, Sendable {
     var isVerifySetting: Bool {
         switch self {
         case .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache:
+            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache, .verifyRequireClaim,
+            .verifyRealm, .verifyAnswer:
             true
         default: false
         }
@@ -56,8 +61,10 @@ public enum Directive: String, CaseIterable, Sendable {
     /// them first); checked again here, since the ABI may be called otherwise.
     var arguments: ClosedRange<Int> {
         switch self {
-        case .jwks: 0...0
+        case .jwks, .verifyAnswer: 0...0
         case .signingKey, .signingSecret, .jwksKey, .issuer, .subject, .header, .verify: 1...2
+        case .verifyClaimSet: 2...2
+        case .verifyRequireClaim: 2...Int.max
         case .claim: 2...Int.max
         case .wso2Claims, .audience, .cache, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyRequire,
             .copyClaims:
@@ -72,17 +79,20 @@ public enum ContentHandler: Int32, Sendable {
     case none = 0
     case jwks = 1
     case other = 2
+    /// `backend_jwt_verify_answer`: 204 once the token verified.
+    case answer = 3
 }
 
 extension LevelSettings {
     /// Applies one directive, as nginx hands it over: its name, its arguments (after the name)
     /// and where it stands. Values are added to `config` as templates. Returns whether the
-    /// location now serves the JWK Set (the module then makes that its content handler). Errors
+    /// location now has a content handler of the module's (`.jwks`, `.answer`; the module then
+    /// makes it the location's), or `.none`. Errors
     /// read as nginx's own: `"name" directive is duplicate`, `"name" directive: <why>`.
     public func apply(
         _ name: String, _ args: [[UInt8]], at place: Where, in config: Configuration,
         contentHandler: ContentHandler = .none
-    ) throws(BackendJWTError) -> Bool {
+    ) throws(BackendJWTError) -> ContentHandler {
         guard let directive = Directive(rawValue: name) else {
             throw BackendJWTError(.config, "unknown directive \(quoted(name))")
         }
@@ -99,7 +109,7 @@ extension LevelSettings {
         } catch {
             throw BackendJWTError(error.kind, "\"\(name)\" directive: \(error.message)")
         }
-        return directive == .jwks
+        return directive == .jwks ? .jwks : directive == .verifyAnswer ? .answer : .none
     }
 
     private func apply(
@@ -143,6 +153,14 @@ extension LevelSettings {
                         + "handler (proxy_pass, fastcgi_pass, ...)")
             }
             servesJWKS = true
+        case .verifyAnswer:
+            guard !answersVerified else { throw BackendJWTError(.duplicate, "") }
+            guard contentHandler == .none else {
+                throw BackendJWTError(
+                    .nginx, "\"\(directive.rawValue)\" directive cannot share a location with another content "
+                        + "handler (proxy_pass, fastcgi_pass, ...)")
+            }
+            answersVerified = true
         case .jwksKey:
             let algorithm = try option.map { (o) throws(BackendJWTError) in try KeyOptions.algorithm(o) }
             try config.jwks.add(key: SigningKey(publicPath: config.fullPath(first)), algorithm: algorithm)
@@ -201,7 +219,8 @@ extension LevelSettings {
             try declare(&declared, value: args[1], at: place, in: config)
             claims.set(declared, at: claims.place ?? place)
         case .verify, .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache:
+            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache,
+            .verifyRequireClaim, .verifyClaimSet, .verifyRealm:
             try applyVerify(directive, args, at: place, in: config)
         case .wso2Claims:
             var declared = claims.value ?? DeclaredClaims()

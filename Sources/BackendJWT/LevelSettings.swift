@@ -96,6 +96,10 @@ public final class LevelSettings {
     public internal(set) var verifyAudiences = Setting<[[UInt8]]>()
     public internal(set) var verifyLeeway = Setting<Int64>()
     public internal(set) var verifyRequire = Setting<[Requirement]>()
+    /// Every `backend_jwt_verify_require_claim` of one level, in order.
+    public internal(set) var verifyRequireClaims = Setting<[ClaimRequirement]>()
+    /// `backend_jwt_verify_realm`: the challenge's `realm`; empty: none.
+    public internal(set) var verifyRealm = Setting<[UInt8]>()
     public internal(set) var verifyForward = Setting<Bool>()
     /// `backend_jwt_copy_claims`; nil: `off`.
     public internal(set) var copies = Setting<ClaimCopies?>()
@@ -113,6 +117,8 @@ public final class LevelSettings {
 
     /// This location serves the JWK Set (`backend_jwt_jwks`): it never mints.
     public internal(set) var servesJWKS = false
+    /// This location answers 204 once the caller's token verified (`backend_jwt_verify_answer`).
+    public internal(set) var answersVerified = false
 
     /// Where this level itself set each directive (the first time), for `backend_jwt_enforce`.
     var own: [Directive: Where] = [:]
@@ -122,6 +128,8 @@ public final class LevelSettings {
     public internal(set) var signer: Signer?
     /// After `merge`: the verifier where `backend_jwt_verify on`, shared like the signer.
     public internal(set) var verifier: JWSVerifier?
+    /// After `merge`: what a verified caller must meet here; nil: nothing more.
+    public internal(set) var rules: ClaimRules?
     /// The level whose token a request here sends: itself, or for an `if` or `limit_except`
     /// block its location (one request, one token).
     public internal(set) weak var origin: LevelSettings?
@@ -143,6 +151,14 @@ public struct Requirement: Equatable, Sendable {
     public var status: Int
 }
 
+/// `backend_jwt_verify_claim_set $variable PATH`: a variable of the http block from any claim.
+public struct ClaimSet: Equatable, Sendable {
+    /// The variable's name without `$`, in lowercase as nginx keeps it.
+    public let variable: [UInt8]
+    public let path: ClaimPath
+    public let place: Where
+}
+
 /// The settings of one http block that are not per level: the value templates the module
 /// compiles (by index), the JWK Set and nginx's configuration prefix, against which relative file
 /// names are taken (as nginx does for `ssl_certificate_key`).
@@ -150,6 +166,8 @@ public final class Configuration {
     public let prefix: [UInt8]
     public let jwks = JWKSet()
     public private(set) var templates: [[UInt8]] = []
+    /// `backend_jwt_verify_claim_set`, in order: the module defines each variable.
+    public internal(set) var claimSets: [ClaimSet] = []
     /// The fetched JWK Sets by URI (`remoteKeySet(uri:)`), and where each got its settings.
     var remoteKeySets: [[UInt8]: (set: RemoteKeySet, settings: RemoteKeySetSettings?)] = [:]
 

@@ -69,9 +69,11 @@ extension LevelSettings {
         child.inheritVerify(parent)
         try child.checkVerifySettingsUsed(facts)
         if child.servesJWKS { try child.checkJWKS(facts) }
+        try child.checkAnswer(facts)
         try child.makeVerifier(sharingWith: parent, config: config)
+        child.makeRules(config: config)
         guard child.enabled.value == true else { return }
-        try child.checkCopies()
+        try child.checkCopies(facts)
         if child.enforce.value == true, child.header.value?.isEmpty == false, let dropped = facts.droppedHeaders {
             throw BackendJWTError(
                 .config,

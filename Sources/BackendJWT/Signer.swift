@@ -218,7 +218,8 @@ public final class Signer {
         // A negative count is a size_t past Int.max from C: no bound fits it.
         guard !overflow, valueBytes >= 0, valueBytes < Int.max / 16 else { return Int.max }
         var payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
-        if let caller { payload += copiedMembers(caller).bound }
+        // a caller whose copies fail adds nothing here: its mint fails
+        if let caller { payload += (try? copiedMembers(caller))?.bound ?? 0 }
         return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
             + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
     }
@@ -245,7 +246,7 @@ public final class Signer {
         }
         let callerExpiry = capToCaller ? caller?.acceptedUntil : nil
         let expiry = try expiry(now: now, cappedTo: callerExpiry)
-        let copied = caller.map { copiedMembers($0).copied } ?? []
+        let copied = try caller.map { (c) throws(BackendJWTError) in try copiedMembers(c).copied } ?? []
         var hash = 0
         if let cache {
             cacheKey(values, caller: caller, expiry: callerExpiry, copied: copied)
@@ -332,11 +333,11 @@ public final class Signer {
 
     /// What `backend_jwt_copy_claims` takes from `caller`, and an upper bound of its length
     /// (nothing without copies).
-    private func copiedMembers(_ caller: VerifiedToken) -> (copied: [UInt8], bound: Int) {
+    private func copiedMembers(_ caller: VerifiedToken) throws(BackendJWTError) -> (copied: [UInt8], bound: Int) {
         guard let copies else { return ([], 0) }
         if let last = lastCopied, last.claims.isSameObject(as: caller.payload) { return (last.copied, last.bound) }
         var json = JSONWriter()
-        copies.append(from: caller, skipped: skippedByAll, to: &json)
+        try copies.append(from: caller, skipped: skippedByAll, to: &json)
         lastCopied = (caller.payload, json.bytes, copies.bound(for: caller))
         return (json.bytes, lastCopied!.bound)
     }

@@ -53,19 +53,33 @@ extension LevelSettings {
             verifyLeeway.set(seconds, at: place)
         case .verifyRequire:
             var values = args
-            var status = 403
-            if let last = values.last, last.starts(with: Array("error=".utf8)) {
-                guard values.count > 1 else { throw BackendJWTError(.config, "no value to require before \(quoted(last))") }
-                switch String(decoding: last.dropFirst(6), as: UTF8.self) {
-                case "401": status = 401
-                case "403": status = 403
-                default: throw BackendJWTError(.config, "invalid option \(quoted(last)); use error=401 or error=403")
-                }
-                values.removeLast()
-            }
+            let status = try ClaimRequirement.status(&values)
+            guard !values.isEmpty else { throw BackendJWTError(.config, "no value to require before \(quoted(args[0]))") }
             for value in values { try Self.requireVariable(value, "every value") }
             let requirement = Requirement(templates: values.map { config.template($0) }, status: status)
             verifyRequire.set((verifyRequire.value ?? []) + [requirement], at: verifyRequire.place ?? place)
+        case .verifyRequireClaim:
+            let requirement = try ClaimRequirement.parse(args, template: config.template)
+            let all = (verifyRequireClaims.value ?? []) + [requirement]
+            verifyRequireClaims.set(all, at: verifyRequireClaims.place ?? place)
+        case .verifyClaimSet:
+            guard first.count > 1, first[0] == UInt8(ascii: "$"),
+                first.dropFirst().allSatisfy({ $0 == UInt8(ascii: "_") || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) })
+            else {
+                throw BackendJWTError(.config, "invalid variable name \(quoted(first)); use $name")
+            }
+            let name = first.dropFirst().map { $0 >= 0x41 && $0 <= 0x5A ? $0 | 0x20 : $0 }
+            if let other = config.claimSets.first(where: { $0.variable == name }) {
+                throw BackendJWTError(.config, "variable \(quoted(first)) is already set in \(other.place)")
+            }
+            config.claimSets.append(ClaimSet(variable: name, path: try ClaimPath.parse(args[1]), place: place))
+        case .verifyRealm:
+            try unique(verifyRealm)
+            guard !first.contains(where: { $0 < 0x20 || $0 == 0x7F }), String(validating: first, as: UTF8.self) != nil
+            else {
+                throw BackendJWTError(.config, "realm \(quoted(first)) has a control character or is not UTF-8")
+            }
+            verifyRealm.set(first, at: place)
         case .verifyForward: verifyForward.set(try flag(verifyForward, directive, first), at: place)
         case .copyClaims:
             try unique(copies, " (give every claim in one directive)")

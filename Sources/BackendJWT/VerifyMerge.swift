@@ -78,6 +78,8 @@ extension LevelSettings {
         verifyAudiences.inherit(parent.verifyAudiences, default: [])
         verifyLeeway.inherit(parent.verifyLeeway, default: 0)
         verifyRequire.inherit(parent.verifyRequire, default: [])
+        verifyRequireClaims.inherit(parent.verifyRequireClaims, default: [])
+        verifyRealm.inherit(parent.verifyRealm, default: [])
         verifyForward.inherit(parent.verifyForward, default: false)
         copies.inherit(parent.copies, default: nil)
         capToCaller.inherit(parent.capToCaller, default: true)
@@ -85,6 +87,33 @@ extension LevelSettings {
         verifyJWKSCache.inherit(parent.verifyJWKSCache)  // unset: from Cache-Control
         verifyJWKSRefresh.inherit(parent.verifyJWKSRefresh, default: RemoteKeySet.defaultRefresh)
         verifyCache.inherit(parent.verifyCache, default: nil)
+    }
+
+    /// The rules a verified caller must meet here (`merge` keeps them in `rules`).
+    func makeRules(config: Configuration) {
+        let rules = ClaimRules(
+            require: verifyRequire.value ?? [], claims: verifyRequireClaims.value ?? [], config: config)
+        self.rules = verify.value == true && !rules.isEmpty ? rules : nil
+    }
+
+    /// RFC 6750's `WWW-Authenticate` of a refusal, by `BJWT_CHALLENGE_*`: no token, an invalid
+    /// one, one that lacks what a rule requires; with `realm` first where one is set (RFC 6750
+    /// section 3: a quoted-string, `"` and `\` escaped).
+    public var challenges: [[UInt8]] {
+        var scheme = Array("Bearer".utf8)
+        if let realm = verifyRealm.value, !realm.isEmpty {
+            scheme += Array(" realm=\"".utf8)
+            for byte in realm {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { scheme.append(UInt8(ascii: "\\")) }
+                scheme.append(byte)
+            }
+            scheme.append(UInt8(ascii: "\""))
+        }
+        let separator = scheme.count > 6 ? Array(", ".utf8) : Array(" ".utf8)
+        return [
+            scheme, scheme + separator + Array("error=\"invalid_token\"".utf8),
+            scheme + separator + Array("error=\"insufficient_scope\"".utf8),
+        ]
     }
 
     var verifierParameters: VerifierParameters {
@@ -146,18 +175,33 @@ extension LevelSettings {
 
     /// Claims copied from the caller's token need one: where a level mints, copies without
     /// verification could never copy anything, and a copy may not collide with a declared claim.
-    func checkCopies() throws(BackendJWTError) {
+    /// A location that turns verification off names itself and its line.
+    func checkCopies(_ facts: LevelFacts) throws(BackendJWTError) {
         guard let copies = copies.value ?? nil else { return }
         guard verify.value == true else {
+            // reported where this level made it so: its `backend_jwt_verify off` or `backend_jwt on`
+            let cause = own[.copyClaims] == nil ? own[.verify] ?? own[.enable] : nil
+            let copy = cause == nil || facts.location.isEmpty ? "" : " (\(at(self.copies.place).dropFirst()))"
+            let here = cause == nil || facts.location.isEmpty ? "" : " in location \"\(facts.location)\""
             throw BackendJWTError(
                 .config,
-                "\"backend_jwt_copy_claims\" needs \"backend_jwt_verify on\" where \"backend_jwt on\" is: without a "
-                    + "verified token there is nothing to copy\(at(self.copies.place))")
+                "\"backend_jwt_copy_claims\"\(copy) needs \"backend_jwt_verify on\" where \"backend_jwt on\" is\(here): "
+                    + "without a verified token there is nothing to copy\(at(cause ?? self.copies.place))")
         }
         do {
             try copies.checkConflicts(with: claims.value?.list.claims ?? [])
         } catch {
             throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(self.copies.place))")
         }
+    }
+
+    /// `backend_jwt_verify_answer` answers for the verification: it shares its location with no
+    /// other content handler.
+    func checkAnswer(_ facts: LevelFacts) throws(BackendJWTError) {
+        guard answersVerified, facts.contentHandler != .answer else { return }
+        throw BackendJWTError(
+            .config,
+            "\"backend_jwt_verify_answer\" cannot share a location with another content handler (proxy_pass, "
+                + "fastcgi_pass, ...)\(at(own[.verifyAnswer]))")
     }
 }

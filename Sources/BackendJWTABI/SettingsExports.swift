@@ -29,20 +29,20 @@ final class LevelHandle {
     private(set) var header = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
     private(set) var values = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
     private(set) var scheme = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
-    private(set) var require = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
-    private(set) var requireStatus = UnsafeMutableBufferPointer<Int32>(start: nil, count: 0)
+    private(set) var ruleValues = UnsafeMutableBufferPointer<Int>(start: nil, count: 0)
     private(set) var jwksURI = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
-
+    private(set) var jwksPlace = UnsafeMutableBufferPointer<CChar>(start: nil, count: 0)
+    private(set) var challenges: [UnsafeMutableBufferPointer<CChar>] = []
     /// Keeps C copies of the settings bjwt_level_location hands out.
     func keep() {
         header = Self.replace(header, with: (settings.header.value ?? []).map { CChar(bitPattern: $0) })
         scheme = Self.replace(scheme, with: (settings.headerScheme.value ?? []).map { CChar(bitPattern: $0) })
         values = Self.replace(values, with: settings.valueTemplates.map { $0 ?? -1 })  // -1: BJWT_NO_VALUE
-        let requirements = settings.verifyRequire.value ?? []
-        require = Self.replace(require, with: requirements.flatMap(\.templates))
-        requireStatus = Self.replace(
-            requireStatus, with: requirements.flatMap { r in r.templates.map { _ in Int32(r.status) } })
+        ruleValues = Self.replace(ruleValues, with: settings.rules?.templates ?? [])
         jwksURI = Self.replace(jwksURI, with: ((settings.verifyJWKS.value ?? nil) ?? []).map { CChar(bitPattern: $0) })
+        jwksPlace = Self.replace(jwksPlace, with: Array((settings.verifyJWKS.place?.description ?? "").utf8).map { CChar(bitPattern: $0) })
+        for old in challenges { old.deallocate() }
+        challenges = settings.challenges.map { Self.replace(UnsafeMutableBufferPointer(start: nil, count: 0), with: $0.map { CChar(bitPattern: $0) }) }
     }
 
     private static func replace<T>(_ old: UnsafeMutableBufferPointer<T>, with new: [T]) -> UnsafeMutableBufferPointer<T> {
@@ -56,9 +56,10 @@ final class LevelHandle {
         header.deallocate()
         values.deallocate()
         scheme.deallocate()
-        require.deallocate()
-        requireStatus.deallocate()
+        ruleValues.deallocate()
         jwksURI.deallocate()
+        jwksPlace.deallocate()
+        for challenge in challenges { challenge.deallocate() }
     }
 }
 
@@ -73,15 +74,15 @@ public func bjwtDirective(
     _ config: OpaquePointer?, _ level: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ nameLen: Int,
     _ args: UnsafePointer<UnsafePointer<CChar>?>?, _ argLens: UnsafePointer<Int>?, _ nargs: Int,
     _ file: UnsafePointer<CChar>?, _ fileLen: Int, _ line: Int, _ handler: Int32,
-    _ servesJWKS: UnsafeMutablePointer<Int32>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+    _ content: UnsafeMutablePointer<Int32>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     status(err, cap) { () throws(BackendJWTError) in
         guard let config, let level else { throw BackendJWTError(.config, "bjwt_directive: missing argument") }
-        let serves = try borrow(level, as: LevelHandle.self).settings.apply(
+        let handler = try borrow(level, as: LevelHandle.self).settings.apply(
             String(decoding: bytes(name, nameLen), as: UTF8.self), try arguments(args, argLens, nargs),
             at: Where(file: String(decoding: bytes(file, fileLen), as: UTF8.self), line: line),
             in: borrow(config, as: Configuration.self), contentHandler: ContentHandler(rawValue: handler) ?? .other)
-        servesJWKS?.pointee = serves ? 1 : 0
+        content?.pointee = handler.rawValue
     }
 }
 
@@ -143,12 +144,35 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     out.pointee.verifier = verifies ? settings.verifier.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
     out.pointee.token = (settings.verifyToken.value ?? nil) ?? -1
     out.pointee.forward = settings.verifyForward.value == true ? 1 : 0
-    out.pointee.require = UnsafePointer(OpaquePointer(handle.require.baseAddress))
-    out.pointee.require_status = UnsafePointer(handle.requireStatus.baseAddress)
-    out.pointee.nrequire = verifies ? handle.require.count : 0
+    out.pointee.rules = verifies ? settings.rules.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
+    out.pointee.rule_values = UnsafePointer(OpaquePointer(handle.ruleValues.baseAddress))
+    out.pointee.nrule_values = verifies ? handle.ruleValues.count : 0
     out.pointee.jwks_uri = UnsafePointer(handle.jwksURI.baseAddress)
     out.pointee.jwks_uri_len = verifies ? handle.jwksURI.count : 0
+    out.pointee.jwks_place = UnsafePointer(handle.jwksPlace.baseAddress)
+    out.pointee.jwks_place_len = handle.jwksPlace.count
+    let c = handle.challenges
+    out.pointee.challenge = (UnsafePointer(c[0].baseAddress), UnsafePointer(c[1].baseAddress), UnsafePointer(c[2].baseAddress))
+    out.pointee.challenge_len = (c[0].count, c[1].count, c[2].count)
     return Int32(BJWT_OK)
+}
+
+@_cdecl("bjwt_config_claim_sets")
+public func bjwtConfigClaimSets(_ config: OpaquePointer?) -> Int {
+    guard let config else { return 0 }
+    return borrow(config, as: Configuration.self).claimSets.count
+}
+
+@_cdecl("bjwt_config_claim_set")
+public func bjwtConfigClaimSet(
+    _ config: OpaquePointer?, _ index: Int, _ len: UnsafeMutablePointer<Int>?
+) -> UnsafePointer<CChar>? {
+    guard let config else { return nil }
+    let sets = borrow(config, as: Configuration.self).claimSets
+    guard index >= 0, index < sets.count else { return nil }
+    len?.pointee = sets[index].variable.count
+    // kept unchanged while the configuration lives
+    return sets[index].variable.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress)?.assumingMemoryBound(to: CChar.self) }
 }
 
 @_cdecl("bjwt_config_jwks_json")

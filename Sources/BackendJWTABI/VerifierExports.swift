@@ -44,20 +44,73 @@ public func bjwtVerify(
 @_cdecl("bjwt_verified_free")
 public func bjwtVerifiedFree(_ verified: OpaquePointer?) { release(verified) }
 
+/// Hands a claim (or header member) lookup to C: the text kept in the handle, or why there is none.
+private func found(
+    _ lookup: ClaimLookup, in handle: VerifiedHandle, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+    _ outLen: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    out?.pointee = nil
+    outLen?.pointee = 0
+    switch lookup {
+    case .absent: return Int32(BJWT_CLAIM_ABSENT)
+    case .ambiguous: return Int32(BJWT_CLAIM_AMBIGUOUS)
+    case .found(let value):
+        guard let text = VerifiedToken.variableText(value) else { return Int32(BJWT_CLAIM_UNPRINTABLE) }
+        out?.pointee = UnsafePointer(handle.keep(text).baseAddress)
+        outLen?.pointee = text.count
+        return Int32(BJWT_CLAIM_FOUND)
+    }
+}
+
 @_cdecl("bjwt_verified_claim")
 public func bjwtVerifiedClaim(
-    _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int, _ outLen: UnsafeMutablePointer<Int>?
-) -> UnsafePointer<UInt8>? {
-    guard let verified else { return nil }
+    _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int,
+    _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLen: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guard let verified else { return Int32(BJWT_CLAIM_ABSENT) }
     let handle = borrow(verified, as: VerifiedHandle.self)
-    // A string with CR, LF or another control character (tab aside) could split a header line
-    // where the variable is sent (proxy_set_header): it is no value at all.
-    guard let text = handle.token.payload[member: bytes(name, len)]?.text,
-        !text.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
-    else { return nil }
-    let kept = handle.keep(text)
-    outLen?.pointee = text.count
-    return UnsafePointer(kept.baseAddress)
+    return found(ClaimLookup.member(bytes(name, len), in: handle.token.payload), in: handle, out, outLen)
+}
+
+@_cdecl("bjwt_verified_header")
+public func bjwtVerifiedHeader(
+    _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int,
+    _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLen: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guard let verified else { return Int32(BJWT_CLAIM_ABSENT) }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    return found(ClaimLookup.member(bytes(name, len), in: handle.token.header), in: handle, out, outLen)
+}
+
+@_cdecl("bjwt_verified_claim_set")
+public func bjwtVerifiedClaimSet(
+    _ verified: OpaquePointer?, _ config: OpaquePointer?, _ index: Int,
+    _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLen: UnsafeMutablePointer<Int>?
+) -> Int32 {
+    guard let verified, let config else { return Int32(BJWT_CLAIM_ABSENT) }
+    let sets = borrow(config, as: Configuration.self).claimSets
+    guard index >= 0, index < sets.count else { return Int32(BJWT_CLAIM_ABSENT) }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    let value = sets[index].path.value(in: handle.token.payload)
+    return found(value.map { .found($0) } ?? .absent, in: handle, out, outLen)
+}
+
+@_cdecl("bjwt_rules_check")
+public func bjwtRulesCheck(
+    _ rules: OpaquePointer?, _ verified: OpaquePointer?, _ values: UnsafePointer<UnsafePointer<UInt8>?>?,
+    _ valueLens: UnsafePointer<Int>?, _ count: Int, _ statusOut: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    guard let rules, let verified else { return Int32(BJWT_OK) }
+    let texts = (0..<max(count, 0)).map { i -> [UInt8] in
+        guard let values, let valueLens, let p = values[i] else { return [] }
+        return Array(UnsafeBufferPointer(start: p, count: valueLens[i]))
+    }
+    let token = borrow(verified, as: VerifiedHandle.self).token
+    guard let refusal = borrow(rules, as: ClaimRules.self).check(token, values: texts) else { return Int32(BJWT_OK) }
+    statusOut?.pointee = Int32(refusal.status)
+    write(refusal.why, to: err, cap: cap)
+    return Int32(BJWT_ERR_TOKEN)
 }
 
 @_cdecl("bjwt_verified_payload")

@@ -318,7 +318,7 @@ struct SettingsJWKSTests {
         let server = LevelSettings(), location = LevelSettings()
         try levels.apply(server, "backend_jwt on")
         try levels.apply(server, "backend_jwt_signing_key \(rsaKey)")
-        #expect(try location.apply("backend_jwt_jwks", [], at: Where(file: "f", line: 1), in: levels.config) == true)
+        #expect(try location.apply("backend_jwt_jwks", [], at: Where(file: "f", line: 1), in: levels.config) == .jwks)
         try levels.chain(server, location, LevelFacts(contentHandler: .jwks))
         #expect(location.enabled.value == false && location.signer == nil)
     }

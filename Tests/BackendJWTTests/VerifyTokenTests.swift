@@ -47,19 +47,22 @@ import Testing
         #expect(parsed.count == 12)
     }
 
-    @Test func dottedPathsKeepTheJSONType() throws {
+    /// Paths are exact (issue 19): dots separate names, a quoted name holds dots; no guessing
+    /// which of `a.b.c`'s members was meant.
+    @Test func pathsKeepTheJSONTypeAndNeverGuess() throws {
         let token = try Self.verified()
-        #expect(text(token.claim(path: Array("realm_access.roles".utf8))) == #"["admin","user"]"#)
-        #expect(text(token.claim(path: Array("realm_access.deep.x.y".utf8))) == "1")
-        #expect(text(token.claim(path: Array("sub".utf8))) == #""al\"ice\#u{e9}\n""#)
-        #expect(text(token.claim(path: Array("https://example.com/roles".utf8))) == #"["r1"]"#)
-        #expect(text(token.claim(path: Array("https://example.com.tenant".utf8))) == #""t1""#)
-        // A member named with the dots wins, then the longest leading name.
-        #expect(text(token.claim(path: Array("a.b.c".utf8))) == #""dotted""#)
-        #expect(token.claim(path: Array("realm_access.missing".utf8)) == nil)
-        #expect(token.claim(path: Array("sub.x".utf8)) == nil)
-        #expect(token.claim(path: Array("realm_access.".utf8)) == nil)
-        #expect(token.claim(path: []) == nil)
+        func at(_ path: String) throws -> String? {
+            try ClaimPath.parse(Array(path.utf8)).value(in: token.payload).map { String(decoding: $0.compactJSON, as: UTF8.self) }
+        }
+        #expect(try at("realm_access.roles") == #"["admin","user"]"#)
+        #expect(try at("realm_access.deep.x.y") == "1")
+        #expect(try at("sub") == #""al\"ice\#u{e9}\n""#)
+        #expect(try at(#""https://example.com/roles""#) == #"["r1"]"#)
+        #expect(try at("https://example.com/roles") == nil)
+        #expect(try at(#""a.b".c"#) == #""dotted""#)
+        #expect(try at("a.b.c") == #""nested""#)
+        #expect(try at("realm_access.missing") == nil)
+        #expect(try at("sub.x") == nil)
     }
 
     @Test func expirationInWholeSeconds() throws {
@@ -71,7 +74,7 @@ import Testing
         let token = try verifier.verify(try await F.token(.es256, kid: "e1"), now: F.now)
         #expect(token.header[member: "kid"] == .string(Array("e1".utf8)))
         #expect(token.key.type == .ec(curve: "prime256v1"))
-        #expect(text(token.claim(path: Array("realm_access.roles".utf8))) == #"["admin","user"]"#)
+        #expect(try ClaimPath.parse(Array("realm_access.roles".utf8)).value(in: token.payload)?.compactJSON == Array(#"["admin","user"]"#.utf8))
     }
 
     // MARK: - configuration

@@ -55,6 +55,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         if entry.name == "backend_jwt_jwks_key" { level = http }
         if entry.name == "backend_jwt_enforce" { level = server }
         if entry.name == "backend_jwt_jwks" { level = location }
+        if entry.name == "backend_jwt_verify_claim_set" { level = http }
         if entry.files, args.contains(where: { $0.contains(UInt8(ascii: "/")) }) { return 0 }
         let directive = name.isEmpty ? String(decoding: args.first ?? [], as: UTF8.self) : name
         do {
@@ -75,6 +76,7 @@ public func fuzzConfig(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             config: config)
         precondition(block.origin === location, "an if block sends its location's token")
         for level in [server, location, block] { mint(level, config) }
+        checkRules(location, config)
     } catch {
         // a merge error: nginx -t fails
     }
@@ -112,12 +114,28 @@ private let table: [(name: String?, arguments: ClosedRange<Int>, files: Bool)] =
     ("backend_jwt_cache", 1...Int.max, false),
     ("backend_jwt_enforce", 1...1, false),
     ("", 0...Int.max, false),
+    ("backend_jwt_verify_require_claim", 2...Int.max, false),
+    ("backend_jwt_verify_claim_set", 2...2, false),
+    ("backend_jwt_verify_realm", 1...1, false),
 ]
 
 /// The fixtures directory, with a trailing slash: the configuration prefix.
 private let fixtures: [UInt8] = Array(
     (URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent().path + "/Tests/BackendJWTTests/Fixtures/").utf8)
+
+/// Claims of the shapes identity providers send, for the requirements a location sets.
+private let claims = JSONValue.parse(
+    Array(#"{"sub":"a","scope":"openid x:y","realm_access":{"roles":["admin"]},"n":1e3,"b":false,"https://e/r":[1]}"#.utf8))!
+
+/// The requirements of `backend_jwt_verify_require_claim` (paths, operators, values) decide
+/// for any claims, each template's value its own text.
+private func checkRules(_ level: LevelSettings, _ config: Configuration) {
+    for rule in level.verifyRequireClaims.value ?? [] {
+        _ = rule.isMet(by: claims, values: { config.templates[$0] })
+    }
+    for set in config.claimSets { _ = set.path.value(in: claims) }
+}
 
 /// Mints a token for a merged level that has a signer, each value its template's text.
 private func mint(_ level: LevelSettings, _ config: Configuration) {

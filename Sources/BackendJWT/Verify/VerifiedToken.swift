@@ -45,36 +45,10 @@ public struct VerifiedToken {
     /// Same, with the name as text.
     public func claim(_ name: String) -> [UInt8]? { claim(Array(name.utf8)) }
 
-    /// The claim at a dotted path (`realm_access.roles`) as compact JSON, keeping its JSON type
-    /// (a string stays quoted), for copying into another token; nil when absent. At each level
-    /// a member whose name contains the dots is tried first (`https://example.com/roles` is one
-    /// claim), then the path is cut at its dots, the longest leading name first.
-    public func claim(path: [UInt8]) -> [UInt8]? { value(path: path)?.compactJSON }
-
-    /// The value at a dotted path, found as `claim(path:)` finds it.
-    public func value(path: [UInt8]) -> JSONValue? {
-        guard !path.isEmpty else { return nil }
-        return Self.lookup(path[...], in: payload)
-    }
-
     /// The last second the verifier accepts the token in: `exp` plus the leeway (nil without
     /// `exp`). A token minted for it lives no longer (`backend_jwt_caller_exp cap`), and is
     /// never born expired when the leeway let an expired caller in.
     public var acceptedUntil: Int64? {
         expiration.map { $0.addingReportingOverflow(leeway).overflow ? Int64.max : $0 + leeway }
-    }
-
-    private static func lookup(_ path: ArraySlice<UInt8>, in value: JSONValue) -> JSONValue? {
-        guard case .object(let members) = value else { return nil }
-        if let exact = path.withUnsafeBufferPointer({ value[member: $0] }) { return exact }
-        for dot in path.indices.reversed() where path[dot] == UInt8(ascii: ".") {
-            let head = path[..<dot]
-            guard !head.isEmpty, dot + 1 < path.endIndex,
-                let member = members.first(where: { $0.name.elementsEqual(head) }),
-                let found = lookup(path[(dot + 1)...], in: member.value)
-            else { continue }
-            return found
-        }
-        return nil
     }
 }
