@@ -466,7 +466,8 @@ class Nginx:
         self.pid = None
         self.allowed = []  # regexes of error log lines a test expects despite BAD_LOG
         # listen: parameters of the listen line (" http2"); listen_more: more listen lines;
-        # load: the load_module line; level: of the error log. Kept across write_conf calls.
+        # load: the load_module line (True: MODULE, or the path of another build; False: none);
+        # level: of the error log. Kept across write_conf calls.
         self.opts = {"listen": "", "listen_more": "", "load": True, "level": "info"}
         self.outputs = []  # what each `nginx -t` printed, checked for sanitizer reports
 
@@ -480,7 +481,8 @@ class Nginx:
             # nginx 1.25.1 deprecated `listen ... http2` (a [warn]) for `http2 on;`
             listen = listen.replace(" http2", "")
             server = "        http2 on;\n" + server
-        text = CONF.format(load=f"load_module {MODULE};" if o["load"] else "# no module",
+        module = o["load"] if isinstance(o["load"], (str, Path)) else MODULE if o["load"] else None
+        text = CONF.format(load=f"load_module {module};" if module else "# no module",
                            level=o["level"], prefix=self.prefix, host=HOST, port=self.port,
                            http=http, server=server, workers=workers,
                            listen=(" reuseport" if workers > 1 else "") + listen,  # spread connections
