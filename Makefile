@@ -1,5 +1,5 @@
 # Shortcuts for the scripts in build/; the scripts work without make.
-.PHONY: module migrate deb demo test bench clean
+.PHONY: module migrate deb demo test test-all bench clean
 
 module:
 	build/module.sh
@@ -15,6 +15,9 @@ demo:
 
 test:
 	build/test.sh
+
+test-all:
+	build/test.sh --all
 
 clean:
 	rm -rf build/out build/nginx-*/ build/deb .build .build-sanitize .build-abi

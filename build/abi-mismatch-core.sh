@@ -13,4 +13,5 @@ swift build -c release --product backendjwt --scratch-path .build-abi \
     -Xswiftc -DBJWT_ABI_MISMATCH_TEST -Xswiftc -static-stdlib \
     -Xlinker --version-script="$root/build/exports.map" \
     -Xlinker -z -Xlinker nodelete >/dev/null
-cp "$(swift build -c release --scratch-path .build-abi --show-bin-path)/libbackendjwt.so" "$out/"
+. build/replace.sh
+replace_file "$(swift build -c release --scratch-path .build-abi --show-bin-path)/libbackendjwt.so" "$out/"

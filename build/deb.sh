@@ -35,6 +35,7 @@ install -m 0644 "$out/ngx_http_backend_jwt_module.so" "$out/libbackendjwt.so" "$
 strip --strip-unneeded "$modules"/*.so
 echo "load_module modules/ngx_http_backend_jwt_module.so;" >"$tree/usr/share/nginx/modules-available/$name.conf"
 install -m 0644 README.md "$tree/usr/share/doc/$pkg/README.md"
+install -m 0644 -D -t "$tree/usr/share/doc/$pkg/docs" docs/*.md   # the README links there
 
 # the maintainer scripts exactly as dh_nginx writes them (NAMES: available:enabled)
 for s in postinst prerm postrm; do

@@ -11,5 +11,8 @@ out=build/out
 mkdir -p "$out"
 echo "== building backend-jwt-migrate (release, static Swift runtime)"
 swift build -c release --product backend-jwt-migrate --static-swift-stdlib
-cp "$(swift build -c release --show-bin-path)/backend-jwt-migrate" "$out/"
-strip "$out/backend-jwt-migrate"   # 80 MB to 60 MB: Foundation is linked in, symbols are not needed
+tmp=$(mktemp "$out/backend-jwt-migrate.XXXXXX")  # replaced, not rewritten: it may be running
+cp "$(swift build -c release --show-bin-path)/backend-jwt-migrate" "$tmp"
+strip "$tmp"   # 80 MB to 60 MB: Foundation is linked in, symbols are not needed
+chmod 755 "$tmp"
+mv -f "$tmp" "$out/backend-jwt-migrate"

@@ -2,7 +2,8 @@
 # Builds the Swift core and the nginx module into build/out/:
 #   libbackendjwt.so                  the core (no Swift toolchain needed at run time)
 #   ngx_http_backend_jwt_module.so    the module; finds the core beside itself
-# Install: build/deb.sh (a Debian package), or copy build/out/*.so into nginx's modules folder.
+# Install: build/deb.sh (a Debian package), or `install -m 644 build/out/*.so` into nginx's modules
+# folder (install, like this script, replaces the files rather than rewriting them in place).
 #
 # Environment:
 #   NGINX_SRC=DIR            build the module against this nginx source tree (a release tarball
@@ -25,6 +26,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 . build/deps.sh
 export PATH
+. build/replace.sh
 
 out=${BJWT_OUT:-$root/build/out}
 mkdir -p "$out"
@@ -38,7 +40,7 @@ fi
 core_flags=(-Xswiftc -static-stdlib -Xlinker --version-script="$root/build/exports.map"
             -Xlinker -z -Xlinker nodelete)
 if [ -n "${BJWT_CORE:-}" ]; then
-    [ "$(realpath "$BJWT_CORE")" = "$out/libbackendjwt.so" ] || cp "$BJWT_CORE" "$out/"
+    [ "$(realpath "$BJWT_CORE")" = "$out/libbackendjwt.so" ] || replace_file "$BJWT_CORE" "$out/"
 elif [ -n "$sanitize" ]; then
     echo "== building the Swift core (release, static Swift runtime, address sanitizer)"
     # the ASan runtime is nginx's (linked into the executable); the core only refers to it.
@@ -46,11 +48,11 @@ elif [ -n "$sanitize" ]; then
     # access and bad unwraps, also in release builds.
     swift build -c release --product backendjwt --scratch-path "$root/.build-sanitize" "${core_flags[@]}" \
         -Xswiftc -sanitize=address
-    cp "$(swift build -c release --scratch-path "$root/.build-sanitize" --show-bin-path)/libbackendjwt.so" "$out/"
+    replace_file "$(swift build -c release --scratch-path "$root/.build-sanitize" --show-bin-path)/libbackendjwt.so" "$out/"
 else
     echo "== building the Swift core (release, static Swift runtime)"
     swift build -c release --product backendjwt "${core_flags[@]}"
-    cp "$(swift build -c release --show-bin-path)/libbackendjwt.so" "$out/"
+    replace_file "$(swift build -c release --show-bin-path)/libbackendjwt.so" "$out/"
 fi
 
 # configure (when the tree, the module's config or the flags changed) and make
@@ -110,8 +112,13 @@ else
     objs=$root/build/nginx-objs/$version$variant
     configure_and_make "$src" "$objs" --with-compat "${cc[@]}" \
         "${flags[@]}" --with-cc-opt="$cc_opt" ${ld_opt:+--with-ld-opt="$ld_opt"}
-    # --remove-destination: that nginx may be running (a test's)
-    [ -z "${BJWT_NGINX_BINARY:-}" ] || cp --remove-destination "$objs/nginx" "$out/nginx"
+    [ -z "${BJWT_NGINX_BINARY:-}" ] || replace_file "$objs/nginx" "$out/nginx"  # may be running
 fi
-cp "$objs/ngx_http_backend_jwt_module.so" "$out/"
+# replaced, not rewritten: a running nginx keeps the module and the core it loaded
+replace_file "$objs/ngx_http_backend_jwt_module.so" "$out/"
+# how this folder was built, for a rebuild with the same settings (Tests/nginx/test_rebuild.py)
+{
+    printf 'NGINX_SRC=%q\n' "${NGINX_SRC:+$src}"
+    for v in NGINX_CONFIGURE_FLAGS BJWT_SANITIZE BJWT_NGINX_BINARY; do printf '%s=%q\n' "$v" "${!v:-}"; done
+} >"$out/module-build.env"
 echo "== built: $(ls "$out" | tr '\n' ' ')"

@@ -1,16 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: builds the core and the module, installs what is missing (Debian), then
+# The test command. `build/test.sh` runs what a contributor needs before a commit (builds the core
+# and the module, installs what is missing on Debian):
 #   1. the Swift Testing suites of the core (tokens checked by jwt-kit),
-#   2. a short fuzz run of the core under AddressSanitizer (FUZZ_SECONDS per target, default 60),
+#   2. a short fuzz run of the core under AddressSanitizer (FUZZ_SECONDS per target, default 10),
 #   3. the linkage checks and the nginx harness (the real nginx with the module on loopback,
-#      tokens checked by PyJWT) against Debian's nginx,
-#   4. the Debian package (build/deb.sh): installed, used by the system nginx, removed, purged,
+#      tokens checked by PyJWT) against Debian's nginx, in parallel (pytest-xdist; BJWT_TEST_WORKERS
+#      processes, default 4),
+#   4. the Debian package (build/deb.sh): installed, used by the system nginx, removed, purged.
+# `build/test.sh --all` (what CI runs) adds, and fuzzes a minute per target (FUZZ_SECONDS=60):
 #   5. the same harness against an nginx and a module built from each nginx release tarball in
 #      ../shared/vendor/nginx-*.tar.gz, or those NGINX_TARBALLS lists (space-separated; "" for none),
 #   6. the harness against the newest of them built with -fsanitize=address,undefined together
 #      with the module and the core (BJWT_SANITIZE_TESTS: the test files, default all of
 #      Tests/nginx; "none" skips this part); any sanitizer report fails.
-# Arguments go to every pytest run (e.g. -x, -k ...). Prints the time of each part at the end.
+# Other arguments go to every pytest run (e.g. -x, -k ...). Prints the time of each part at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -32,7 +35,15 @@ report() {
     fi
 }
 trap report EXIT
+all=""
+if [ "${1:-}" = --all ]; then
+    all=1
+    shift
+fi
+fuzz_seconds=${FUZZ_SECONDS:-$([ -n "$all" ] && echo 60 || echo 10)}
 pytest=("$root/.build-venv/bin/python" -m pytest -q)
+# the harness in parallel: tests of one xdist_group (sharing a build step) on one worker
+parallel=(-n "${BJWT_TEST_WORKERS:-4}" --dist loadgroup)
 
 build/deps.sh test
 export PATH="$(dirname "$(command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)"):$PATH"
@@ -45,9 +56,9 @@ swift test 2>&1 | tee .build/swift-test.log | grep -vE '^\[[0-9]+/[0-9]+\]|^(Com
 grep -qE '^✔ Test run with [0-9]+ tests .* passed' .build/swift-test.log || { echo "Swift tests failed" >&2; exit 1; }
 part "Swift core tests"
 
-echo "== fuzzing the core (build/fuzz.sh ${FUZZ_SECONDS:-60})"
-build/fuzz.sh "${FUZZ_SECONDS:-60}"
-part "fuzzing (3 targets x ${FUZZ_SECONDS:-60} s)"
+echo "== fuzzing the core (build/fuzz.sh $fuzz_seconds)"
+build/fuzz.sh "$fuzz_seconds"
+part "fuzzing (3 targets x $fuzz_seconds s)"
 
 harness() {  # label, then pytest arguments
     local label=$1
@@ -59,12 +70,17 @@ harness() {  # label, then pytest arguments
     part "harness: $label"
 }
 
-harness "Debian's nginx $(nginx -v 2>&1 | sed 's|.*nginx/||')" Tests/build Tests/nginx "$@"
+harness "Debian's nginx $(nginx -v 2>&1 | sed 's|.*nginx/||')" "${parallel[@]}" Tests/build Tests/nginx "$@"
 
 echo "== Debian package"
 build/deb.sh
 part "build/deb.sh"
 harness "Debian package with the system nginx" Tests/deb "$@"
+
+if [ -z "$all" ]; then
+    [ ${#failed[@]} -eq 0 ]
+    exit
+fi
 
 # the nginx sources to build and test against
 if [ -n "${NGINX_TARBALLS+set}" ]; then
@@ -100,7 +116,7 @@ if [ ${#tarballs[@]} -gt 0 ]; then
         NGINX_SRC=$src NGINX_CONFIGURE_FLAGS=$test_flags BJWT_OUT=$out BJWT_CORE=$root/build/out/libbackendjwt.so \
             BJWT_NGINX_BINARY=1 build/module.sh
         part "build: $name and the module"
-        NGINX_BIN=$out/nginx BJWT_MODULE_DIR=$out harness "$name" Tests/build Tests/nginx "$@"
+        NGINX_BIN=$out/nginx BJWT_MODULE_DIR=$out harness "$name" "${parallel[@]}" Tests/build Tests/nginx "$@"
     done
     newest=$(for t in "${tarballs[@]}"; do basename "$t" .tar.gz; done | sort -V | tail -1)
 fi
@@ -113,7 +129,7 @@ if [ -n "$newest" ] && [ "${BJWT_SANITIZE_TESTS:-}" != none ]; then
     part "build: $newest, module and core with sanitizers"
     read -r -a files <<<"${BJWT_SANITIZE_TESTS:-Tests/nginx}"
     NGINX_BIN=$out/nginx BJWT_MODULE_DIR=$out BJWT_SANITIZE=1 \
-        harness "$newest, ASan+UBSan (nginx, module; core: ASan)" "${files[@]}" "$@"
+        harness "$newest, ASan+UBSan (nginx, module; core: ASan)" "${parallel[@]}" "${files[@]}" "$@"
 fi
 
 [ ${#failed[@]} -eq 0 ]

@@ -91,11 +91,14 @@ def test_install_use_remove(deb, tmp_path):
     # and the layout
     _, listing = run("dpkg-deb", "-c", deb)
     files = sorted(line.split()[-1] for line in listing.splitlines() if not line.startswith("d"))
+    docs = sorted(f"./usr/share/doc/libnginx-mod-http-backend-jwt/docs/{p.name}"
+                  for p in (ROOT / "docs").glob("*.md"))
+    assert docs, "no docs/*.md"
     assert files == sorted([
         "./usr/lib/nginx/modules/libbackendjwt.so",
         "./usr/lib/nginx/modules/ngx_http_backend_jwt_module.so",
         "./usr/share/doc/libnginx-mod-http-backend-jwt/README.md",
-        "./usr/share/nginx/modules-available/mod-http-backend-jwt.conf"]), listing
+        "./usr/share/nginx/modules-available/mod-http-backend-jwt.conf"] + docs), listing
     # before: the directives are unknown to the system nginx
     code, out = run(NGINX, "-t", "-c", using, check=False)
     assert code != 0 and 'unknown directive "backend_jwt"' in out, out

@@ -20,8 +20,10 @@ import base64
 import datetime
 import hashlib
 import http.client
+import itertools
 import json
 import os
+import random
 import re
 import shlex
 import shutil
@@ -107,10 +109,47 @@ http {{
 """
 
 
+def _port_range():
+    """This process's ports for nginx: below the kernel's ephemeral range (where the clients'
+    connections and bind(0) take theirs, so none can take a port between free_port() and nginx's
+    bind), from 10000, one slice per pytest-xdist worker, starting at a random place in the slice
+    (another session on the machine uses the same slices)."""
+    try:
+        first_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        first_ephemeral = 32768
+    worker = int(re.sub(r"\D", "", os.environ.get("PYTEST_XDIST_WORKER", "")) or 0)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1)
+    size = (first_ephemeral - 10000) // workers
+    if size < 500:
+        return None
+    ports = list(range(10000 + worker * size, 10000 + (worker + 1) * size))
+    start = random.randrange(size)
+    return itertools.cycle(ports[start:] + ports[:start])
+
+
+_PORTS = _port_range()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A loopback port nothing listens on, for an nginx (or a server) to bind soon."""
+    for _ in range(1000):
+        with socket.socket() as s:
+            try:
+                s.bind((HOST, next(_PORTS) if _PORTS else 0))
+            except OSError:  # in use (another session's nginx, a connection in TIME_WAIT)
+                continue
+            return s.getsockname()[1]
+    raise AssertionError("no free port")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: a long test, run first so that the parallel run "
+                            "(pytest-xdist) does not end waiting for it")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: slow first
 
 
 def pytest_sessionstart(session):
@@ -466,7 +505,8 @@ class Nginx:
         self.pid = None
         self.allowed = []  # regexes of error log lines a test expects despite BAD_LOG
         # listen: parameters of the listen line (" http2"); listen_more: more listen lines;
-        # load: the load_module line; level: of the error log. Kept across write_conf calls.
+        # load: the load_module line (True: MODULE, or the path of another build; False: none);
+        # level: of the error log. Kept across write_conf calls.
         self.opts = {"listen": "", "listen_more": "", "load": True, "level": "info"}
         self.outputs = []  # what each `nginx -t` printed, checked for sanitizer reports
 
@@ -480,7 +520,8 @@ class Nginx:
             # nginx 1.25.1 deprecated `listen ... http2` (a [warn]) for `http2 on;`
             listen = listen.replace(" http2", "")
             server = "        http2 on;\n" + server
-        text = CONF.format(load=f"load_module {MODULE};" if o["load"] else "# no module",
+        module = o["load"] if isinstance(o["load"], (str, Path)) else MODULE if o["load"] else None
+        text = CONF.format(load=f"load_module {module};" if module else "# no module",
                            level=o["level"], prefix=self.prefix, host=HOST, port=self.port,
                            http=http, server=server, workers=workers,
                            listen=(" reuseport" if workers > 1 else "") + listen,  # spread connections
@@ -519,8 +560,15 @@ class Nginx:
         return code, out
 
     def start(self, server="", http="", workers=1, **opts):
-        self.write_conf(server, http, workers, **opts)
-        code, out = self.run(self.wrapped())
+        for attempt in range(3):
+            self.write_conf(server, http, workers, **opts)
+            code, out = self.run(self.wrapped())
+            # another session's process took the port after free_port(): another port
+            if code != 0 and attempt < 2 and f"{HOST}:{self.port} failed (98: " in out:
+                self.port = free_port()
+                Path(self.error_log).unlink(missing_ok=True)
+                continue
+            break
         pid_file = os.path.join(self.prefix, "nginx.pid")
         if code not in (0, WRAPPER_EXIT):
             # a master that daemonized all the same (a wrapper's own exit code; the master

@@ -13,6 +13,9 @@ import pytest
 
 from conftest import MODULE, NGINX, ROOT, location
 
+# one worker builds the foreign core (a swift build of its own) for the whole file
+pytestmark = [pytest.mark.xdist_group("abi"), pytest.mark.slow]
+
 MISMATCHED = ROOT / "build" / "out" / "abi-mismatch" / "libbackendjwt.so"
 
 

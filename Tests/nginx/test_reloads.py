@@ -66,6 +66,7 @@ def rss_kib(pid):
     return int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1))
 
 
+@pytest.mark.slow
 def test_30_reloads_under_load(nginx, keys, backend):
     n = nginx(*every_signer(keys, "gen0"), workers=WORKERS)
     load = Load(n, limit=300 * SCALE)  # stopped below; 30 reloads take 20-40 s on a busy machine

@@ -14,6 +14,7 @@ import socket
 import urllib.parse
 from pathlib import Path
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 
 from conftest import HOST, PASSWORD, SCALE, wait_for
@@ -220,6 +221,7 @@ def bad_keys(keys, tmp):
     ]
 
 
+@pytest.mark.slow
 def test_no_key_material_in_logs_or_responses(nginx, keys, tmp_path):
     secrets = Secrets(keys)
     n = nginx(locations(keys), ACCESS, level="debug")
