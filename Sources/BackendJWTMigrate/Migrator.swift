@@ -47,9 +47,12 @@ public enum Migrator {
         if let url = options.jwksURL, Upstream.parse(url, tail: .none) == nil {
             throw MigrationError(file: file, line: nil, message: "--jwks-url must be an http:// or https:// URL without query, not \"\(url)\"")
         }
-        for (name, value) in [("--signing-key", options.signingKey), ("--signing-secret", options.signingSecret), ("--listen", options.listen),
-                              ("--server-name", options.serverName), ("--api-name", options.apiName), ("--api-version", options.apiVersion),
-                              ("--verify-key", options.verifyKey), ("--jwks-url", options.jwksURL)] + options.issuers.map { ("--issuer", $0) } {
+        let given: [(String, String?)] = [
+            ("--signing-key", options.signingKey), ("--signing-secret", options.signingSecret), ("--listen", options.listen),
+            ("--server-name", options.serverName), ("--api-name", options.apiName), ("--api-version", options.apiVersion),
+            ("--verify-key", options.verifyKey), ("--jwks-url", options.jwksURL),
+        ] + options.issuers.map { ("--issuer", $0) }
+        for (name, value) in given {
             if let value, value.isEmpty || value.contains(where: { $0 == "\n" || $0 == "\r" }) {
                 throw MigrationError(file: file, line: nil, message: "\(name) must be one line of text")
             }
