@@ -4,7 +4,8 @@
 #   2. a short fuzz run of the core under AddressSanitizer (FUZZ_SECONDS per target, default 60),
 #   3. the linkage checks and the nginx harness (the real nginx with the module on loopback,
 #      tokens checked by PyJWT) against Debian's nginx,
-#   4. the Debian package (build/deb.sh): installed, used by the system nginx, removed, purged,
+#   4. the Debian packages (build/deb.sh, which fails on any lintian error or warning): the module's
+#      installed, used by the system nginx, removed, purged; backend-jwt-migrate's installed and run;
 #   5. the same harness against an nginx and a module built from each nginx release tarball in
 #      ../shared/vendor/nginx-*.tar.gz, or those NGINX_TARBALLS lists (space-separated; "" for none),
 #   6. the harness against the newest of them built with -fsanitize=address,undefined together
@@ -61,10 +62,10 @@ harness() {  # label, then pytest arguments
 
 harness "Debian's nginx $(nginx -v 2>&1 | sed 's|.*nginx/||')" Tests/build Tests/nginx "$@"
 
-echo "== Debian package"
+echo "== Debian packages"
 build/deb.sh
 part "build/deb.sh"
-harness "Debian package with the system nginx" Tests/deb "$@"
+harness "Debian packages (lintian, the system nginx)" Tests/deb "$@"
 
 # the nginx sources to build and test against
 if [ -n "${NGINX_TARBALLS+set}" ]; then
