@@ -92,6 +92,15 @@ depends() {
     echo "$deps"
 }
 
+# control <tree> <package>: the fields every package has (the rest follows on stdin)
+control() {
+    {
+        printf 'Package: %s\nVersion: %s\nArchitecture: %s\nMaintainer: %s\n' "$2" "$version" "$arch" "$maintainer"
+        printf 'Installed-Size: %s\nSection: httpd\nPriority: optional\n' "$(du -sk --exclude=DEBIAN "$1" | cut -f1)"
+        cat
+    } >"$1/DEBIAN/control"
+}
+
 # finish <tree> <package>: md5sums, the .deb, and its path on stdout
 finish() {
     (cd "$1" && find usr -type f -exec md5sum {} + | sort -k2) >"$1/DEBIAN/md5sums"
@@ -143,17 +152,10 @@ for s in postinst prerm postrm; do
     chmod 0755 "$tree/DEBIAN/$s"
 done
 
-cat >"$tree/DEBIAN/control" <<CONTROL
-Package: $pkg
-Version: $version
-Architecture: $arch
-Maintainer: $maintainer
-Installed-Size: $(du -sk --exclude=DEBIAN "$tree" | cut -f1)
+control "$tree" "$pkg" <<CONTROL
 Depends: $abi, $(depends "$tree" -l"$modules" "$modules"/*.so)
 Recommends: nginx
 Suggests: backend-jwt-migrate
-Section: httpd
-Priority: optional
 Description: verify callers' JWTs and mint backend JWTs in nginx
  An nginx module with both halves of a JWT gateway. It verifies the token
  a caller brings (an identity provider's access token: signature by key
@@ -239,16 +241,9 @@ EOF
     changelog "$tree" "$pkg"
     printf '%s\n' "$pkg: embedded-library libyaml [usr/bin/backend-jwt-migrate]" \
         "$pkg: no-manual-page [usr/bin/backend-jwt-migrate]" >"$tree/usr/share/lintian/overrides/$pkg"
-    cat >"$tree/DEBIAN/control" <<CONTROL
-Package: $pkg
-Version: $version
-Architecture: $arch
-Maintainer: $maintainer
-Installed-Size: $(du -sk --exclude=DEBIAN "$tree" | cut -f1)
+    control "$tree" "$pkg" <<CONTROL
 Depends: $(depends "$tree" "$tree/usr/bin/backend-jwt-migrate")
 Suggests: libnginx-mod-http-backend-jwt
-Section: httpd
-Priority: optional
 Description: convert WSO2 and IBM gateway JWT settings to nginx configuration
  Reads WSO2 APK apk-conf files and custom resources, WSO2 API Manager's
  deployment.toml and IBM API Connect APIs, and writes the nginx configuration

@@ -122,12 +122,7 @@ enum APKAuth {
                     switch key {
                     case "authType", "enabled": break
                     case "sendTokenToUpstream": forward = try value.bool()
-                    case "headerName":
-                        let name = try value.string()
-                        guard Verification.isHeaderName(name) else {
-                            throw diag.error("\(value.path): \"\(name)\" is not a header name nginx accepts (letters, digits, -, _)", line: value.line)
-                        }
-                        header = name.lowercased() == "authorization" ? nil : name
+                    case "headerName": header = try tokenHeader(value, diag: diag)
                     case "headerEnable":
                         if try !value.bool() {
                             notes.append(diag.warn(value.path, "APK reads no token from a header; here the header is still read (no query parameter)", line: value.line))
@@ -155,11 +150,24 @@ enum APKAuth {
                 : "\(other.what) is not verified by the module, so the API's secured operations are refused (deny all)", line: other.line))
             if !oauth2 { refusal = refusal ?? "APK lets callers in with \(other.what), which the module does not check" }
         }
-        if let refusal { return (.refuse(refusal), notes) }
-        guard oauth2 else {
-            notes.append(.comment("APK's authentication is disabled for this API: its operations are open, as in APK"))
-            return (.open, notes)
+        return try outcome(refusal: refusal, oauth2: oauth2, header: header, forward: forward, verification: verification,
+                           notes: notes, open: "APK's authentication is disabled for this API: its operations are open, as in APK")
+    }
+
+    /// The header an OAuth2 token is read from; nil for `Authorization` (with `Bearer`).
+    static func tokenHeader(_ value: YNode, diag: Diagnostics) throws(MigrationError) -> String? {
+        let name = try value.string()
+        guard Verification.isHeaderName(name) else {
+            throw diag.error("\(value.path): \"\(name)\" is not a header name nginx accepts (letters, digits, -, _)", line: value.line)
         }
+        return name.lowercased() == "authorization" ? nil : name
+    }
+
+    /// What the operations get: refused, verified, or open (with a comment saying so).
+    static func outcome(refusal: String?, oauth2: Bool, header: String?, forward: Bool, verification: () throws(MigrationError) -> Verification,
+                        notes: [Item], open: String) throws(MigrationError) -> (Access, [Item]) {
+        if let refusal { return (.refuse(refusal), notes) }
+        guard oauth2 else { return (.open, notes + [.comment(open)]) }
         var v = try verification()
         v.header = header
         v.forward = forward
@@ -185,12 +193,7 @@ enum APKAuth {
                     case "disabled": oauth2 = try !value.bool()
                     case "required": break  // mandatory or optional beside mTLS: a token is required here
                     case "sendTokenToUpstream": forward = try value.bool()
-                    case "header":
-                        let name = try value.string()
-                        guard Verification.isHeaderName(name) else {
-                            throw diag.error("\(value.path): \"\(name)\" is not a header name nginx accepts (letters, digits, -, _)", line: value.line)
-                        }
-                        header = name.lowercased() == "authorization" ? nil : name
+                    case "header": header = try tokenHeader(value, diag: diag)
                     default:
                         notes.append(diag.warn(value.path, "not an oauth2 field this tool knows; left out", line: value.line))
                     }
@@ -211,12 +214,8 @@ enum APKAuth {
                 if !oauth2 { refusal = refusal ?? "APK lets callers in with \(what), which the module does not check" }
             }
         }
-        if let refusal { return (.refuse(refusal), notes) }
-        guard oauth2 else { return (.open, notes + [.comment("\(section.path): OAuth2 disabled and nothing else: open, as in APK")]) }
-        var v = try verification()
-        v.header = header
-        v.forward = forward
-        return (.verify(v), notes)
+        return try outcome(refusal: refusal, oauth2: oauth2, header: header, forward: forward, verification: verification,
+                           notes: notes, open: "\(section.path): OAuth2 disabled and nothing else: open, as in APK")
     }
 
     /// The location lines of one operation: `backend_jwt_verify off` where the source checks
