@@ -123,7 +123,8 @@ enum APIM {
 
     /// The access-token checks deployment.toml holds: `[[apim.jwt.issuer]]` (the issuers of
     /// third-party key managers' JWTs: `name`, `jwks.url`, `claim_mapping`) and
-    /// `[apim.oauth_config]` (`auth_header`, `enable_outbound_auth_header`). The key managers
+    /// `[apim.oauth_config]` (`auth_header`, `enable_outbound_auth_header`), written to a file
+    /// for each API server to include (with the JWK Set's location). The key managers
     /// themselves are set in the Admin Portal and kept in API Manager's database: when nothing
     /// here names a key, a warning says so and nothing is verified.
     static func accessTokens(_ table: TOMLTable, lines: [String], jwtLine: Int?, options: MigrationOptions,
@@ -194,16 +195,12 @@ enum APIM {
         guard v.jwksURL != nil || !v.keyFiles.isEmpty else {
             return (notes + [diag.warn("apim.jwt.issuer", "API Manager validates access tokens with the key managers set in its Admin Portal (kept in its database, not in deployment.toml): give --jwks-url and --issuer, or add backend_jwt_verify yourself", line: jwtLine)], false)
         }
-        var out: [Item] = [.comment("Access tokens: API Manager checks the caller's JWT on every API, so every server verifies it.")]
+        // the checks go in each server that serves APIs (the JWK Set's location must be one of
+        // its own), from a file written beside the output
+        let path = diag.write("verify.conf", NginxText.render(v.items() + v.serverItems()), options: options)
+        var out: [Item] = [.comment("Access tokens: API Manager checks the caller's JWT on every API. In every server that serves APIs:\n    include \(path);")]
         out += notes
         out += v.httpItems()
-        if let url = v.jwksURL {
-            var location = v
-            location.jwksURL = url
-            let path = diag.write("jwks-location.conf", NginxText.render(location.serverItems()), options: options)
-            out.append(.comment("The JWK Set is fetched through an internal location of each server: in every server, write\n    include \(path);"))
-        }
-        out += v.items()
         return (out, true)
     }
 

@@ -181,6 +181,9 @@ enum APKAuth {
         if (try section["disabled"]?.bool()) == true {
             return (.open, [.comment("\(section.path).disabled: no authentication, as in APK")])
         }
+        for (key, value) in try section.pairs() where key != "disabled" && key != "authTypes" {
+            notes.append(diag.warn(value.path, "not an Authentication field this tool knows; left out", line: value.line))
+        }
         var oauth2 = true
         var header: String?
         var forward = false

@@ -7,11 +7,14 @@ import Foundation
 struct BackendJWTMigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backend-jwt-migrate",
-        abstract: "Converts WSO2 APK, WSO2 API Manager and IBM API Connect backend JWT settings to nginx configuration.",
+        abstract: "Converts WSO2 APK, WSO2 API Manager and IBM API Connect JWT settings (caller verification, backend JWT) to nginx configuration.",
         discussion: """
-            Reads an apk-conf file, APK custom resources (API, HTTPRoute, Backend, APIPolicy, BackendJWT), \
-            a WSO2 API Manager deployment.toml ([apim.jwt]) or an IBM API Connect OpenAPI document with \
-            jwt-generate policies, and writes the nginx configuration for ngx_http_backend_jwt_module. \
+            Reads an apk-conf file, APK custom resources (API, HTTPRoute, Backend, APIPolicy, BackendJWT, \
+            Authentication, TokenIssuer, Scope), a WSO2 API Manager deployment.toml ([apim.jwt], \
+            [[apim.jwt.issuer]], [apim.oauth_config]) or an IBM API Connect OpenAPI document with \
+            jwt-validate and jwt-generate policies, and writes the nginx configuration for \
+            ngx_http_backend_jwt_module: the caller's token verified where the gateway verified it, \
+            operations whose authentication cannot be converted refused, the backend JWT minted. \
             What does not map is a comment in the output and a warning on standard error. \
             Relative key paths are written absolute (resolved against the current folder); keys \
             a source holds inline are written beside the output.

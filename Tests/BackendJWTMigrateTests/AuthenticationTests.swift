@@ -212,12 +212,62 @@ struct AuthenticationTests {
         #expect(migration.warnings.map(\.field) == ["apim.oauth_config.white_listed_scopes", "apim.jwt.issuer[1].certificate", "apim.jwt.issuer[1].jwks"])
         #expect(migration.warnings.map(\.line) == [7, 16, 18])
         let lines = MappingTests.lines(migration)
-        #expect(lines.contains("backend_jwt_verify on token=$bjwt_token_x_token;"))
-        #expect(lines.contains("backend_jwt_verify_issuer https://a.example https://b.example;"))
-        #expect(lines.contains { $0.hasSuffix("include /etc/nginx/apim-jwks-location.conf;") })
+        #expect(lines.contains("map $http_x_token $bjwt_token_x_token {"))
+        #expect(lines.contains { $0.hasSuffix("include /etc/nginx/apim-verify.conf;") })
         #expect(lines.contains("backend_jwt_subject $backend_jwt_in_claim_sub;"))
         #expect(lines.contains { $0.hasPrefix("backend_jwt_wso2_claims ") && $0.hasSuffix(" enduser=$backend_jwt_in_claim_sub;") })
-        #expect(migration.files.map(\.path) == ["/etc/nginx/apim-jwks-location.conf"])
+        #expect(!lines.contains { $0.hasPrefix("backend_jwt_verify") })
+        #expect(migration.files.map(\.path) == ["/etc/nginx/apim-verify.conf"])
+        let snippet = migration.files[0].contents.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(snippet.contains("backend_jwt_verify on token=$bjwt_token_x_token;"))
+        #expect(snippet.contains("backend_jwt_verify_issuer https://a.example https://b.example;"))
+        #expect(snippet.contains("location = /_bjwt_jwks {"))
         #expect(migration.files[0].contents.contains("proxy_pass https://a.example/jwks;"))
+    }
+
+    @Test func resourcesThatOnlyTakeAPIKeysAreRefused() throws {
+        let text = """
+            apiVersion: dp.wso2.com/v1alpha2
+            kind: API
+            metadata: {name: a}
+            spec:
+              basePath: /a
+              production:
+                - routeRefs: [r]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1beta1
+            kind: HTTPRoute
+            metadata: {name: r}
+            spec:
+              rules:
+                - matches:
+                    - path: {type: Exact, value: /x}
+                  backendRefs:
+                    - {name: b}
+            ---
+            apiVersion: dp.wso2.com/v1alpha2
+            kind: Backend
+            metadata: {name: b}
+            spec:
+              services:
+                - {host: backend, port: 8080}
+            ---
+            apiVersion: dp.wso2.com/v1alpha2
+            kind: Authentication
+            metadata: {name: keys-only}
+            spec:
+              override:
+                rateLimited: true
+                authTypes:
+                  oauth2: {disabled: true}
+                  apiKey:
+                    - {in: Header, name: apikey}
+              targetRef: {kind: API, name: a}
+            """
+        let migration = try Migrator.migrate(text: text, file: "crs.yaml", options: Self.idp)
+        #expect(migration.warnings.map(\.field) == ["Authentication/keys-only.spec.override.rateLimited", "Authentication/keys-only.spec.override.authTypes.apiKey"])
+        #expect(migration.warnings.map(\.line) == [31, 35])
+        #expect(try Self.location(migration, "location = /a/x").contains("deny all;"))
+        #expect(!migration.output.contains("backend_jwt_verify on"))
     }
 }

@@ -309,7 +309,7 @@ def test_every_fixture_passes_nginx_t(nginx_t, keys, idp, tmp_path, fixture):
     server = ""
     if fixture.endswith(".toml"):
         args += ["--jwks-url", f"http://{HOST}:9/certs"]
-        server = f"include {tmp_path}/api-jwks-location.conf;" if fixture.startswith("large") else ""
+        server = f"include {tmp_path}/api-verify.conf;"
     else:  # their backends' and identity providers' names do not resolve here
         args += ["--upstream", f"http://{HOST}:9", "--listen", f"{HOST}:{free_port()}", "--jwks-url", f"http://{HOST}:9/certs"]
     migrate(FIXTURES / fixture, *args)
@@ -410,14 +410,14 @@ def test_deployment_toml_seed(nginx, keys, backend):
 
 
 def test_deployment_toml_issuer(nginx, keys, backend, idp, tmp_path):
-    """[[apim.jwt.issuer]] with its JWK Set: every server verifies (the JWK Set's location
-    included from the file written beside the output), the caller's Authorization is not sent on
+    """[[apim.jwt.issuer]] with its JWK Set: the server that includes the file written beside the
+    output verifies (the JWK Set's location in it too), the caller's Authorization is not sent on
     (enable_outbound_auth_header = false), and the backend token names the caller."""
     idp_port = free_port()
     migrate(FIXTURES / "large-deployment.toml", "--jwks-url", f"http://{HOST}:{idp_port}/certs",
             "--api-name", "Orders", "--api-version", "v1", "-o", tmp_path / "apim.conf")
     n = nginx(http=(tmp_path / "apim.conf").read_text() + idp_server(idp, idp_port), server=f"""
-        include {tmp_path}/apim-jwks-location.conf;
+        include {tmp_path}/apim-verify.conf;
         location /orders/ {{
             proxy_pass BACKEND;
         }}
