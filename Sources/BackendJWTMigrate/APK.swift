@@ -86,6 +86,12 @@ enum APK {
     // MARK: apk-conf
 
     static let policyName = "backendjwt"
+    /// The apk-conf fields read (or that say nothing nginx needs: `id`, `type`); any other is a warning.
+    static let confFields: Set<String> = [
+        "name", "basePath", "version", "type", "id", "defaultVersion", "endpointConfigurations", "operations", "apiPolicies",
+        "authentication", "definitionPath",
+    ]
+    static let operationFields: Set<String> = ["target", "verb", "secured", "scopes", "operationPolicies", "endpointConfigurations"]
 
     static func convertConf(_ root: YNode, options: MigrationOptions, diag: Diagnostics) throws(MigrationError) -> [Item] {
         let name = try root["name"]?.string() ?? ""
@@ -130,7 +136,13 @@ enum APK {
         }
 
         var routes: [Route] = []
+        for (key, value) in try root.pairs() where !confFields.contains(key) {
+            plan.comments.append(diag.warn(key, "not an apk-conf field this tool converts", line: value.line))
+        }
         for operation in try root.require("operations").array() {
+            for (key, value) in try operation.pairs() where !operationFields.contains(key) {
+                plan.comments.append(diag.warn(value.path, "not an operation field this tool converts", line: value.line))
+            }
             let target = try operation.require("target").string()
             guard target.hasPrefix("/") else {
                 throw diag.error("\(operation.path).target must start with /, not \"\(target)\"", line: operation.line)

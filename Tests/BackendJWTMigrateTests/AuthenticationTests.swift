@@ -270,4 +270,11 @@ struct AuthenticationTests {
         #expect(try Self.location(migration, "location = /a/x").contains("deny all;"))
         #expect(!migration.output.contains("backend_jwt_verify on"))
     }
+
+    @Test func otherAPKConfFieldsAreWarnings() throws {
+        let migration = try Self.apk("corsConfiguration:\n  corsConfigurationEnabled: true",
+                                     operations: "  - target: /a\n    verb: GET\n    operationRateLimit: {requestsPerUnit: 5, unit: Minute}\n")
+        #expect(migration.warnings.map(\.field) == ["corsConfiguration", "operations[0].operationRateLimit"])
+        #expect(migration.warnings.allSatisfy { $0.line != nil })
+    }
 }
