@@ -124,7 +124,7 @@ enum APKCRs {
             Identity.add(to: &apiPolicy!)
             if enforce {
                 writeEnforce = false
-                plan.comments.append(.comment("backend_jwt_enforce is not written: it would also forbid each location's own backend_jwt_verify; no location here changes the policy"))
+                plan.comments.append(.comment("... but backend_jwt_enforce is not written where the server verifies: it would also forbid each location's own backend_jwt_verify (operation policies are left out all the same)"))
             }
         }
         if let apiPolicy {
