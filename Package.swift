@@ -45,7 +45,8 @@ let package = Package(
         // The command line around it.
         .executableTarget(
             name: "backend-jwt-migrate",
-            dependencies: ["BackendJWTMigrate", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            // CBackendJWT: the release number (BJWT_VERSION), nothing else of the core
+            dependencies: ["BackendJWTMigrate", "CBackendJWT", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .testTarget(
             name: "BackendJWTMigrateTests",

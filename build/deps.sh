@@ -26,8 +26,11 @@ command -v swift >/dev/null || {
     exit 1
 }
 
-if [ "${1:-}" = bench ]; then
-    for p in wrk libnginx-mod-http-js; do
+extra=()
+[ "${1:-}" = bench ] && extra=(wrk libnginx-mod-http-js)
+[ "${1:-}" = test ] && extra=(lintian)   # Tests/deb checks both packages with it
+if [ ${#extra[@]} -gt 0 ]; then
+    for p in "${extra[@]}"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || {
             echo "== installing $p"
             apt-get update -qq

@@ -6,7 +6,8 @@
 #   3. the linkage checks and the nginx harness (the real nginx with the module on loopback,
 #      tokens checked by PyJWT) against Debian's nginx, in parallel (pytest-xdist; BJWT_TEST_WORKERS
 #      processes, default 4),
-#   4. the Debian package (build/deb.sh): installed, used by the system nginx, removed, purged.
+#   4. the Debian packages (build/deb.sh, which fails on any lintian error or warning): the module's
+#      installed, used by the system nginx, removed, purged; backend-jwt-migrate's installed and run.
 # `build/test.sh --all` (what CI runs) adds, and fuzzes a minute per target (FUZZ_SECONDS=60):
 #   5. the same harness against an nginx and a module built from each nginx release tarball in
 #      ../shared/vendor/nginx-*.tar.gz, or those NGINX_TARBALLS lists (space-separated; "" for none),
@@ -72,10 +73,10 @@ harness() {  # label, then pytest arguments
 
 harness "Debian's nginx $(nginx -v 2>&1 | sed 's|.*nginx/||')" "${parallel[@]}" Tests/build Tests/nginx "$@"
 
-echo "== Debian package"
+echo "== Debian packages"
 build/deb.sh
 part "build/deb.sh"
-harness "Debian package with the system nginx" Tests/deb "$@"
+harness "Debian packages (lintian, the system nginx)" Tests/deb "$@"
 
 if [ -z "$all" ]; then
     [ ${#failed[@]} -eq 0 ]

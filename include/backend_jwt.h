@@ -26,6 +26,11 @@ extern "C" {
 #endif
 
 
+/* The release of nginx-backend-jwt: its one place. The module reports it
+ * ($backend_jwt_version), build/deb.sh versions both packages with it and
+ * backend-jwt-migrate --version prints it. Not part of the ABI. */
+#define BJWT_VERSION  "0.1.0"
+
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
 #define BJWT_ABI_VERSION  5

@@ -8,6 +8,8 @@
 
 static ngx_str_t  ngx_http_backend_jwt_variable_name =
     ngx_string("backend_jwt");
+static ngx_str_t  ngx_http_backend_jwt_version_name =
+    ngx_string("backend_jwt_version");
 
 
 ngx_http_backend_jwt_ctx_t *
@@ -501,6 +503,21 @@ ngx_http_backend_jwt_variable(ngx_http_request_t *r,
 }
 
 
+/* $backend_jwt_version: the release the module was built from (BJWT_VERSION) */
+static ngx_int_t
+ngx_http_backend_jwt_version_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    v->data = (u_char *) BJWT_VERSION;
+    v->len = sizeof(BJWT_VERSION) - 1;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_backend_jwt_add_variables(ngx_conf_t *cf)
 {
@@ -514,6 +531,13 @@ ngx_http_backend_jwt_add_variables(ngx_conf_t *cf)
     }
 
     var->get_handler = ngx_http_backend_jwt_variable;
+
+    var = ngx_http_add_variable(cf, &ngx_http_backend_jwt_version_name, 0);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_backend_jwt_version_variable;
 
     return NGX_OK;
 }

@@ -86,6 +86,12 @@ enum APK {
     // MARK: apk-conf
 
     static let policyName = "backendjwt"
+    /// The apk-conf fields read (or that say nothing nginx needs: `id`, `type`); any other is a warning.
+    static let confFields: Set<String> = [
+        "name", "basePath", "version", "type", "id", "defaultVersion", "endpointConfigurations", "operations", "apiPolicies",
+        "authentication", "definitionPath",
+    ]
+    static let operationFields: Set<String> = ["target", "verb", "secured", "scopes", "operationPolicies", "endpointConfigurations"]
 
     static func convertConf(_ root: YNode, options: MigrationOptions, diag: Diagnostics) throws(MigrationError) -> [Item] {
         let name = try root["name"]?.string() ?? ""
@@ -105,29 +111,49 @@ enum APK {
             plan.comments.append(diag.warn(node.path, "APK also serves the API without its version; add a copy of the locations under \(basePath) if you need that", line: node.line))
         }
 
+        // authentication: the server verifies, locations say where it does not
+        let (access, accessNotes) = try APKAuth.conf(root, verification: { () throws(MigrationError) in
+            try APKAuth.verification(issuers: [], docs: nil, line: root["authentication"]?.line ?? root.line, options: options, diag: diag)
+        }, diag: diag)
+        plan.comments += accessNotes
+        if case .verify(let verification) = access {
+            plan.comments.append(.comment("APK checks the caller's access token (OAuth2) on secured operations, with the scopes each names"))
+            plan.settings = verification.items()
+            plan.before = verification.httpItems()
+            plan.locations = verification.serverItems()
+            plan.verifies = true
+        }
+
         // apiPolicies: the server's settings, inherited by every location
         var apiPolicy: Policy?
         if let policies = root["apiPolicies"] {
             apiPolicy = try backendJwt(in: policies, notes: &plan.comments, diag: diag)
         }
+        if case .verify = access, apiPolicy != nil { Identity.add(to: &apiPolicy!) }
         if let apiPolicy {
-            plan.settings = apiPolicy.items(key: keySource(root["apiPolicies"]?.line).items(apiPolicy.keyKind, options: options, diag: diag))
+            if !plan.settings.isEmpty { plan.settings.append(.blank) }
+            plan.settings += apiPolicy.items(key: keySource(root["apiPolicies"]?.line).items(apiPolicy.keyKind, options: options, diag: diag))
         }
 
         var routes: [Route] = []
-        var secured: [String] = []
+        for (key, value) in try root.pairs() where !confFields.contains(key) {
+            plan.comments.append(diag.warn(key, "not an apk-conf field this tool converts", line: value.line))
+        }
         for operation in try root.require("operations").array() {
+            for (key, value) in try operation.pairs() where !operationFields.contains(key) {
+                plan.comments.append(diag.warn(value.path, "not an operation field this tool converts", line: value.line))
+            }
             let target = try operation.require("target").string()
             guard target.hasPrefix("/") else {
                 throw diag.error("\(operation.path).target must start with /, not \"\(target)\"", line: operation.line)
             }
             let verb = try operation["verb"]?.string().uppercased() ?? ""
             var notes: [Item] = [.comment("\(verb.isEmpty ? "any method" : verb) \(target)")]
-            if (try operation["secured"]?.bool()) ?? true { secured.append("\(verb) \(target)") }
             var policy: Policy?
             if let policies = operation["operationPolicies"] {
                 policy = try backendJwt(in: policies, notes: &notes, diag: diag)
             }
+            if case .verify = access, policy != nil { Identity.add(to: &policy!) }
             var upstream = apiUpstream
             if operation["endpointConfigurations"]?[environment] != nil {
                 upstream = try endpoint(operation, environment: environment, options: options, diag: diag)
@@ -139,18 +165,21 @@ enum APK {
                 notes.append(diag.warn("\(operation.path).operationPolicies", "its BackendJwt has no customClaims, but nginx gives the location the API's claims (a level without claims inherits them)", line: operation.line))
             }
             let (match, operationPath) = Route.match(target: target, context: context)
-            routes.append(Route(match: match, context: context, operationPath: operationPath, methods: verb.isEmpty ? [] : [verb],
-                                upstream: upstream, policy: policy, notes: notes, line: operation.line))
-        }
-        if !secured.isEmpty {
-            plan.comments.append(.comment("APK checks the caller's access token on secured operations (\(secured.joined(separator: ", "))): put your authentication (auth_request, auth_basic, ...) in this server"))
+            var route = Route(match: match, context: context, operationPath: operationPath, methods: verb.isEmpty ? [] : [verb],
+                              upstream: upstream, policy: policy, notes: notes, line: operation.line)
+            route.secured = try operation["secured"]?.bool() ?? true
+            route.scopes = try operation["scopes"]?.array().map { (scope) throws(MigrationError) in try scope.string() } ?? []
+            route.accessField = operation.child("scopes")
+            routes.append(route)
         }
         plan.routes = try Route.merge(routes, diag: diag)
         let serverKind = apiPolicy?.keyKind
         plan.locationSettings = { route in
-            guard let policy = route.policy else { return [] }
+            let guarding = APKAuth.locationItems(server: access, own: nil, secured: route.secured, scopes: route.scopes,
+                                                 field: route.accessField, line: route.line, diag: diag)
+            guard let policy = route.policy else { return guarding }
             let key = serverKind == policy.keyKind ? [] : keySource(route.line).items(policy.keyKind, options: options, diag: diag)
-            return policy.items(key: key, parent: apiPolicy)
+            return guarding + policy.items(key: key, parent: apiPolicy)
         }
         return plan.items(options: options)
     }

@@ -3,11 +3,12 @@
 enum APKCRs {
     /// Kinds of an APK deployment that carry nothing about backend JWTs.
     static let otherKinds: Set<String> = [
-        "Authentication", "RateLimitPolicy", "Scope", "InterceptorService", "ConfigMap", "Secret", "TokenIssuer",
-        "Service", "Gateway", "GQLRoute", "GRPCRoute", "AIProvider", "AIRateLimitPolicy", "Application",
+        "RateLimitPolicy", "InterceptorService", "Service", "Gateway", "GQLRoute", "GRPCRoute", "AIProvider", "AIRateLimitPolicy", "Application",
         "Subscription", "ApplicationMapping",
     ]
-    static let kinds: Set<String> = ["API", "HTTPRoute", "Backend", "APIPolicy", "BackendJWT"]
+    static let kinds: Set<String> = [
+        "API", "HTTPRoute", "Backend", "APIPolicy", "BackendJWT", "Authentication", "TokenIssuer", "Scope", "ConfigMap", "Secret",
+    ]
 
     struct Documents {
         var byKind: [String: [(name: String, node: YNode)]] = [:]
@@ -29,7 +30,7 @@ enum APKCRs {
             } else if otherKinds.contains(kind) {
                 skipped.append(diag.warn("\(kind)/\(name)", "only backend JWT settings are converted", line: document.line))
             } else {
-                throw diag.error("unknown kind \"\(kind)\" (\(name)); expected API, HTTPRoute, Backend, APIPolicy, BackendJWT", line: document.line)
+                throw diag.error("unknown kind \"\(kind)\" (\(name)); expected \(kinds.sorted().joined(separator: ", "))", line: document.line)
             }
         }
         guard let apis = docs.byKind["API"], !apis.isEmpty else {
@@ -67,6 +68,34 @@ enum APKCRs {
         var plan = ServerPlan()
         plan.comments.append(.comment("WSO2 APK API \(name) (\(try spec["apiName"]?.string() ?? name) \(try spec["apiVersion"]?.string() ?? "")): \(context.isEmpty ? "/" : context)"))
 
+        // authentication: an Authentication aimed at the API (override before default), else
+        // APK's default, OAuth2 with the TokenIssuers' keys
+        let verification = { () throws(MigrationError) -> Verification in
+            try APKAuth.verification(issuers: docs.byKind["TokenIssuer"] ?? [], docs: docs, line: api.line, options: options, diag: diag)
+        }
+        var access: Access?
+        for (authName, node) in docs.byKind["Authentication"] ?? [] {
+            guard let target = try node.require("spec")["targetRef"], try target.require("kind").string() == "API",
+                  try target.require("name").string() == name else { continue }
+            let spec = try node.require("spec")
+            guard let section = spec["override"] ?? spec["default"] else { continue }
+            let (found, notes) = try APKAuth.resource(section, verification: verification, diag: diag)
+            plan.comments.append(.comment("Authentication \(authName)"))
+            plan.comments += notes
+            access = found
+        }
+        if access == nil {
+            access = .verify(try verification())
+            plan.comments.append(.comment("no Authentication resource: APK's default, OAuth2 with the TokenIssuer's keys"))
+        }
+        let serverAccess = access!
+        if case .verify(let v) = serverAccess {
+            plan.settings = v.items()
+            plan.before = v.httpItems()
+            plan.locations = v.serverItems()
+            plan.verifies = true
+        }
+
         // API-level policies: override enforces, default is inherited
         var apiPolicy: Policy?
         var enforce = false
@@ -87,8 +116,20 @@ enum APKCRs {
                 }
             }
         }
+        // the override still wins over operation policies (they are left out below); the
+        // directive is not written where the server verifies: backend_jwt_enforce would also
+        // forbid the locations' own backend_jwt_verify (the JWK Set's, unsecured operations, the 404)
+        var writeEnforce = enforce
+        if case .verify = serverAccess, apiPolicy != nil {
+            Identity.add(to: &apiPolicy!)
+            if enforce {
+                writeEnforce = false
+                plan.comments.append(.comment("... but backend_jwt_enforce is not written where the server verifies: it would also forbid each location's own backend_jwt_verify (operation policies are left out all the same)"))
+            }
+        }
         if let apiPolicy {
-            plan.settings = apiPolicy.items(key: APK.keySource(api.line).items(apiPolicy.keyKind, options: options, diag: diag), enforce: enforce)
+            if !plan.settings.isEmpty { plan.settings.append(.blank) }
+            plan.settings += apiPolicy.items(key: APK.keySource(api.line).items(apiPolicy.keyKind, options: options, diag: diag), enforce: writeEnforce)
         }
 
         guard let routeRefs = spec[environment] else {
@@ -101,20 +142,27 @@ enum APKCRs {
                 guard let route = docs.find("HTTPRoute", routeName) else {
                     throw diag.error("\(reference.path): no HTTPRoute named \"\(routeName)\" in the file", line: reference.line)
                 }
-                routes += try self.routes(route, context: context, apiPolicy: apiPolicy, enforce: enforce, docs: docs, options: options, diag: diag)
+                routes += try self.routes(route, context: context, apiPolicy: apiPolicy, enforce: enforce, access: serverAccess,
+                                          verification: verification, docs: docs, options: options, diag: diag)
             }
         }
         plan.routes = try Route.merge(routes, diag: diag)
         let serverKind = apiPolicy?.keyKind
+        for route in plan.routes {
+            if case .verify(let own)? = route.access { plan.before += own.httpItems().filter { !plan.before.contains($0) } }
+        }
         plan.locationSettings = { route in
-            guard let policy = route.policy else { return [] }
+            let guarding = APKAuth.locationItems(server: serverAccess, own: route.access, secured: route.secured, scopes: route.scopes,
+                                                 field: route.accessField, line: route.line, diag: diag)
+            guard let policy = route.policy else { return guarding }
             let key = serverKind == policy.keyKind ? [] : APK.keySource(route.line).items(policy.keyKind, options: options, diag: diag)
-            return policy.items(key: key, parent: apiPolicy)
+            return guarding + policy.items(key: key, parent: apiPolicy)
         }
         return plan.items(options: options)
     }
 
-    static func routes(_ route: YNode, context: String, apiPolicy: Policy?, enforce: Bool, docs: Documents,
+    static func routes(_ route: YNode, context: String, apiPolicy: Policy?, enforce: Bool, access: Access,
+                       verification: () throws(MigrationError) -> Verification, docs: Documents,
                        options: MigrationOptions, diag: Diagnostics) throws(MigrationError) -> [Route] {
         var out: [Route] = []
         for rule in try route.require("spec").require("rules").array() {
@@ -131,9 +179,30 @@ enum APKCRs {
             var policy: Policy?
             var notes: [Item] = []
             var replacePrefix: String?
+            var scopes: [String] = []
+            var scopeField = ""
+            var own: Access?
             for filter in try rule["filters"]?.array() ?? [] {
                 let type = try filter.require("type").string()
-                if type == "ExtensionRef", let ref = filter["extensionRef"], try ref.require("kind").string() == "APIPolicy" {
+                if type == "ExtensionRef", let ref = filter["extensionRef"], try ref.require("kind").string() == "Scope" {
+                    let name = try ref.require("name").string()
+                    guard let node = docs.find("Scope", name) else {
+                        throw diag.error("\(ref.path): no Scope named \"\(name)\" in the file", line: ref.line)
+                    }
+                    let names = try node.require("spec").require("names")
+                    scopes += try names.array().map { (scope) throws(MigrationError) in try scope.string() }
+                    scopeField = names.path
+                } else if type == "ExtensionRef", let ref = filter["extensionRef"], try ref.require("kind").string() == "Authentication" {
+                    let name = try ref.require("name").string()
+                    guard let node = docs.find("Authentication", name) else {
+                        throw diag.error("\(ref.path): no Authentication named \"\(name)\" in the file", line: ref.line)
+                    }
+                    let spec = try node.require("spec")
+                    guard let section = spec["override"] ?? spec["default"] else { continue }
+                    let (found, authNotes) = try APKAuth.resource(section, verification: verification, diag: diag)
+                    notes += authNotes
+                    own = found
+                } else if type == "ExtensionRef", let ref = filter["extensionRef"], try ref.require("kind").string() == "APIPolicy" {
                     let name = try ref.require("name").string()
                     guard let node = docs.find("APIPolicy", name) else {
                         throw diag.error("\(ref.path): no APIPolicy named \"\(name)\" in the file", line: ref.line)
@@ -145,6 +214,7 @@ enum APKCRs {
                         notes.append(diag.warn("APIPolicy \(name)", "the API's override policy wins over this operation policy, as in APK; left out", line: node.line))
                     } else {
                         policy = found
+                        if case .verify = access { Identity.add(to: &policy!) }
                         if found.claims.isEmpty, apiPolicy?.claims.isEmpty == false {
                             notes.append(diag.warn("APIPolicy \(name)", "it has no customClaims, but nginx gives the location the API's claims (a level without claims inherits them)", line: node.line))
                         }
@@ -190,10 +260,15 @@ enum APKCRs {
                         routeUpstream.tail = .replacePrefix(matched: context + value, with: prefix)
                     }
                 }
-                out.append(Route(match: pathMatch, context: context, operationPath: operationPath, methods: method.isEmpty ? [] : [method],
-                                 upstream: routeUpstream, policy: policy,
-                                 notes: [.comment("HTTPRoute \(try route.require("metadata").require("name").string()): \(method.isEmpty ? "any method" : method) \(type) \(value)")] + notes,
-                                 line: match.line))
+                var converted = Route(match: pathMatch, context: context, operationPath: operationPath, methods: method.isEmpty ? [] : [method],
+                                      upstream: routeUpstream, policy: policy,
+                                      notes: [.comment("HTTPRoute \(try route.require("metadata").require("name").string()): \(method.isEmpty ? "any method" : method) \(type) \(value)")] + notes,
+                                      line: match.line)
+                converted.scopes = scopes
+                converted.accessField = scopeField
+                // an operation whose Authentication checks nothing is APK's unsecured one
+                if own == .open { converted.secured = false } else { converted.access = own }
+                out.append(converted)
             }
         }
         return out

@@ -35,11 +35,22 @@ public struct MigrationWarning: Equatable, CustomStringConvertible, Sendable {
 final class Diagnostics {
     let file: String
     private(set) var warnings: [MigrationWarning] = []
+    /// Files to write beside the output, in the order they were made.
+    private(set) var files: [WrittenFile] = []
 
     init(file: String) { self.file = file }
 
     func error(_ message: String, line: Int?) -> MigrationError {
         MigrationError(file: file, line: line, message: message)
+    }
+
+    /// Records a file to write beside the output (`<base>-<name>` in `options.outputDirectory`)
+    /// and returns the path the configuration names it by.
+    func write(_ name: String, _ contents: String, options: MigrationOptions) -> String {
+        let file = (options.outputBase ?? "migrated") + "-" + name
+        let path = options.outputDirectory.map { $0 + (($0.hasSuffix("/")) ? "" : "/") + file } ?? file
+        if !files.contains(where: { $0.path == path }) { files.append(WrittenFile(path: path, contents: contents)) }
+        return path
     }
 
     /// Records a warning and returns the comment the output carries for it.

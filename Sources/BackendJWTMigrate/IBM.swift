@@ -20,6 +20,12 @@ enum IBM {
         var notes: [Item] = []
         var policyNotes: [Int: [Item]] = [:]
         var keySources: [Int: KeySource] = [:]
+        /// An operation's jwt-validate, and its comments.
+        var validations: [Int: (access: Access, notes: [Item])] = [:]
+        /// The runtime variable an operation's jwt-validate put the caller's claims in.
+        var claimPrefixes: [Int: String] = [:]
+        /// `map`s for IBM's claim patterns, before the server.
+        var maps: [Item] = []
     }
 
     static func convert(_ root: YNode, options: MigrationOptions, diag: Diagnostics) throws(MigrationError) -> [Item] {
@@ -74,16 +80,33 @@ enum IBM {
                 throw diag.error("\(operation.verb) \(operation.path): no invoke in the assembly, so no backend; give one with --upstream", line: operation.line)
             }
             let (match, operationPath) = Route.match(target: operation.path, context: context)
-            let notes: [Item] = [.comment("\(operation.verb) \(operation.path)\(operation.id.map { " (\($0))" } ?? "")")]
-            routes.append(Route(match: match, context: context, operationPath: operationPath, methods: [operation.verb],
-                                upstream: upstream, policy: shared == nil ? state.policies[index] : nil, notes: notes, line: operation.line))
+            var notes: [Item] = [.comment("\(operation.verb) \(operation.path)\(operation.id.map { " (\($0))" } ?? "")")]
+            var route = Route(match: match, context: context, operationPath: operationPath, methods: [operation.verb],
+                              upstream: upstream, policy: shared == nil ? state.policies[index] : nil, notes: notes, line: operation.line)
+            if let validation = state.validations[index] {
+                notes += validation.notes
+                route.notes = notes
+                route.access = validation.access
+                if case .verify(let v) = validation.access { plan.before += v.httpItems().filter { !plan.before.contains($0) } }
+            }
+            routes.append(route)
         }
         plan.routes = try Route.merge(routes, diag: diag)
+        plan.before = state.maps + plan.before
+        for (access, _) in state.validations.values {
+            if case .verify(let v) = access, v.jwksURL != nil { plan.locations = v.serverItems() }
+        }
         plan.locationSettings = { route in
+            var guarding: [Item] = []
+            switch route.access {
+            case .verify(let v)?: guarding = v.items()
+            case .refuse(let reason)?: guarding = Identity.refused(reason)
+            default: break
+            }
             guard let policy = route.policy,
                   let index = state.operations.indices.first(where: { state.policies[$0] == policy }),
-                  let source = state.keySources[index] else { return [] }
-            return state.policyNotes[index, default: []] + policy.items(key: source.items(policy.keyKind, options: options, diag: diag))
+                  let source = state.keySources[index] else { return guarding }
+            return guarding + state.policyNotes[index, default: []] + policy.items(key: source.items(policy.keyKind, options: options, diag: diag))
         }
         return plan.items(options: options)
     }
@@ -116,7 +139,10 @@ enum IBM {
             for (name, body) in try step.pairs() {
                 switch name {
                 case "jwt-generate":
-                    let (policy, notes, source) = try jwtGenerate(body, state: state, diag: diag)
+                    // the claims of a jwt-validate before it, when every operation here has one
+                    let prefixes = Set(operations.map { state.claimPrefixes[$0] })
+                    let claims = prefixes.count == 1 ? prefixes.first! : nil
+                    let (policy, notes, source) = try jwtGenerate(body, state: state, claims: claims, diag: diag)
                     for index in operations.sorted() {
                         if state.policies[index] != nil {
                             state.notes.append(diag.warn(body.path, "a second jwt-generate for \(state.operations[index].verb) \(state.operations[index].path); the last one is used", line: body.line))
@@ -148,7 +174,14 @@ enum IBM {
                         state.notes.append(diag.warn(body.path, "a switch on conditions is not converted: the jwt-generate or invoke policies inside it are left out", line: body.line))
                     }
                 case "jwt-validate":
-                    state.notes.append(diag.warn(body.path, "verifying the caller's JWT is not part of this conversion", line: body.line))
+                    let (access, notes, prefix) = try jwtValidate(body, state: state, options: options, diag: diag)
+                    for index in operations.sorted() {
+                        if state.validations[index] != nil {
+                            state.notes.append(diag.warn(body.path, "a second jwt-validate for \(state.operations[index].verb) \(state.operations[index].path); the last one is used", line: body.line))
+                        }
+                        state.validations[index] = (access, notes)
+                        state.claimPrefixes[index] = prefix
+                    }
                 default:
                     break
                 }
@@ -182,7 +215,13 @@ enum IBM {
 
     /// A runtime variable as an nginx value: request headers, and variables a set-variable
     /// sets to text made of them.
-    static func variable(_ name: String, state: State) -> String? {
+    static func variable(_ name: String, state: State, claims: String? = nil) -> String? {
+        // a claim of the token a jwt-validate verified: decoded.claims.sub
+        if let claims, name.hasPrefix(claims + ".") {
+            let claim = name.dropFirst(claims.count + 1)
+            guard !claim.isEmpty, claim.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else { return nil }
+            return "$backend_jwt_in_claim_" + claim
+        }
         for prefix in ["request.headers.", "message.headers."] where name.lowercased().hasPrefix(prefix) {
             let header = name.dropFirst(prefix.count)
             guard !header.isEmpty, header.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else { return nil }
@@ -203,7 +242,7 @@ enum IBM {
         return out.contains("$") && !out.contains("$http_") ? nil : out
     }
 
-    static func jwtGenerate(_ body: YNode, state: State, diag: Diagnostics) throws(MigrationError) -> (Policy, [Item], KeySource) {
+    static func jwtGenerate(_ body: YNode, state: State, claims: String?, diag: Diagnostics) throws(MigrationError) -> (Policy, [Item], KeySource) {
         var policy = Policy()
         var notes: [Item] = [.comment("jwt-generate at \(body.path)")]
         policy.encoding = "base64url"
@@ -216,10 +255,10 @@ enum IBM {
             let names = try node?.string() ?? fallback ?? ""
             var out: [String] = []
             for name in names.split(separator: ",").map({ $0.trimmingBlanks() }) where !name.isEmpty {
-                if let value = variable(name, state: state) {
+                if let value = variable(name, state: state, claims: claims) {
                     out.append(value)
                 } else {
-                    notes.append(diag.warn(node?.path ?? body.child(key), "runtime variable \(name) has no nginx counterpart (request.headers.X or a set-variable of them); left out", line: node?.line ?? body.line))
+                    notes.append(diag.warn(node?.path ?? body.child(key), "runtime variable \(name) has no nginx counterpart (request.headers.X, a set-variable of them, or a claim of a jwt-validate before it); left out", line: node?.line ?? body.line))
                 }
             }
             return out
@@ -266,6 +305,116 @@ enum IBM {
         }
         policy.notes = []
         return (policy, notes, keySource)
+    }
+
+    /// Runtime variables' first names (IBM's contexts), to tell a variable from a pattern.
+    static let contexts = ["request.", "message.", "decoded.", "api.", "client.", "system.", "session.", "context."]
+
+    /// A `jwt-validate`: the token (`jwt`, `request.headers.authorization` by default), its key
+    /// (`jws-jwk`, a JWK written beside the output, or `jws-crypto`, which `--verify-key` gives),
+    /// `iss-claim` and `aud-claim` (IBM's PCRE patterns: a `map` and `backend_jwt_verify_require`,
+    /// or the exact directive for `^literal$`), and `output-claims`, the runtime variable whose
+    /// claims a later jwt-generate may read (`decoded.claims.sub` is `$backend_jwt_in_claim_sub`).
+    /// A failed validation is 401, as IBM's.
+    static func jwtValidate(_ body: YNode, state: State, options: MigrationOptions,
+                            diag: Diagnostics) throws(MigrationError) -> (Access, [Item], String) {
+        var v = Verification()
+        v.forward = true  // IBM's invoke passes the caller's Authorization on
+        var notes: [Item] = [.comment("jwt-validate at \(body.path): the caller's token, 401 when it does not verify")]
+        var prefix = "decoded.claims"
+        var refusal: String?
+        var keyGiven = false
+        func isVariable(_ text: String) -> Bool {
+            state.variables[text] != nil || contexts.contains(where: { text.lowercased().hasPrefix($0) })
+                && text.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) })
+        }
+        func key(_ node: YNode, _ why: String) -> [String] {
+            if let key = options.verifyKey { return [key] }
+            if let url = options.jwksURL {
+                v.jwksURL = url
+                return []
+            }
+            notes.append(diag.warn(node.path, "\(why); give its certificate or public key with --verify-key (or its JWK Set with --jwks-url)", line: node.line))
+            return [Verification.placeholderKey]
+        }
+        for (name, value) in try body.pairs() {
+            switch name {
+            case "title", "description", "version":
+                break
+            case "jwt":
+                let variable = try value.string()
+                let lower = variable.lowercased()
+                if variable.isEmpty || lower == "request.headers.authorization" { break }
+                let header = String(variable.dropFirst("request.headers.".count))
+                if lower.hasPrefix("request.headers."), Verification.isHeaderName(header) {
+                    v.header = header
+                } else {
+                    refusal = "its token comes from the runtime variable \(variable)"
+                    notes.append(diag.warn(value.path, "the token is read from the runtime variable \(variable), which nginx does not have: the operation is refused (deny all)", line: value.line))
+                }
+            case "output-claims":
+                prefix = try value.string()
+            case "iss-claim", "aud-claim":
+                let pattern = try value.string()
+                let claim = name == "iss-claim" ? "iss" : "aud"
+                if pattern.isEmpty { break }
+                if isVariable(pattern) {
+                    notes.append(diag.warn(value.path, "the pattern comes from the runtime variable \(pattern), which the caller may set: \(claim) is not checked\(claim == "iss" ? "; give the issuer with --issuer" : "")", line: value.line))
+                } else if let literal = anchoredLiteral(pattern) {
+                    if claim == "iss" { v.issuers = [literal] } else { v.audiences = [literal] }
+                } else {
+                    let variable = "$bjwt_\(claim)_matches_\(state.maps.count / 2 + 1)"
+                    state.maps += [
+                        .comment("\(value.path): IBM's pattern\(claim == "aud" ? " (an aud array is matched as its JSON text, [\"a\",\"b\"])" : "")"),
+                        .block("map", ["$backend_jwt_in_claim_" + claim, variable], [
+                            .directive(NginxText.quote("~" + pattern), ["1"]), .directive("default", ["0"]),
+                        ]),
+                    ]
+                    v.requirements.append(.directive("backend_jwt_verify_require", [variable, "error=401"]))
+                }
+            case "jws-crypto":
+                keyGiven = true
+                v.keyFiles = key(value, "the crypto object \(try value.string()) lives in DataPower, not in a file nginx reads")
+            case "jws-jwk":
+                keyGiven = true
+                let given = try value.string()
+                let json = given.hasPrefix("{") ? given : state.variables[given] ?? state.properties[given]
+                if let json, json.hasPrefix("{") {
+                    v.keyFiles = [diag.write("jwk-\(state.validations.count + 1).json", json + "\n", options: options)]
+                } else {
+                    v.keyFiles = key(value, "the JWK comes from the runtime variable \(given), set outside this assembly")
+                }
+            case "jwe-crypto", "jwe-jwk":
+                notes.append(diag.warn(value.path, "JWE: the module verifies signed tokens (JWS) only, so encrypted ones are refused", line: value.line))
+            default:
+                notes.append(diag.warn(value.path, "not a jwt-validate property this tool knows; left out", line: value.line))
+            }
+        }
+        if !keyGiven { v.keyFiles = key(body, "the policy names no key (jws-jwk or jws-crypto)") }
+        if !options.issuers.isEmpty { v.issuers = options.issuers }
+        if let refusal { return (.refuse(refusal), notes, prefix) }
+        return (.verify(v), notes, prefix)
+    }
+
+    /// The text `^literal$` matches exactly, if that is all the pattern says.
+    static func anchoredLiteral(_ pattern: String) -> String? {
+        guard pattern.hasPrefix("^"), pattern.hasSuffix("$"), pattern.count >= 2 else { return nil }
+        var out = ""
+        var escaped = false
+        for c in pattern.dropFirst().dropLast() {
+            if escaped {
+                guard !c.isLetter, !c.isNumber else { return nil }  // \d, \w, \1...
+                out.append(c)
+                escaped = false
+            } else if c == "\\" {
+                escaped = true
+            } else if "^$.|?*+()[]{}".contains(c) {
+                return nil
+            } else {
+                out.append(c)
+            }
+        }
+        return escaped || out.isEmpty ? nil : out
     }
 
     /// An invoke's `target-url`: `$(property)` replaced, `$(request.path)` and

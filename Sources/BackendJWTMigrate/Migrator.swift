@@ -27,6 +27,8 @@ public struct Migration: Equatable {
     public let format: SourceFormat
     public let output: String
     public let warnings: [MigrationWarning]
+    /// Files to write beside the output (keys the source holds inline).
+    public let files: [WrittenFile]
 }
 
 public enum Migrator {
@@ -42,8 +44,15 @@ public enum Migrator {
             }
             options.upstream = parsed.origin
         }
-        for (name, value) in [("--signing-key", options.signingKey), ("--signing-secret", options.signingSecret), ("--listen", options.listen),
-                              ("--server-name", options.serverName), ("--api-name", options.apiName), ("--api-version", options.apiVersion)] {
+        if let url = options.jwksURL, Upstream.parse(url, tail: .none) == nil {
+            throw MigrationError(file: file, line: nil, message: "--jwks-url must be an http:// or https:// URL without query, not \"\(url)\"")
+        }
+        let given: [(String, String?)] = [
+            ("--signing-key", options.signingKey), ("--signing-secret", options.signingSecret), ("--listen", options.listen),
+            ("--server-name", options.serverName), ("--api-name", options.apiName), ("--api-version", options.apiVersion),
+            ("--verify-key", options.verifyKey), ("--jwks-url", options.jwksURL),
+        ] + options.issuers.map { ("--issuer", $0) }
+        for (name, value) in given {
             if let value, value.isEmpty || value.contains(where: { $0 == "\n" || $0 == "\r" }) {
                 throw MigrationError(file: file, line: nil, message: "\(name) must be one line of text")
             }
@@ -78,13 +87,27 @@ public enum Migrator {
         }
 
         let base = file.split(separator: "/").last.map(String.init) ?? file
-        let header: [Item] = [
+        var header: [Item] = [
             .comment("Made by backend-jwt-migrate from \(base) (\(detected.title)); goes in nginx.conf's \(detected.context)."),
             .comment("Needs: load_module modules/ngx_http_backend_jwt_module.so;"),
         ]
+        if items.contains(where: Self.namesRelativeFile) {
+            header.append(.comment("Relative file names are resolved by nginx against its prefix (nginx -V: --prefix), not this folder."))
+        }
         // warnings in the file's order (a stable sort: the same input gives the same list)
         let warnings = diag.warnings.enumerated().sorted { ($0.element.line ?? 0, $0.offset) < ($1.element.line ?? 0, $1.offset) }.map(\.element)
-        return Migration(format: detected, output: NginxText.render(header + items), warnings: warnings)
+        return Migration(format: detected, output: NginxText.render(header + items), warnings: warnings, files: diag.files)
+    }
+
+    static let fileDirectives: Set<String> = ["backend_jwt_signing_key", "backend_jwt_signing_secret", "backend_jwt_verify_key", "include"]
+
+    /// Whether `item` (or one inside it) names a file by a relative path.
+    static func namesRelativeFile(_ item: Item) -> Bool {
+        switch item {
+        case .directive(let name, let arguments): return fileDirectives.contains(name) && arguments.first?.hasPrefix("/") == false
+        case .block(_, _, let body): return body.contains(where: namesRelativeFile)
+        default: return false
+        }
     }
 
     /// The format of YAML documents.

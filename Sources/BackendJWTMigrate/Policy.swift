@@ -17,6 +17,18 @@ public struct MigrationOptions: Sendable, Equatable {
     /// `apiname=` and `version=` of `backend_jwt_wso2_claims` (deployment.toml has no API).
     public var apiName: String?
     public var apiVersion: String?
+    /// `backend_jwt_verify_key`: the identity provider's public keys, for sources whose keys
+    /// live elsewhere (IBM's crypto objects, an apk-conf, whose TokenIssuer is a resource).
+    public var verifyKey: String?
+    /// The identity provider's JWK Set URL; replaces the one a source names.
+    public var jwksURL: String?
+    /// `backend_jwt_verify_issuer` values; replace the ones a source names.
+    public var issuers: [String] = []
+    /// The folder (absolute) where files the conversion makes are written and named from; nil:
+    /// named relative, which nginx resolves against its prefix (the output says so).
+    public var outputDirectory: String?
+    /// The start of those files' names (the output's or the input's name).
+    public var outputBase: String?
 
     public init() {}
 }

@@ -74,6 +74,13 @@ struct Route {
     /// Comments about the operations (`GET /test`), and warnings.
     var notes: [Item]
     var line: Int?
+    /// Whether the source checks the caller here, and the scopes it requires.
+    var secured = true
+    var scopes: [String] = []
+    /// The operation's own authentication, where it has one (an `Authentication` resource).
+    var access: Access?
+    /// Where `scopes` and `secured` come from, for warnings.
+    var accessField = ""
 
     /// An APK or IBM target (`/employee/{id}`, `/orders/*`) under `context`.
     static func match(target: String, context: String) -> (PathMatch, String) {
@@ -154,9 +161,10 @@ struct Route {
         var out: [Route] = []
         for route in routes {
             if let index = out.firstIndex(where: { $0.match == route.match }) {
-                guard out[index].policy == route.policy, out[index].upstream == route.upstream else {
+                guard out[index].policy == route.policy, out[index].upstream == route.upstream, out[index].secured == route.secured,
+                      out[index].scopes == route.scopes, out[index].access == route.access else {
                     throw diag.error(
-                        "operations on \(route.operationPath) differ in backend JWT policy or endpoint by method; nginx chooses a location by path, so they cannot be converted apart",
+                        "operations on \(route.operationPath) differ in backend JWT policy, endpoint, security or scopes by method; nginx chooses a location by path, so they cannot be converted apart",
                         line: route.line)
                 }
                 if out[index].methods.isEmpty || route.methods.isEmpty {
@@ -180,6 +188,13 @@ struct ServerPlan {
     var routes: [Route] = []
     /// Builds each route's own policy lines (key handling is the source's).
     var locationSettings: (Route) -> [Item] = { _ in [] }
+    /// What goes before the server at http level (`map`s).
+    var before: [Item] = []
+    /// Locations after the routes' (the JWK Set's).
+    var locations: [Item] = []
+    /// Whether the server verifies callers: the 404 location does not (as the gateway, which
+    /// finds no operation before it asks for a token).
+    var verifies = false
 
     func items(options: MigrationOptions) -> [Item] {
         var body: [Item] = []
@@ -206,11 +221,15 @@ struct ServerPlan {
             location += route.proxyItems()
             body.append(.block("location", route.match.arguments, location))
         }
+        if !locations.isEmpty {
+            body.append(.blank)
+            body += locations
+        }
         if !routes.contains(where: { $0.match == .prefix("/") }) {
             body.append(.blank)
             body.append(.comment("what matches no operation: 404, as the gateway answers"))
-            body.append(.block("location", ["/"], [.directive("return", ["404"])]))
+            body.append(.block("location", ["/"], (verifies ? [.directive("backend_jwt_verify", ["off"])] : []) + [.directive("return", ["404"])]))
         }
-        return [.block("server", [], body)]
+        return before + (before.isEmpty ? [] : [.blank]) + [.block("server", [], body)]
     }
 }

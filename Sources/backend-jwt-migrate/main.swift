@@ -1,18 +1,25 @@
 import ArgumentParser
 import BackendJWTMigrate
+import CBackendJWT
 import Foundation
 
 /// backend-jwt-migrate: a gateway's backend JWT settings in, nginx configuration out.
 struct BackendJWTMigrateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "backend-jwt-migrate",
-        abstract: "Converts WSO2 APK, WSO2 API Manager and IBM API Connect backend JWT settings to nginx configuration.",
+        abstract: "Converts WSO2 APK, WSO2 API Manager and IBM API Connect JWT settings (caller verification, backend JWT) to nginx configuration.",
         discussion: """
-            Reads an apk-conf file, APK custom resources (API, HTTPRoute, Backend, APIPolicy, BackendJWT), \
-            a WSO2 API Manager deployment.toml ([apim.jwt]) or an IBM API Connect OpenAPI document with \
-            jwt-generate policies, and writes the nginx configuration for ngx_http_backend_jwt_module. \
-            What does not map is a comment in the output and a warning on standard error.
-            """)
+            Reads an apk-conf file, APK custom resources (API, HTTPRoute, Backend, APIPolicy, BackendJWT, \
+            Authentication, TokenIssuer, Scope), a WSO2 API Manager deployment.toml ([apim.jwt], \
+            [[apim.jwt.issuer]], [apim.oauth_config]) or an IBM API Connect OpenAPI document with \
+            jwt-validate and jwt-generate policies, and writes the nginx configuration for \
+            ngx_http_backend_jwt_module: the caller's token verified where the gateway verified it, \
+            operations whose authentication cannot be converted refused, the backend JWT minted. \
+            What does not map is a comment in the output and a warning on standard error. \
+            Relative key paths are written absolute (resolved against the current folder); keys \
+            a source holds inline are written beside the output.
+            """,
+        version: BJWT_VERSION)
 
     @Argument(help: "The file to convert.")
     var file: String
@@ -25,6 +32,15 @@ struct BackendJWTMigrateCommand: ParsableCommand {
 
     @Option(name: .customLong("signing-secret"), help: "Secret file for HS256/384/512.")
     var signingSecret: String?
+
+    @Option(name: .customLong("verify-key"), help: "The identity provider's public keys (JWK Set, JWK, PEM): IBM's jws-crypto, an apk-conf's issuer.")
+    var verifyKey: String?
+
+    @Option(name: .customLong("jwks-url"), help: "The identity provider's JWK Set URL (replaces the one a source names).")
+    var jwksURL: String?
+
+    @Option(name: .customLong("issuer"), help: "An accepted iss of callers' tokens (repeatable; replaces the source's).")
+    var issuers: [String] = []
 
     @Option(help: "scheme://host[:port] that replaces the origin of every endpoint; the backend of an assembly without invoke.")
     var upstream: String?
@@ -64,9 +80,21 @@ struct BackendJWTMigrateCommand: ParsableCommand {
             }
             format = known
         }
+        let cwd = FileManager.default.currentDirectoryPath
+        func absolute(_ path: String?) -> String? {
+            guard let path, !path.isEmpty, !path.hasPrefix("/") else { return path }
+            return URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+        }
         var options = MigrationOptions()
-        options.signingKey = signingKey
-        options.signingSecret = signingSecret
+        options.signingKey = absolute(signingKey)
+        options.signingSecret = absolute(signingSecret)
+        options.verifyKey = absolute(verifyKey)
+        options.jwksURL = jwksURL
+        options.issuers = issuers
+        // files the conversion makes go beside the output (or into this folder), named after it
+        let outputURL = output.map { URL(fileURLWithPath: absolute($0)!) }
+        options.outputDirectory = outputURL?.deletingLastPathComponent().path ?? cwd
+        options.outputBase = (outputURL ?? URL(fileURLWithPath: file)).deletingPathExtension().lastPathComponent
         options.upstream = upstream
         options.listen = listen
         options.serverName = serverName
@@ -86,19 +114,27 @@ struct BackendJWTMigrateCommand: ParsableCommand {
         if strict && !migration.warnings.isEmpty {
             throw Failure("\(file): error: \(migration.warnings.count) warning(s) and --strict: nothing written")
         }
+        for written in migration.files {
+            try write(written.contents, to: written.path)
+            FileHandle.standardError.write(Data("\(file): wrote \(written.path)\n".utf8))
+        }
         if let output {
-            // a temporary file beside it, renamed over it: never half-written
-            let url = URL(fileURLWithPath: output)
-            let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
-            do {
-                try Data(migration.output.utf8).write(to: temporary)
-                guard rename(temporary.path, output) == 0 else { throw CocoaError(.fileWriteUnknown) }
-            } catch {
-                try? FileManager.default.removeItem(at: temporary)
-                throw Failure("\(output): error: cannot write: \(error.localizedDescription)")
-            }
+            try write(migration.output, to: output)
         } else {
             FileHandle.standardOutput.write(Data(migration.output.utf8))
+        }
+    }
+
+    /// Writes a temporary file beside `path` and renames it over it: never half-written.
+    func write(_ text: String, to path: String) throws {
+        let url = URL(fileURLWithPath: path)
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        do {
+            try Data(text.utf8).write(to: temporary)
+            guard rename(temporary.path, path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw Failure("\(path): error: cannot write: \(error.localizedDescription)")
         }
     }
 }

@@ -38,31 +38,52 @@ extension MigrationOptions {
 
 @Suite("backend-jwt-migrate: the fixtures")
 struct ConversionTests {
+    /// The identity provider of the fixtures that name none (an apk-conf, resources without a
+    /// TokenIssuer).
+    static func idp(_ options: inout MigrationOptions) {
+        options.jwksURL = "https://idp.example.com/realms/acme/protocol/openid-connect/certs"
+        options.issuers = ["https://idp.example.com/realms/acme"]
+    }
+
     static let cases: [FixtureCase] = [
-        FixtureCase(file: "seed.apk-conf", format: .apkConf, options: .options { $0.signingKey = "/etc/nginx/jwt/apk.pem" }, warnings: []),
+        FixtureCase(file: "seed.apk-conf", format: .apkConf, options: .options { $0.signingKey = "/etc/nginx/jwt/apk.pem"; idp(&$0) }, warnings: []),
         FixtureCase(file: "large.apk-conf", format: .apkConf, options: MigrationOptions(),
-                    warnings: ["the gateway's key pair", "apiPolicies.request[0] (AddHeader)"]),
-        FixtureCase(file: "seed-crs.yaml", format: .apkCRs, options: .options { $0.signingKey = "/etc/nginx/jwt/apk.pem" }, warnings: []),
-        FixtureCase(file: "large-crs.yaml", format: .apkCRs, options: .options { $0.signingKey = "/etc/nginx/jwt/ec.pem"; $0.listen = "8080" },
+                    warnings: ["authentication", "the gateway's key pair", "apiPolicies.request[0] (AddHeader)"]),
+        FixtureCase(file: "secured.apk-conf", format: .apkConf, options: .options { $0.signingKey = "/etc/nginx/jwt/apk.pem"; idp(&$0) },
+                    warnings: ["authentication[1].authType"]),
+        FixtureCase(file: "seed-crs.yaml", format: .apkCRs, options: .options { $0.signingKey = "/etc/nginx/jwt/apk.pem"; idp(&$0) }, warnings: []),
+        FixtureCase(file: "large-crs.yaml", format: .apkCRs,
+                    options: .options { $0.signingKey = "/etc/nginx/jwt/ec.pem"; $0.listen = "8080"; $0.verifyKey = "/etc/nginx/jwt/idp.jwks" },
                     warnings: ["HTTPRoute/payments-route.spec.rules[2].filters[1] (RequestHeaderModifier)", "APIPolicy audit-operation-policy",
                                "RateLimitPolicy/payments-ratelimit"]),
+        FixtureCase(file: "secured-crs.yaml", format: .apkCRs, options: .options { $0.signingKey = "/etc/nginx/jwt/ec.pem" },
+                    warnings: ["TokenIssuer/acme-idp.spec.consumerKeyClaim", "TokenIssuer/acme-idp.spec.claimMappings"]),
         FixtureCase(file: "seed-ibm.yaml", format: .ibm, options: .options { $0.upstream = "http://127.0.0.1:8080" },
-                    warnings: ["assembly.execute[0].operation-switch.case[0].execute[0].jwt-generate.jws-crypto",
-                               "assembly.execute[0].operation-switch.case[1].execute[0].jwt-validate"]),
+                    warnings: ["assembly.execute[0].operation-switch.case[0].execute[0].jwt-generate.jws-crypto"]
+                        + ["iss-claim", "aud-claim", "jws-crypto"].map { "assembly.execute[0].operation-switch.case[1].execute[0].jwt-validate." + $0 }),
         FixtureCase(file: "large-ibm.yaml", format: .ibm, options: .options { $0.signingSecret = "/etc/nginx/jwt/hmac.secret" },
                     warnings: ["jwt", "aud-claim", "jwe-enc", "jwe-alg", "jwe-crypto", "private-claims", "custom-kid-value-jws"]
                         .map { "assembly.execute[1].operation-switch.case[0].execute[0].jwt-generate." + $0 }
                         + ["assembly.execute[1].operation-switch.otherwise[0].switch"]),
+        FixtureCase(file: "validate-ibm.yaml", format: .ibm,
+                    options: .options { $0.signingKey = "/etc/nginx/jwt/gateway.pem"; $0.verifyKey = "/etc/nginx/jwt/idp.pem" },
+                    warnings: ["assembly.execute[0].operation-switch.case[2].execute[0].jwt-validate.jwt"]),
         FixtureCase(file: "seed-deployment.toml", format: .apimTOML, options: .options { $0.signingKey = "/etc/nginx/jwt/apim.pem" },
-                    warnings: ["apim.jwt.enable_user_claims", "apim.jwt.claims_extractor_impl"]),
-        FixtureCase(file: "large-deployment.toml", format: .apimTOML, options: .options { $0.apiName = "Orders"; $0.apiVersion = "v1" },
-                    warnings: ["apim.jwt.generator_impl", "apim.jwt.convert_dialect", "apim.jwt.use_kid", "apim.jwt.gateway_generator"]),
+                    warnings: ["apim.jwt.issuer", "apim.jwt.enable_user_claims", "apim.jwt.claims_extractor_impl"]),
+        FixtureCase(file: "large-deployment.toml", format: .apimTOML,
+                    options: .options { $0.apiName = "Orders"; $0.apiVersion = "v1"; $0.outputDirectory = "/etc/nginx"; $0.outputBase = "apim" },
+                    warnings: ["apim.jwt.generator_impl", "apim.jwt.convert_dialect", "apim.jwt.use_kid", "apim.jwt.gateway_generator",
+                               "apim.oauth_config.revoke_endpoint", "apim.jwt.issuer[0].claim_mapping"]),
     ]
 
     @Test(arguments: cases)
     func convertsToTheExpectedText(_ fixture: FixtureCase) throws {
         let migration = try Fixtures.migrate(fixture.file, fixture.options)
         #expect(migration.format == fixture.format)
+        if ProcessInfo.processInfo.environment["BJWT_UPDATE_FIXTURES"] == "1" {
+            // regenerates the expected texts: review `git diff` before committing them
+            try migration.output.write(toFile: Fixtures.directory + "/" + fixture.file + ".conf", atomically: true, encoding: .utf8)
+        }
         let expected = try Fixtures.text(fixture.file + ".conf")
         #expect(migration.output == expected)
         #expect(migration.warnings.map(\.field) == fixture.warnings)

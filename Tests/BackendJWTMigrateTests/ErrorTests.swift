@@ -57,7 +57,7 @@ struct ErrorTests {
     @Test func unknownKind() {
         let error = Self.error("apiVersion: v1\nkind: API\nmetadata: {name: a}\nspec: {basePath: /a, production: []}\n---\napiVersion: x/v1\nkind: Widget\nmetadata:\n  name: w\n")
         #expect(error?.line == 6)
-        #expect(error?.message == "unknown kind \"Widget\" (w); expected API, HTTPRoute, Backend, APIPolicy, BackendJWT")
+        #expect(error?.message == "unknown kind \"Widget\" (w); expected API, APIPolicy, Authentication, Backend, BackendJWT, ConfigMap, HTTPRoute, Scope, Secret, TokenIssuer")
     }
 
     @Test func missingField() {
@@ -98,7 +98,7 @@ struct ErrorTests {
             """
         let error = Self.error(text)
         #expect(error?.line == 5)
-        #expect(error?.message.contains("differ in backend JWT policy or endpoint by method") == true)
+        #expect(error?.message.contains("differ in backend JWT policy, endpoint, security or scopes by method") == true)
     }
 
     @Test func ibmWithoutAlgorithmOrBackend() {

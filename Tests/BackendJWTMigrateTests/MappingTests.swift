@@ -23,8 +23,12 @@ struct MappingTests {
         """
     }
 
+    /// Converts `text`; an apk-conf's callers are verified with a key file unless `options` say
+    /// otherwise (AuthenticationTests has the rest).
     static func convert(_ text: String, file: String = "api.apk-conf", _ options: MigrationOptions = MigrationOptions()) throws -> Migration {
-        try Migrator.migrate(text: text, file: file, options: options)
+        var options = options
+        if options.jwksURL == nil && options.verifyKey == nil { options.verifyKey = "/etc/nginx/jwt/idp.jwks" }
+        return try Migrator.migrate(text: text, file: file, options: options)
     }
 
     static func lines(_ migration: Migration) -> [String] {
