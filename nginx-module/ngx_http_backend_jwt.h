@@ -27,6 +27,9 @@ typedef struct {
     ngx_array_t                values;        /* ngx_http_complex_value_t * */
     ngx_str_t                  json;
     ngx_str_t                  etag;
+    ngx_flag_t                 used;          /* a directive of the module */
+    ngx_atomic_t              *verdicts;      /* shared: by BJWT_VERIFIED or
+                                                 BJWT_REFUSED_* */
 } ngx_http_backend_jwt_main_conf_t;
 
 
@@ -79,6 +82,8 @@ typedef struct {
     ngx_str_t                 *challenge;     /* its WWW-Authenticate */
     bjwt_verified             *caller;        /* when NGX_OK */
     unsigned                   unknown_key:1; /* refused: no key has its kid */
+    unsigned                   judged:1;      /* the access phase's verdict: */
+    int                        reason;        /* BJWT_VERIFIED, BJWT_REFUSED_* */
     unsigned                   refetched:1;   /* which had its one refetch */
 
     /* the JWK Set fetch this request runs or waits for */
@@ -86,7 +91,7 @@ typedef struct {
     unsigned                   waiting:1;
     ngx_msec_t                 wait_start;
     bjwt_verifier             *fetching;
-    ngx_str_t                  refusal;       /* logged unless a refetch helps */
+    ngx_str_t                  refusal;  /* logged unless a refetch helps */
 
     /* of the fetch subrequest itself: its body, counted */
     unsigned                   too_big:1;
@@ -120,6 +125,14 @@ ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     ngx_uint_t refetch);
 ngx_int_t ngx_http_backend_jwt_keys_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r);
+
+/* ngx_http_backend_jwt_status.c: backend_jwt_status, its counters */
+char *ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_backend_jwt_status_zone(ngx_conf_t *cf);
+ngx_int_t ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
+    ngx_http_backend_jwt_ctx_t *ctx, ngx_int_t rc, int reason);
+ngx_int_t ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

@@ -61,7 +61,7 @@ static ngx_http_backend_jwt_ctx_t *
 ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
-    int                          rc;
+    int                          rc, reason;
     ngx_str_t                    token;
     bjwt_verified               *caller;
     ngx_pool_cleanup_t          *cln;
@@ -78,6 +78,7 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ctx->verdict = NGX_HTTP_UNAUTHORIZED;
     ctx->challenge = &ngx_http_backend_jwt_missing;
     ctx->unknown_key = 0;
+    ctx->reason = BJWT_REFUSED_MISSING;
     ngx_str_null(&ctx->refusal);
 
     if (jlcf->source == NULL) {
@@ -103,7 +104,8 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     }
 
     rc = bjwt_verify(jlcf->verifier, (int64_t) ngx_time(), token.data,
-                     token.len, &caller, err, sizeof(err));
+                     token.len, &caller, &reason, err, sizeof(err));
+    ctx->reason = reason;
 
     if (rc == BJWT_ERR_UNAVAILABLE) {
         /* no key to check the token with: the server's fault, not the
@@ -218,7 +220,7 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
 
     rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
     if (rc != NGX_OK) {
-        return rc;
+        return ngx_http_backend_jwt_verdict(r, ctx, rc, BJWT_REFUSED_NO_KEYS);
     }
 
     if (ctx->checked == jlcf->origin
@@ -240,7 +242,8 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
     {
         ctx->refetched = 1;
         ctx->checked = NULL;
-        return ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
+        rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
+        return ngx_http_backend_jwt_verdict(r, ctx, rc, BJWT_REFUSED_NO_KEYS);
     }
 
     if (ctx->verdict != NGX_OK) {
@@ -249,7 +252,8 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
                           "backend_jwt: token refused: %V", &ctx->refusal);
         }
 
-        return ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
+        rc = ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
+        return ngx_http_backend_jwt_verdict(r, ctx, rc, ctx->reason);
     }
 
     for (i = 0; i < jlcf->nrequire; i++) {
@@ -263,14 +267,16 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
                           "require \"%V\" is empty or 0",
                           &jlcf->require[i]->value);
 
-            return ngx_http_backend_jwt_refuse(r, jlcf->require_status[i],
-                                               jlcf->require_status[i] == 403
-                                               ? &ngx_http_backend_jwt_scope
-                                               : &ngx_http_backend_jwt_invalid);
+            rc = ngx_http_backend_jwt_refuse(r, jlcf->require_status[i],
+                                             jlcf->require_status[i] == 403
+                                             ? &ngx_http_backend_jwt_scope
+                                             : &ngx_http_backend_jwt_invalid);
+            return ngx_http_backend_jwt_verdict(r, ctx, rc,
+                                                BJWT_REFUSED_REQUIRE);
         }
     }
 
-    return NGX_OK;
+    return ngx_http_backend_jwt_verdict(r, ctx, NGX_OK, BJWT_VERIFIED);
 }
 
 

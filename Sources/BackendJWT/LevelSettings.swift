@@ -152,6 +152,8 @@ public final class Configuration {
     public private(set) var templates: [[UInt8]] = []
     /// The fetched JWK Sets by URI (`remoteKeySet(uri:)`), and where each got its settings.
     var remoteKeySets: [[UInt8]: (set: RemoteKeySet, settings: RemoteKeySetSettings?)] = [:]
+    /// What every verifier and signer of this http block counts (`MetricSlot`).
+    public let metrics = Counters(count: MetricSlot.count)
 
     public init(prefix: [UInt8]) { self.prefix = prefix }
 

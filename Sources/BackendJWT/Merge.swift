@@ -182,6 +182,7 @@ extension LevelSettings {
         } catch {
             throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(key.place))")
         }
+        made.metrics = config.metrics
         signer = made
     }
 
