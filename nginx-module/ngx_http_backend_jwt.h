@@ -130,8 +130,7 @@ ngx_uint_t ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r);
 char *ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_backend_jwt_status_zone(ngx_conf_t *cf);
-ngx_int_t ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
-    ngx_http_backend_jwt_ctx_t *ctx, ngx_int_t rc, int reason);
+ngx_int_t ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf);
 
 /* ngx_http_backend_jwt_jwks.c */

@@ -288,29 +288,35 @@ ngx_http_backend_jwt_status_zone(ngx_conf_t *cf)
 
 
 /*
- * The access phase's verdict on the request: `reason` (BJWT_VERIFIED or
- * BJWT_REFUSED_*) when `rc` is one, counted once; NGX_AGAIN and internal
- * errors are none. Returns rc.
+ * Counts the access phase's verdict on the request, once: `rc` NGX_OK is a
+ * verified token, 503 no key to verify with, 401 and 403 the reason the
+ * check left in ctx->reason; NGX_AGAIN, NGX_DECLINED and internal errors are
+ * none. Returns rc.
  */
 ngx_int_t
-ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
-    ngx_http_backend_jwt_ctx_t *ctx, ngx_int_t rc, int reason)
+ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc)
 {
+    ngx_http_backend_jwt_ctx_t        *ctx;
     ngx_http_backend_jwt_main_conf_t  *jmcf;
 
-    if (rc != NGX_OK && (rc < NGX_HTTP_SPECIAL_RESPONSE
-                         || rc == NGX_HTTP_INTERNAL_SERVER_ERROR))
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL || ctx->judged
+        || (rc != NGX_OK && rc != NGX_HTTP_UNAUTHORIZED
+            && rc != NGX_HTTP_FORBIDDEN && rc != NGX_HTTP_SERVICE_UNAVAILABLE))
     {
         return rc;
     }
 
-    ctx->reason = reason;
+    ctx->reason = (rc == NGX_OK) ? BJWT_VERIFIED
+                  : (rc == NGX_HTTP_SERVICE_UNAVAILABLE) ? BJWT_REFUSED_NO_KEYS
+                  : ctx->reason;
     ctx->judged = 1;
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
 
     if (jmcf->verdicts != NULL) {
-        (void) ngx_atomic_fetch_add(&jmcf->verdicts[reason], 1);
+        (void) ngx_atomic_fetch_add(&jmcf->verdicts[ctx->reason], 1);
     }
 
     return rc;

@@ -198,8 +198,8 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r, ngx_int_t status,
  * empty or "0", 403 (or 401); no key to verify with, 503. NGX_OK lets
  * "satisfy any" grant access; NGX_AGAIN waits for the JWK Set.
  */
-ngx_int_t
-ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
+static ngx_int_t
+ngx_http_backend_jwt_access(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
     ngx_uint_t                        i;
@@ -220,7 +220,7 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
 
     rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
     if (rc != NGX_OK) {
-        return ngx_http_backend_jwt_verdict(r, ctx, rc, BJWT_REFUSED_NO_KEYS);
+        return rc;
     }
 
     if (ctx->checked == jlcf->origin
@@ -242,8 +242,7 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
     {
         ctx->refetched = 1;
         ctx->checked = NULL;
-        rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
-        return ngx_http_backend_jwt_verdict(r, ctx, rc, BJWT_REFUSED_NO_KEYS);
+        return ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
     }
 
     if (ctx->verdict != NGX_OK) {
@@ -252,8 +251,7 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
                           "backend_jwt: token refused: %V", &ctx->refusal);
         }
 
-        rc = ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
-        return ngx_http_backend_jwt_verdict(r, ctx, rc, ctx->reason);
+        return ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
     }
 
     for (i = 0; i < jlcf->nrequire; i++) {
@@ -266,17 +264,24 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
                           "backend_jwt: token refused: backend_jwt_verify_"
                           "require \"%V\" is empty or 0",
                           &jlcf->require[i]->value);
+            ctx->reason = BJWT_REFUSED_REQUIRE;
 
-            rc = ngx_http_backend_jwt_refuse(r, jlcf->require_status[i],
-                                             jlcf->require_status[i] == 403
-                                             ? &ngx_http_backend_jwt_scope
-                                             : &ngx_http_backend_jwt_invalid);
-            return ngx_http_backend_jwt_verdict(r, ctx, rc,
-                                                BJWT_REFUSED_REQUIRE);
+            return ngx_http_backend_jwt_refuse(r, jlcf->require_status[i],
+                                               jlcf->require_status[i] == 403
+                                               ? &ngx_http_backend_jwt_scope
+                                               : &ngx_http_backend_jwt_invalid);
         }
     }
 
-    return ngx_http_backend_jwt_verdict(r, ctx, NGX_OK, BJWT_VERIFIED);
+    return NGX_OK;
+}
+
+
+/* The access phase, its verdict counted (backend_jwt_status). */
+ngx_int_t
+ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
+{
+    return ngx_http_backend_jwt_count(r, ngx_http_backend_jwt_access(r));
 }
 
 

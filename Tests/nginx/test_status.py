@@ -21,7 +21,7 @@ WORKERS = 4
 REASONS = ["missing", "malformed", "signature", "unknown_kid", "algorithm", "expired",
            "not_yet_valid", "issuer", "audience", "require", "no_keys"]
 LOG = "err=\"$backend_jwt_in_error\" kid=\"$backend_jwt_in_kid\" alg=\"$backend_jwt_in_alg\" " \
-      "sub=\"$backend_jwt_in_claim_sub\" uri=\"$uri\""
+      "sub=\"$backend_jwt_in_claim_sub\" uri=\"$uri\" case=\"$arg_case\""
 
 
 @pytest.fixture(scope="module")
@@ -195,18 +195,18 @@ def test_every_kind_is_counted_once_over_4_workers(nginx, keys, callers, jwks_id
 def test_refusal_reason_in_the_access_log(nginx, keys, callers, jwks_idp, backend):
     server, http = config(keys, callers, jwks_idp.port)
     n = nginx(server, http, workers=WORKERS)
-    token = callers.token()
-    assert n.request("/api", bearer(token))[0] == 200
-    for path, headers in refusal_requests(callers):
-        n.request(path, headers)
+    assert n.request("/api?case=ok", bearer(callers.token()))[0] == 200
+    for (path, headers), reason in zip(refusal_requests(callers), REASONS):
+        n.request(f"{path}?case={reason}", headers)
+    # each worker writes its line when its request is over: the order of the lines may differ
     log = os.path.join(n.prefix, "refusals.log")
     assert wait_for(lambda: sum(1 for _ in open(log)) == 1 + len(REASONS))
-    lines = open(log).read().splitlines()
-    assert lines[0] == f'err="" kid="{kid_of("rsa")}" alg="RS256" sub="alice" uri="/api"', lines[0]
-    for line, reason in zip(lines[1:], REASONS):
+    lines = {line.rsplit(" case=", 1)[1].strip('"'): line for line in open(log).read().splitlines()}
+    assert lines["ok"] == f'err="" kid="{kid_of("rsa")}" alg="RS256" sub="alice" uri="/api" case="ok"', lines
+    for reason in REASONS:
         # a token refused by backend_jwt_verify_require has verified: its kid, alg and sub are known
         known = f'kid="{kid_of("rsa")}" alg="RS256" sub="alice"' if reason == "require" else 'kid="-" alg="-" sub="-"'
-        assert line.startswith(f'err="{reason}" {known}'), (reason, line)
+        assert lines[reason].startswith(f'err="{reason}" {known}'), (reason, lines[reason])
 
 
 def test_a_reload_keeps_the_counters_a_restart_resets_them(nginx, keys, callers, jwks_idp, backend):
