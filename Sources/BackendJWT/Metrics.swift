@@ -4,9 +4,11 @@ import CAtomics
 /// relaxed atomic adds, never a lock. They live in memory of their own until `attach` moves them
 /// to memory the module shares between its processes (an nginx shared memory zone, zeroed when
 /// new and kept across reloads), so a core used alone (tests, another host) counts all the same.
+/// Counting is on every request's path: `base` and the `metrics` properties that hold a
+/// `Counters` skip the dynamic exclusivity checks (set once, at configuration time).
 public final class Counters {
     public let count: Int
-    private(set) var base: UnsafeMutablePointer<UInt64>
+    @exclusivity(unchecked) private(set) var base: UnsafeMutablePointer<UInt64>
     private let own: UnsafeMutablePointer<UInt64>
 
     init(count: Int) {

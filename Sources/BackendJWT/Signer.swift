@@ -88,7 +88,7 @@ public final class Signer {
     private var random = RandomBlock()
     private var cacheKeyBytes: [UInt8] = []
     /// Where tokens, cache hits and failures are counted (`backend_jwt_status`); nil: nowhere.
-    public var metrics: Counters?
+    @exclusivity(unchecked) public var metrics: Counters?
     /// The members copied from the last caller (`,"name":value` each) and their bound, with
     /// that caller's claims: a caller that repeats its token (kept by the verified-token cache,
     /// so the same claims in the same memory) has them written once, not per request.

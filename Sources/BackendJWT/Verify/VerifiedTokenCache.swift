@@ -34,7 +34,7 @@ public final class VerifiedTokenCache {
     public private(set) var stores = 0
     private var slots: [Entry?]
     /// Where hits, misses and evictions are counted (`backend_jwt_status`); nil: nowhere.
-    public var metrics: Counters?
+    @exclusivity(unchecked) public var metrics: Counters?
 
     /// A cache of `capacity` tokens (1 to `maximumCapacity`).
     public init(capacity: Int) throws(BackendJWTError) {
