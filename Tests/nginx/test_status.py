@@ -305,3 +305,26 @@ def test_status_directive_errors(nginx_t):
     assert_emerg(nginx_t("""
         backend_jwt_status; #HERE
         """), '"backend_jwt_status" directive is not allowed here')
+
+
+def test_mint_failures_by_reason(nginx, keys, backend):
+    """A token that cannot be minted (an empty subject with if_empty=fail) is counted as a failure
+    of reason `value`, not as a token; the request is not forwarded."""
+    n = nginx(f"""
+        location /api {{
+            backend_jwt on;
+            backend_jwt_signing_algorithm HS256;
+            {key_directive(keys, "HS256")}
+            backend_jwt_subject $arg_user if_empty=fail;
+            proxy_pass BACKEND;
+        }}
+        location = /status {{ backend_jwt_status; }}""", workers=WORKERS)
+    hits = len(backend.hits)
+    for _ in range(N):
+        assert n.request("/api?user=alice")[0] == 200
+        assert n.request("/api")[0] == 500
+    assert len(backend.hits) == hits + N
+    doc = report(n)
+    assert doc["mint"]["failures"] == {"value": N, "size": 0, "sign": 0, "other": 0}, doc
+    assert doc["mint"]["tokens"]["HS256"] == N and doc["verify"]["ok"] == 0, doc
+    assert prometheus(n)[("backend_jwt_mint_failures_total", (("reason", "value"),))] == N
