@@ -24,8 +24,10 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The C header of the ABI (include/backend_jwt.h), so Swift uses its constants.
         .systemLibrary(name: "CBackendJWT", path: "include"),
+        // Atomic adds and loads on shared memory, for the counters of backend_jwt_status.
+        .systemLibrary(name: "CAtomics"),
         // Config validation, claim mapping, JSON, encoding and signing.
-        .target(name: "BackendJWT", dependencies: ["COpenSSL"]),
+        .target(name: "BackendJWT", dependencies: ["COpenSSL", "CAtomics"]),
         // The @_cdecl functions declared in include/backend_jwt.h.
         .target(name: "BackendJWTABI", dependencies: ["BackendJWT", "CBackendJWT"]),
         .testTarget(

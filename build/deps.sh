@@ -49,8 +49,8 @@ if [ "${1:-}" = test ] || [ "${1:-}" = bench ]; then
             python3 -m venv "$venv"
         }
     fi
-    if ! "$venv/bin/python" -c 'import pytest, xdist, jwt, cryptography, matplotlib, h2' 2>/dev/null; then
-        echo "== installing pytest, pytest-xdist, PyJWT, cryptography, h2 and matplotlib into $venv"
-        "$venv/bin/pip" install -q --disable-pip-version-check pytest pytest-xdist pyjwt cryptography h2 matplotlib
+    if ! "$venv/bin/python" -c 'import pytest, xdist, jwt, cryptography, matplotlib, h2, prometheus_client' 2>/dev/null; then
+        echo "== installing pytest, pytest-xdist, PyJWT, cryptography, h2, matplotlib and prometheus_client into $venv"
+        "$venv/bin/pip" install -q --disable-pip-version-check pytest pytest-xdist pyjwt cryptography h2 matplotlib prometheus_client
     fi
 fi

@@ -33,7 +33,7 @@ extern "C" {
 
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
-#define BJWT_ABI_VERSION  5
+#define BJWT_ABI_VERSION  6
 
 int bjwt_abi_version(void);
 
@@ -178,14 +178,38 @@ size_t bjwt_config_jwks_etag(const bjwt_config *config, unsigned char *out,
 
 /* --- per request (called by workers) --- */
 
+/* Why a request is refused: the words of $backend_jwt_in_error and of the
+ * reason label of backend_jwt_verify_refused_total (bjwt_refusal_word). */
+enum {
+    BJWT_VERIFIED = 0,          /* not refused */
+    BJWT_REFUSED_MISSING = 1,   /* no token */
+    BJWT_REFUSED_MALFORMED = 2,
+    BJWT_REFUSED_SIGNATURE = 3,
+    BJWT_REFUSED_UNKNOWN_KID = 4,
+    BJWT_REFUSED_ALGORITHM = 5,
+    BJWT_REFUSED_EXPIRED = 6,
+    BJWT_REFUSED_NOT_YET_VALID = 7,
+    BJWT_REFUSED_ISSUER = 8,
+    BJWT_REFUSED_AUDIENCE = 9,
+    BJWT_REFUSED_REQUIRE = 10,  /* a backend_jwt_verify_require condition */
+    BJWT_REFUSED_NO_KEYS = 11,  /* no key to verify with (503) */
+    BJWT_VERDICTS = 12
+};
+
+/* The word of a BJWT_REFUSED_* ("unknown_kid"); "" for BJWT_VERIFIED or an
+ * unknown value. Static: valid while the core is loaded. */
+const char *bjwt_refusal_word(int refusal, size_t *len);
+
 /*
  * Verifies a caller's token at time `now`. On success *out is the verified
- * token, to be freed with bjwt_verified_free; BJWT_ERR_TOKEN: refused, and
- * `err` says why (never quoting the token: fit for the error log).
+ * token, to be freed with bjwt_verified_free, and *refusal BJWT_VERIFIED;
+ * BJWT_ERR_TOKEN (or _UNKNOWN_KEY, _UNAVAILABLE): refused, *refusal says
+ * why in a word (BJWT_REFUSED_*) and `err` in a sentence (never quoting the
+ * token: fit for the error log).
  */
 int bjwt_verify(bjwt_verifier *verifier, int64_t now,
                 const unsigned char *token, size_t len, bjwt_verified **out,
-                char *err, size_t err_cap);
+                int *refusal, char *err, size_t err_cap);
 
 void bjwt_verified_free(bjwt_verified *verified);
 
@@ -232,6 +256,13 @@ int bjwt_rules_check(const bjwt_rules *rules, bjwt_verified *verified,
 /* The claims as compact JSON. */
 const unsigned char *bjwt_verified_payload(bjwt_verified *verified,
                                            size_t *out_len);
+
+/* The header's "alg", and its "kid" (NULL when it has none, or one that
+ * holds a control character other than tab). */
+const unsigned char *bjwt_verified_alg(bjwt_verified *verified,
+                                       size_t *out_len);
+const unsigned char *bjwt_verified_kid(bjwt_verified *verified,
+                                       size_t *out_len);
 
 /* (What both return stays valid while the verified token lives.) */
 
@@ -295,6 +326,35 @@ int bjwt_signer_mint(bjwt_signer *signer, int64_t now,
                      const size_t *value_lens, size_t nvalues,
                      unsigned char *out, size_t out_cap, size_t *out_len,
                      char *err, size_t err_cap);
+
+
+/* --- status (backend_jwt_status) --- */
+
+/*
+ * The counters of an http block live in memory every worker shares (an
+ * nginx shared memory zone): bjwt_metrics_size bytes for the block, and
+ * bjwt_jwks_metrics_size bytes for each of its bjwt_config_jwks_count JWK Set
+ * URIs (in the order of bjwt_config_jwks_uri), zeroed when new, 8-byte
+ * aligned, outliving the configuration. Each is an array of uint64_t added
+ * to with atomic adds. The module counts one verdict per request in the
+ * first BJWT_VERDICTS: [BJWT_VERIFIED] or [BJWT_REFUSED_*]; the core counts
+ * everything else. Before bjwt_config_metrics the core counts in memory of
+ * its own (per process).
+ */
+size_t bjwt_metrics_size(void);
+size_t bjwt_jwks_metrics_size(void);
+size_t bjwt_config_jwks_count(const bjwt_config *config);
+const char *bjwt_config_jwks_uri(const bjwt_config *config, size_t index,
+                                 size_t *len);
+void bjwt_config_metrics(bjwt_config *config, void *counters,
+                         void *const *jwks, size_t njwks);
+
+enum { BJWT_STATUS_JSON = 0, BJWT_STATUS_PROMETHEUS = 1 };
+
+/* The status report of the counters now and of this worker's JWK Sets:
+ * written into `out` if it fits; returns its length. */
+size_t bjwt_status_render(const bjwt_config *config, int format,
+                          unsigned char *out, size_t cap);
 
 
 #ifdef __cplusplus

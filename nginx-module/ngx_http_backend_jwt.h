@@ -29,6 +29,9 @@ typedef struct {
     ngx_str_t                  etag;
     ngx_array_t                jwks_uris;     /* ngx_http_backend_jwt_jwks_uri_t,
                                                  checked once all is merged */
+    ngx_flag_t                 used;          /* a directive of the module */
+    ngx_atomic_t              *verdicts;      /* shared: by BJWT_VERIFIED or
+                                                 BJWT_REFUSED_* */
 } ngx_http_backend_jwt_main_conf_t;
 
 
@@ -96,6 +99,8 @@ typedef struct {
     ngx_str_t                  lost;          /* a claim a variable could not
                                                  carry (ambiguous, unprintable) */
     unsigned                   unknown_key:1; /* refused: no key has its kid */
+    unsigned                   judged:1;      /* the access phase's verdict: */
+    int                        reason;        /* BJWT_VERIFIED, BJWT_REFUSED_* */
     unsigned                   refetched:1;   /* which had its one refetch */
 
     /* the JWK Set fetch this request runs or waits for */
@@ -103,7 +108,7 @@ typedef struct {
     unsigned                   waiting:1;
     ngx_msec_t                 wait_start;
     bjwt_verifier             *fetching;
-    ngx_str_t                  refusal;       /* logged unless a refetch helps */
+    ngx_str_t                  refusal;  /* logged unless a refetch helps */
 
     /* of the fetch subrequest itself: its body, counted */
     unsigned                   too_big:1;
@@ -148,6 +153,13 @@ ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     ngx_uint_t refetch);
 ngx_int_t ngx_http_backend_jwt_keys_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r);
+
+/* ngx_http_backend_jwt_status.c: backend_jwt_status, its counters */
+char *ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_backend_jwt_status_zone(ngx_conf_t *cf);
+ngx_int_t ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc);
+ngx_int_t ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

@@ -114,6 +114,13 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_answer",
         NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS),
 
+    { ngx_string("backend_jwt_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_backend_jwt_status,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -262,6 +269,7 @@ ngx_http_backend_jwt_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     char                               err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
     jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+    jmcf->used = 1;
 
     value = cf->args->elts;
     n = cf->args->nelts - 1;
@@ -586,7 +594,8 @@ static ngx_int_t
 ngx_http_backend_jwt_preconfiguration(ngx_conf_t *cf)
 {
     return (ngx_http_backend_jwt_add_variables(cf) == NGX_OK
-            && ngx_http_backend_jwt_add_verify_variables(cf) == NGX_OK)
+            && ngx_http_backend_jwt_add_verify_variables(cf) == NGX_OK
+            && ngx_http_backend_jwt_add_status_variables(cf) == NGX_OK)
            ? NGX_OK : NGX_ERROR;
 }
 
@@ -628,7 +637,9 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
 
     *h = ngx_http_backend_jwt_handler;
 
-    if (ngx_http_backend_jwt_keys_init(cf) != NGX_OK) {
+    if (ngx_http_backend_jwt_keys_init(cf) != NGX_OK
+        || ngx_http_backend_jwt_status_zone(cf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -60,7 +60,7 @@ static ngx_http_backend_jwt_ctx_t *
 ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
-    int                          rc;
+    int                          rc, reason;
     ngx_str_t                    token;
     bjwt_verified               *caller;
     ngx_pool_cleanup_t          *cln;
@@ -77,6 +77,7 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ctx->verdict = NGX_HTTP_UNAUTHORIZED;
     ctx->challenge = BJWT_CHALLENGE_MISSING;
     ctx->unknown_key = 0;
+    ctx->reason = BJWT_REFUSED_MISSING;
     ngx_str_null(&ctx->refusal);
 
     if (jlcf->source == NULL) {
@@ -102,7 +103,8 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     }
 
     rc = bjwt_verify(jlcf->verifier, (int64_t) ngx_time(), token.data,
-                     token.len, &caller, err, sizeof(err));
+                     token.len, &caller, &reason, err, sizeof(err));
+    ctx->reason = reason;
 
     if (rc == BJWT_ERR_UNAVAILABLE) {
         /* no key to check the token with: the server's fault, not the
@@ -271,7 +273,7 @@ ngx_http_backend_jwt_gate(ngx_http_request_t *r,
 
     r->connection->log->action = action;
 
-    return rc;
+    return ngx_http_backend_jwt_count(r, rc);   /* backend_jwt_status */
 }
 
 
@@ -317,6 +319,7 @@ ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
     if (jlcf->rules != NULL) {
         rc = ngx_http_backend_jwt_rules(r, jlcf, ctx->caller);
         if (rc != NGX_OK) {
+            ctx->reason = BJWT_REFUSED_REQUIRE;
             return rc;
         }
     }

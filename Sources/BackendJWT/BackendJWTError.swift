@@ -37,10 +37,16 @@ public struct BackendJWTError: Error, CustomStringConvertible, Sendable, Equatab
 
     public let kind: Kind
     public let message: String
+    /// Why a caller's token is refused (`.token`, `.unknownKey`, `.unavailable`); nil otherwise.
+    public let refusal: Refusal?
 
-    public init(_ kind: Kind, _ message: String) {
+    /// `refusal` defaults by kind: `.token` is `.malformed`, `.unknownKey` `.unknownKid`,
+    /// `.unavailable` `.noKeys`.
+    public init(_ kind: Kind, _ message: String, refusal: Refusal? = nil) {
         self.kind = kind
         self.message = message
+        self.refusal =
+            refusal ?? (kind == .token ? .malformed : kind == .unknownKey ? .unknownKid : kind == .unavailable ? .noKeys : nil)
     }
 
     public var description: String { message }

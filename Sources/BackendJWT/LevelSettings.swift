@@ -170,6 +170,8 @@ public final class Configuration {
     public internal(set) var claimSets: [ClaimSet] = []
     /// The fetched JWK Sets by URI (`remoteKeySet(uri:)`), and where each got its settings.
     var remoteKeySets: [[UInt8]: (set: RemoteKeySet, settings: RemoteKeySetSettings?)] = [:]
+    /// What every verifier and signer of this http block counts (`MetricSlot`).
+    public let metrics = Counters(count: MetricSlot.count)
 
     public init(prefix: [UInt8]) { self.prefix = prefix }
 

@@ -184,6 +184,7 @@ extension LevelSettings {
         } catch {
             throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(key.place))")
         }
+        made.metrics = config.metrics
         signer = made
     }
 

@@ -87,6 +87,8 @@ public final class Signer {
     private var context: SigningContext?
     private var random = RandomBlock()
     private var cacheKeyBytes: [UInt8] = []
+    /// Where tokens, cache hits and failures are counted (`backend_jwt_status`); nil: nowhere.
+    @exclusivity(unchecked) public var metrics: Counters?
     /// The members copied from the last caller (`,"name":value` each) and their bound, with
     /// that caller's claims: a caller that repeats its token (kept by the verified-token cache,
     /// so the same claims in the same memory) has them written once, not per request.
@@ -237,9 +239,23 @@ public final class Signer {
         }
     }
 
-    /// Mints a token from the values as the module passes them (see the other `mint`).
+    /// Mints a token from the values as the module passes them (see the other `mint`), and counts
+    /// it, or its failure, in `metrics`.
     public func mint(
         now: Int64, values: RequestValues, caller: VerifiedToken? = nil, into out: UnsafeMutableBufferPointer<UInt8>
+    ) throws(BackendJWTError) -> Int {
+        do {
+            let length = try mintToken(now: now, values: values, caller: caller, into: out)
+            metrics?.add(MetricSlot.mint(algorithm))
+            return length
+        } catch {
+            metrics?.add(MetricSlot.mintFailure(MintFailure(error.kind)))
+            throw error
+        }
+    }
+
+    private func mintToken(
+        now: Int64, values: RequestValues, caller: VerifiedToken?, into out: UnsafeMutableBufferPointer<UInt8>
     ) throws(BackendJWTError) -> Int {
         guard values.count == valueCount else {
             throw BackendJWTError(.config, "expected \(valueCount) values, got \(values.count)")
@@ -252,6 +268,7 @@ public final class Signer {
             cacheKey(values, caller: caller, expiry: callerExpiry, copied: copied)
             hash = cacheKeyBytes.withUnsafeBytes { BytesHash.hash($0) }
             if let token = cache.lookup(hash: hash, key: cacheKeyBytes, now: now) {
+                metrics?.add(MetricSlot.mintCacheHits)
                 guard token.count <= out.count else {
                     throw BackendJWTError(.space, "token needs \(token.count) bytes, buffer has \(out.count)")
                 }
@@ -259,6 +276,7 @@ public final class Signer {
                 return token.count
             }
         }
+        if cache != nil { metrics?.add(MetricSlot.mintCacheMisses) }
         scratch.bytes.removeAll(keepingCapacity: true)
         try appendPayload(now: now, expiry: expiry, values: values, copied: copied, to: &scratch)
         let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)

@@ -153,6 +153,7 @@ extension LevelSettings {
                 keys: keys, algorithms: parameters.algorithms, issuers: parameters.issuers,
                 audiences: parameters.audiences, leeway: parameters.leeway, remote: remote,
                 cacheSize: parameters.cacheSize)
+            verifier?.cache?.metrics = config.metrics
         } catch {
             let place = verifyAlgorithms.place ?? verifyKeys.place ?? verifyJWKS.place
             throw BackendJWTError(error.kind, "backend_jwt: \(error.message)\(at(place))")

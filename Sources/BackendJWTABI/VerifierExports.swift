@@ -30,15 +30,29 @@ final class VerifiedHandle {
 @_cdecl("bjwt_verify")
 public func bjwtVerify(
     _ verifier: OpaquePointer?, _ now: Int64, _ token: UnsafePointer<UInt8>?, _ len: Int,
-    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ refusal: UnsafeMutablePointer<Int32>?,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    status(err, cap) { () throws(BackendJWTError) in
+    refusal?.pointee = Int32(BJWT_VERIFIED)
+    return status(err, cap) { () throws(BackendJWTError) in
         guard let verifier, let out, len >= 0 else { throw BackendJWTError(.config, "bjwt_verify: missing argument") }
         out.pointee = nil
-        let verified = try borrow(verifier, as: JWSVerifier.self).verify(
-            UnsafeBufferPointer(start: token, count: token == nil ? 0 : len), now: now)
-        out.pointee = retain(VerifiedHandle(verified))
+        do throws(BackendJWTError) {
+            let verified = try borrow(verifier, as: JWSVerifier.self).verify(
+                UnsafeBufferPointer(start: token, count: token == nil ? 0 : len), now: now)
+            out.pointee = retain(VerifiedHandle(verified))
+        } catch {
+            refusal?.pointee = error.refusal?.rawValue ?? Int32(BJWT_REFUSED_MALFORMED)
+            throw error
+        }
     }
+}
+
+@_cdecl("bjwt_refusal_word")
+public func bjwtRefusalWord(_ refusal: Int32, _ len: UnsafeMutablePointer<Int>?) -> UnsafePointer<CChar> {
+    let word: StaticString = Refusal(rawValue: refusal)?.word ?? ""
+    len?.pointee = word.utf8CodeUnitCount
+    return UnsafeRawPointer(word.utf8Start).assumingMemoryBound(to: CChar.self)
 }
 
 @_cdecl("bjwt_verified_free")
@@ -120,6 +134,27 @@ public func bjwtVerifiedPayload(_ verified: OpaquePointer?, _ outLen: UnsafeMuta
     let json = handle.token.payloadJSON
     outLen?.pointee = json.count
     return UnsafePointer(handle.keep(json).baseAddress)
+}
+
+@_cdecl("bjwt_verified_alg")
+public func bjwtVerifiedAlg(_ verified: OpaquePointer?, _ outLen: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
+    guard let verified else { return nil }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    let name = Array(handle.token.algorithm.joseName.utf8)
+    outLen?.pointee = name.count
+    return UnsafePointer(handle.keep(name).baseAddress)
+}
+
+@_cdecl("bjwt_verified_kid")
+public func bjwtVerifiedKid(_ verified: OpaquePointer?, _ outLen: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
+    guard let verified else { return nil }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    // as a claim's text: no byte that could split a log or header line
+    guard let kid = handle.token.header[member: "kid"]?.stringBytes,
+        !kid.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
+    else { return nil }
+    outLen?.pointee = kid.count
+    return UnsafePointer(handle.keep(kid).baseAddress)
 }
 
 /// The verified token behind a handle from bjwt_verify, or nil.

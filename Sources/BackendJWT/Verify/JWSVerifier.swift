@@ -197,11 +197,11 @@ public final class JWSVerifier {
         }
         guard let alg = header[known: "alg"] else { throw refused("the header has no \"alg\"") }
         guard let name = alg.stringBytes else { throw refused("the header's \"alg\" is not a string") }
-        guard name != SigningAlgorithm.none.joseBytes else { throw refused("alg \"none\" is never accepted") }
+        guard name != SigningAlgorithm.none.joseBytes else { throw refused("alg \"none\" is never accepted", .algorithm) }
         guard let algorithm = SigningAlgorithm.named(name) else {
-            throw refused("alg \(quoted(name)) is not a JWS algorithm this verifier knows")
+            throw refused("alg \(quoted(name)) is not a JWS algorithm this verifier knows", .algorithm)
         }
-        guard algorithms.contains(algorithm) else { throw refused("alg \(algorithm.joseName) is not allowed") }
+        guard algorithms.contains(algorithm) else { throw refused("alg \(algorithm.joseName) is not allowed", .algorithm) }
         var keyID: [UInt8]?
         if let kid = header[known: "kid"] {
             guard let bytes = kid.stringBytes else { throw refused("the header's \"kid\" is not a string") }
@@ -219,22 +219,22 @@ public final class JWSVerifier {
         throws(BackendJWTError) -> VerificationKey
     {
         let fetched = remote?.keys(now: now) ?? []
-        func missing(_ reason: String) -> BackendJWTError {
+        func missing(_ reason: String, _ refusal: Refusal) -> BackendJWTError {
             // a kid some key has: a failure is the token's, whatever a refetch would bring
             let kidKnown = keyID.map { id in keys.contains { $0.keyID == id } || fetched.contains { $0.keyID == id } }
-            guard let remote, kidKnown != true else { return refused(reason) }
+            guard let remote, kidKnown != true else { return refused(reason, refusal) }
             guard !fetched.isEmpty else { return BackendJWTError(.unavailable, remote.unavailableReason(now: now)) }
             return BackendJWTError(.unknownKey, reason)
         }
         func kidFits(_ key: VerificationKey) -> Bool { keyID == nil || key.keyID == nil || key.keyID == keyID }
         func isCandidate(_ key: VerificationKey) -> Bool { kidFits(key) && key.canVerify(algorithm) }
         if keyID != nil, !keys.contains(where: kidFits), !fetched.contains(where: kidFits) {
-            throw missing("no verification key has kid \(quoted(keyID!))")
+            throw missing("no verification key has kid \(quoted(keyID!))", .unknownKid)
         }
         let count = keys.count(where: isCandidate) + fetched.count(where: isCandidate)
         guard count > 0 else {
             let which = keyID.map { "with kid \(quoted($0)) " } ?? ""
-            throw missing("no verification key \(which)can verify \(algorithm.joseName)")
+            throw missing("no verification key \(which)can verify \(algorithm.joseName)", .algorithm)
         }
         let signature = try parts.decodeSignature()
         let input = parts.signingInput
@@ -244,8 +244,11 @@ public final class JWSVerifier {
         }
         let first = keys.first(where: isCandidate) ?? fetched.first(where: isCandidate)!
         let tried = count == 1 ? first.summary : "any of \(count) keys"
-        throw missing("the \(algorithm.joseName) signature does not verify with \(tried)")
+        throw missing("the \(algorithm.joseName) signature does not verify with \(tried)", .signature)
     }
 
-    func refused(_ reason: String) -> BackendJWTError { BackendJWTError(.token, reason) }
+    /// A refusal of the caller's token: the message for the log, the word for operators.
+    func refused(_ reason: String, _ refusal: Refusal = .malformed) -> BackendJWTError {
+        BackendJWTError(.token, reason, refusal: refusal)
+    }
 }

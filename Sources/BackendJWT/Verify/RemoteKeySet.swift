@@ -66,6 +66,15 @@ public final class RemoteKeySet {
     /// cache of verified tokens can tell whether the key that verified one may have gone.
     public private(set) var generation = 0
 
+    /// Fetches that succeeded and failed, refetches for unknown kids (`JWKSMetricSlot`).
+    public let metrics = Counters(count: JWKSMetricSlot.count)
+    /// When the last good set was fetched and until when it is fresh; when the last fetch failed.
+    public var fetchTime: Int64? { hasSet ? fetchedAt : nil }
+    public var freshTime: Int64? { hasSet ? freshUntil : nil }
+    public var lastErrorTime: Int64? { lastError == nil ? nil : lastFailure }
+    /// The usable keys of the last good set, whatever their age (for the status report).
+    public var currentKeys: [VerificationKey] { current }
+
     /// The usable keys of the last good set.
     private var current: [VerificationKey] = []
     /// The body of the last good set, to tell a changed set from the same one refetched.
@@ -127,6 +136,7 @@ public final class RemoteKeySet {
         freshUntil = now + (freshFor ?? Self.freshness(cacheControl: cacheControl))
         lastFailure = nil
         lastError = nil
+        metrics.add(JWKSMetricSlot.fetchesOK)
         return nil
     }
 
@@ -159,6 +169,7 @@ public final class RemoteKeySet {
         if let last = lastRefresh, now >= last, now - last < refresh { return false }
         lastRefresh = now
         missRequested = true
+        metrics.add(JWKSMetricSlot.refetches)
         return true
     }
 
@@ -200,6 +211,7 @@ public final class RemoteKeySet {
     private func failed(_ why: String, now: Int64) -> String {
         lastFailure = now
         lastError = why
+        metrics.add(JWKSMetricSlot.fetchesFailed)
         return why
     }
 

@@ -6,7 +6,7 @@ extension JWSVerifier {
     /// again (`checkTimes`) for every request it serves.
     func checkClaims(_ payload: JSONValue, now: Int64) throws(BackendJWTError) -> ClaimTimes {
         let exp = try numericDate(payload, "exp")
-        if exp == nil, requireExpiration { throw refused("the token has no \"exp\"") }
+        if exp == nil, requireExpiration { throw refused("the token has no \"exp\"", .expired) }
         try checkExpiration(exp, now: now)
         let nbf = try numericDate(payload, "nbf")
         try checkNotBefore(nbf, now: now)
@@ -36,7 +36,7 @@ extension JWSVerifier {
     /// refused from `exp + leeway` on.
     private func checkExpiration(_ exp: Double?, now: Int64) throws(BackendJWTError) {
         guard let exp else { return }
-        guard Double(now) < exp + Double(leeway) else { throw refused("the token expired (exp \(Self.shown(exp)))") }
+        guard Double(now) < exp + Double(leeway) else { throw refused("the token expired (exp \(Self.shown(exp)))", .expired) }
     }
 
     /// `nbf`: the token is refused while `now + leeway` is before it. nginx's clock counts
@@ -44,7 +44,7 @@ extension JWSVerifier {
     private func checkNotBefore(_ nbf: Double?, now: Int64) throws(BackendJWTError) {
         guard let nbf else { return }
         guard Double(now) + Double(leeway) >= nbf.rounded(.down) else {
-            throw refused("the token is not valid yet (nbf \(Self.shown(nbf)))")
+            throw refused("the token is not valid yet (nbf \(Self.shown(nbf)))", .notYetValid)
         }
     }
 
@@ -52,37 +52,37 @@ extension JWSVerifier {
     private func checkIssuedAt(_ iat: Double?, now: Int64) throws(BackendJWTError) {
         guard let iat else { return }
         guard iat.rounded(.down) <= Double(now) + Double(leeway) else {
-            throw refused("the token was issued in the future (iat \(Self.shown(iat)))")
+            throw refused("the token was issued in the future (iat \(Self.shown(iat)))", .notYetValid)
         }
     }
 
     /// `iss`: when issuers are configured, a string equal to one of them.
     func checkIssuer(_ payload: JSONValue) throws(BackendJWTError) {
         guard !issuers.isEmpty else { return }
-        guard let iss = payload[known: "iss"] else { throw refused("the token has no \"iss\"") }
-        guard let value = iss.stringBytes else { throw refused("the token's \"iss\" is not a string") }
-        guard issuers.contains(value) else { throw refused("issuer \(quoted(value)) is not accepted") }
+        guard let iss = payload[known: "iss"] else { throw refused("the token has no \"iss\"", .issuer) }
+        guard let value = iss.stringBytes else { throw refused("the token's \"iss\" is not a string", .issuer) }
+        guard issuers.contains(value) else { throw refused("issuer \(quoted(value)) is not accepted", .issuer) }
     }
 
     /// `aud`: when audiences are configured, a string or an array of strings, one of which
     /// equals one of them.
     func checkAudience(_ payload: JSONValue) throws(BackendJWTError) {
         guard !audiences.isEmpty else { return }
-        guard let aud = payload[known: "aud"] else { throw refused("the token has no \"aud\"") }
+        guard let aud = payload[known: "aud"] else { throw refused("the token has no \"aud\"", .audience) }
         var accepted = false
         switch aud {
         case .string(let value): accepted = audiences.contains(value)
         case .array(let list):
             for element in list {
                 guard case .string(let value) = element else {
-                    throw refused("the token's \"aud\" holds a value that is not a string")
+                    throw refused("the token's \"aud\" holds a value that is not a string", .audience)
                 }
                 if !accepted { accepted = audiences.contains(value) }
             }
-        default: throw refused("the token's \"aud\" is neither a string nor an array of strings")
+        default: throw refused("the token's \"aud\" is neither a string nor an array of strings", .audience)
         }
         guard accepted else {
-            throw refused("no audience of the token is accepted (aud \(quoted(aud.compactJSON)))")
+            throw refused("no audience of the token is accepted (aud \(quoted(aud.compactJSON)))", .audience)
         }
     }
 

@@ -33,6 +33,8 @@ public final class VerifiedTokenCache {
     public private(set) var hits = 0
     public private(set) var stores = 0
     private var slots: [Entry?]
+    /// Where hits, misses and evictions are counted (`backend_jwt_status`); nil: nowhere.
+    @exclusivity(unchecked) public var metrics: Counters?
 
     /// A cache of `capacity` tokens (1 to `maximumCapacity`).
     public init(capacity: Int) throws(BackendJWTError) {
@@ -51,16 +53,23 @@ public final class VerifiedTokenCache {
 
     /// The entry for exactly these bytes, if kept.
     func lookup(hash: Int, token: UnsafeRawBufferPointer) -> Entry? {
-        guard let entry = slots[slot(hash)], entry.hash == hash, entry.token.count == token.count else { return nil }
-        guard entry.token.withUnsafeBytes({ BytesHash.same($0, token) }) else { return nil }
+        guard let entry = slots[slot(hash)], entry.hash == hash, entry.token.count == token.count,
+            entry.token.withUnsafeBytes({ BytesHash.same($0, token) })
+        else {
+            metrics?.add(MetricSlot.verifyCacheMisses)
+            return nil
+        }
         hits += 1
+        metrics?.add(MetricSlot.verifyCacheHits)
         return entry
     }
 
     /// Keeps a token that verified, replacing whatever its slot held.
     func store(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
         stores += 1
-        slots[slot(hash)] = Entry(hash: hash, token: token, verified: verified, remoteGeneration: remoteGeneration)
+        let index = slot(hash)
+        if slots[index] != nil { metrics?.add(MetricSlot.verifyCacheEvictions) }
+        slots[index] = Entry(hash: hash, token: token, verified: verified, remoteGeneration: remoteGeneration)
     }
 
     /// Forgets the token in `hash`'s slot if it is `entry` (it expired, or its key went away).

@@ -1,0 +1,417 @@
+/*
+ * ngx_http_backend_jwt_status.c: backend_jwt_status, the counters it shows,
+ * and the variables that say how a request's token fared
+ * ($backend_jwt_in_error, $backend_jwt_in_kid, $backend_jwt_in_alg).
+ *
+ * The counters live in a shared memory zone of their own, made when the
+ * configuration uses the module. Every worker adds to them with atomic adds,
+ * never a lock (as stub_status): the module one verdict per request, the
+ * core the rest (bjwt_config_metrics). The zone keeps its name and size, so
+ * a reload takes it over with its counts, as limit_req does; the core
+ * renders the report.
+ */
+
+#include "ngx_http_backend_jwt.h"
+
+
+#define NGX_HTTP_BACKEND_JWT_ZONE_SIZE  (64 * 1024)
+
+
+/* A JWK Set URI's counters, found again by the URI after a reload. */
+typedef struct ngx_http_backend_jwt_uri_s  ngx_http_backend_jwt_uri_t;
+
+struct ngx_http_backend_jwt_uri_s {
+    ngx_http_backend_jwt_uri_t  *next;
+    uint64_t                    *counters;
+    size_t                       len;
+    u_char                      *uri;
+};
+
+
+/* The zone's root: the layout it was made for, so another is never read
+ * as this one. */
+typedef struct {
+    size_t                       metrics_size;
+    size_t                       jwks_size;
+    uint64_t                    *counters;
+    ngx_http_backend_jwt_uri_t  *uris;
+} ngx_http_backend_jwt_shctx_t;
+
+
+static ngx_str_t  ngx_http_backend_jwt_zone_name =
+    ngx_string("backend_jwt_status");
+
+
+static ngx_int_t
+ngx_http_backend_jwt_status_handler(ngx_http_request_t *r)
+{
+    int           format;
+    size_t        len, cap;
+    ngx_int_t     rc;
+    ngx_str_t     arg;
+    ngx_buf_t    *b;
+    ngx_chain_t   out;
+
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    format = BJWT_STATUS_JSON;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
+        if (arg.len == 10
+            && ngx_strncmp(arg.data, "prometheus", 10) == 0)
+        {
+            format = BJWT_STATUS_PROMETHEUS;
+
+        } else if (arg.len != 4 || ngx_strncmp(arg.data, "json", 4) != 0) {
+            return NGX_HTTP_BAD_REQUEST;
+        }
+    }
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
+
+    /* the counters may grow between the calls: room to spare, and again */
+    cap = 0;
+    b = NULL;
+
+    for ( ;; ) {
+        len = bjwt_status_render(jmcf->config, format, b ? b->pos : NULL,
+                                 cap);
+        if (b != NULL && len <= cap) {
+            break;
+        }
+
+        cap = len + 1024;
+        b = ngx_create_temp_buf(r->pool, cap);
+        if (b == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+
+    b->last = b->pos + len;
+    b->last_buf = (r == r->main) ? 1 : 0;
+    b->last_in_chain = 1;
+
+    out.buf = b;
+    out.next = NULL;
+
+    if (format == BJWT_STATUS_JSON) {
+        ngx_str_set(&r->headers_out.content_type, "application/json");
+
+    } else {
+        ngx_str_set(&r->headers_out.content_type,
+                    "text/plain; version=0.0.4; charset=utf-8");
+    }
+
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.content_type_lowcase = NULL;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, &out);
+}
+
+
+/* backend_jwt_status: this location shows the report. */
+char *
+ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler == ngx_http_backend_jwt_status_handler) {
+        return "is duplicate";
+    }
+
+    if (clcf->handler != NULL) {
+        return "cannot be used in a location with another content handler";
+    }
+
+    clcf->handler = ngx_http_backend_jwt_status_handler;
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+    jmcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+/* The counters of a JWK Set URI: those it had before a reload, or new. */
+static uint64_t *
+ngx_http_backend_jwt_uri_counters(ngx_slab_pool_t *shpool,
+    ngx_http_backend_jwt_shctx_t *sh, const char *uri, size_t len)
+{
+    size_t                       size;
+    ngx_http_backend_jwt_uri_t  *u;
+
+    for (u = sh->uris; u; u = u->next) {
+        if (u->len == len && ngx_memcmp(u->uri, uri, len) == 0) {
+            return u->counters;
+        }
+    }
+
+    /* the entry, its counters (8-byte aligned after it), its URI */
+    size = ngx_align(sizeof(ngx_http_backend_jwt_uri_t), 8) + sh->jwks_size;
+
+    u = ngx_slab_calloc(shpool, size + len);
+    if (u == NULL) {
+        return NULL;
+    }
+
+    u->counters = (uint64_t *) ((u_char *) u
+                                + ngx_align(sizeof(ngx_http_backend_jwt_uri_t),
+                                            8));
+    u->uri = (u_char *) u + size;
+    u->len = len;
+    ngx_memcpy(u->uri, uri, len);
+
+    /* entries are never freed: the workers of the old configuration may
+     * still count in them while they finish */
+    u->next = sh->uris;
+    sh->uris = u;
+
+    return u->counters;
+}
+
+
+/* Takes over the zone's counters (a reload, same name and size) or makes
+ * them, and hands them to the core. Runs in the master before workers fork. */
+static ngx_int_t
+ngx_http_backend_jwt_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_backend_jwt_main_conf_t *jmcf = shm_zone->data;
+
+    size_t                         i, n, len;
+    void                         **jwks;
+    const char                    *uri;
+    ngx_slab_pool_t               *shpool;
+    ngx_http_backend_jwt_shctx_t  *sh;
+
+    shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+    sh = (data || shm_zone->shm.exists) ? shpool->data : NULL;
+
+    if (sh == NULL || sh->metrics_size != bjwt_metrics_size()
+        || sh->jwks_size != bjwt_jwks_metrics_size())
+    {
+        sh = ngx_slab_calloc(shpool, sizeof(ngx_http_backend_jwt_shctx_t));
+        if (sh == NULL) {
+            return NGX_ERROR;
+        }
+
+        sh->metrics_size = bjwt_metrics_size();
+        sh->jwks_size = bjwt_jwks_metrics_size();
+
+        sh->counters = ngx_slab_calloc(shpool, sh->metrics_size);
+        if (sh->counters == NULL) {
+            return NGX_ERROR;
+        }
+
+        shpool->data = sh;
+
+        len = sizeof(" in backend_jwt_status zone \"\"")
+              + shm_zone->shm.name.len;
+
+        shpool->log_ctx = ngx_slab_alloc(shpool, len);
+        if (shpool->log_ctx == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(shpool->log_ctx, " in backend_jwt_status zone \"%V\"%Z",
+                    &shm_zone->shm.name);
+    }
+
+    n = bjwt_config_jwks_count(jmcf->config);
+
+    jwks = ngx_calloc((n + 1) * sizeof(void *), shm_zone->shm.log);
+    if (jwks == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < n; i++) {
+        uri = bjwt_config_jwks_uri(jmcf->config, i, &len);
+
+        /* out of room: that URI is counted per worker */
+        jwks[i] = ngx_http_backend_jwt_uri_counters(shpool, sh, uri, len);
+    }
+
+    bjwt_config_metrics(jmcf->config, sh->counters, jwks, n);
+    ngx_free(jwks);
+
+    jmcf->verdicts = (ngx_atomic_t *) sh->counters;
+
+    return NGX_OK;
+}
+
+
+/* The zone, when the configuration uses the module (postconfiguration). */
+ngx_int_t
+ngx_http_backend_jwt_status_zone(ngx_conf_t *cf)
+{
+    ngx_shm_zone_t                    *shm_zone;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+
+    jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
+
+    if (!jmcf->used) {
+        return NGX_OK;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, &ngx_http_backend_jwt_zone_name,
+                                     NGX_HTTP_BACKEND_JWT_ZONE_SIZE,
+                                     &ngx_http_backend_jwt_module);
+    if (shm_zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    shm_zone->init = ngx_http_backend_jwt_init_zone;
+    shm_zone->data = jmcf;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Counts the access phase's verdict on the request, once: `rc` NGX_OK is a
+ * verified token, 503 no key to verify with, 401 and 403 the reason the
+ * check left in ctx->reason; NGX_AGAIN, NGX_DECLINED and internal errors are
+ * none. Returns rc.
+ */
+ngx_int_t
+ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc)
+{
+    ngx_http_backend_jwt_ctx_t        *ctx;
+    ngx_http_backend_jwt_main_conf_t  *jmcf;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL || ctx->judged
+        || (rc != NGX_OK && rc != NGX_HTTP_UNAUTHORIZED
+            && rc != NGX_HTTP_FORBIDDEN && rc != NGX_HTTP_SERVICE_UNAVAILABLE))
+    {
+        return rc;
+    }
+
+    ctx->reason = (rc == NGX_OK) ? BJWT_VERIFIED
+                  : (rc == NGX_HTTP_SERVICE_UNAVAILABLE) ? BJWT_REFUSED_NO_KEYS
+                  : ctx->reason;
+    ctx->judged = 1;
+
+    jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
+
+    if (jmcf->verdicts != NULL) {
+        (void) ngx_atomic_fetch_add(&jmcf->verdicts[ctx->reason], 1);
+    }
+
+    return rc;
+}
+
+
+/* $backend_jwt_in_error: the refusal's word; empty when the token verified;
+ * not found before the access phase has judged the request. */
+static ngx_int_t
+ngx_http_backend_jwt_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t                       len;
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx == NULL || !ctx->judged) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) bjwt_refusal_word(ctx->reason, &len);
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $backend_jwt_in_kid (data 1) and $backend_jwt_in_alg (data 0): of the
+ * caller's verified token. */
+static ngx_int_t
+ngx_http_backend_jwt_header_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t                            len;
+    bjwt_verified                    *caller;
+    const unsigned char              *text;
+    ngx_http_backend_jwt_loc_conf_t  *jlcf;
+
+    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
+    caller = ngx_http_backend_jwt_caller(r, jlcf);
+
+    text = (caller == NULL) ? NULL
+           : data ? bjwt_verified_kid(caller, &len)
+           : bjwt_verified_alg(caller, &len);
+
+    if (text == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->data = (u_char *) text;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf)
+{
+    ngx_uint_t            i;
+    ngx_http_variable_t  *var;
+
+    static struct {
+        ngx_str_t                   name;
+        ngx_http_get_variable_pt    handler;
+        uintptr_t                   data;
+    } vars[] = {
+        { ngx_string("backend_jwt_in_error"),
+          ngx_http_backend_jwt_error_variable, 0 },
+        { ngx_string("backend_jwt_in_alg"),
+          ngx_http_backend_jwt_header_variable, 0 },
+        { ngx_string("backend_jwt_in_kid"),
+          ngx_http_backend_jwt_header_variable, 1 }
+    };
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        /* not cacheable: each location verifies with its own settings */
+        var = ngx_http_add_variable(cf, &vars[i].name,
+                                    NGX_HTTP_VAR_NOCACHEABLE);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = vars[i].handler;
+        var->data = vars[i].data;
+    }
+
+    return NGX_OK;
+}
