@@ -12,6 +12,16 @@ struct RandomBlock {
     private var used = 1024
     private var owner: pid_t = 0
 
+    init() {}
+
+    /// A block of the given bytes (zeros after them) that this process uses before fetching its
+    /// own: tests pin `jti` with it, to compare whole tokens.
+    init(fixed: [UInt8]) {
+        bytes = Array((fixed + [UInt8](repeating: 0, count: 1024)).prefix(1024))
+        used = 0
+        owner = getpid()
+    }
+
     /// Appends a random (version 4) UUID in lowercase 8-4-4-4-12 form, in quotes.
     mutating func appendUUID(to json: inout JSONWriter) throws(BackendJWTError) {
         let pid = getpid()

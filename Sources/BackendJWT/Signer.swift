@@ -85,7 +85,8 @@ public final class Signer {
     // own copy of the signer after the fork.
     private var scratch = JSONWriter()
     private var context: SigningContext?
-    private var random = RandomBlock()
+    /// Internal, not private: tests pin `jti` (`RandomBlock(fixed:)`).
+    var random = RandomBlock()
     private var cacheKeyBytes: [UInt8] = []
     /// The members copied from the last caller (`,"name":value` each) and their bound, with
     /// that caller's claims: a caller that repeats its token (kept by the verified-token cache,
