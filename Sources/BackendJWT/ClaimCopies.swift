@@ -120,7 +120,7 @@ public struct ClaimCopies: Equatable, Sendable {
     func append(from caller: VerifiedToken, skipped: Set<[UInt8]>, to json: inout JSONWriter) {
         for copy in copies {
             guard let value = caller.value(path: copy.path) else { continue }
-            json.bytes.append(contentsOf: copy.member)
+            json.append(contentsOf: copy.member)
             value.write(to: &json)
         }
         guard all, case .object(let members) = caller.payload else { return }

@@ -131,6 +131,37 @@ struct JSONEscapingTests {
         }
     }
 
+    /// The writer copies up to eight bytes at once and reads the last bytes of a value as a
+    /// shifted word: every byte that needs more than a copy, at every position of values of
+    /// every length around those words, comes out as a one-byte value would.
+    @Test func specialBytesAtEveryPositionAroundTheWords() {
+        let specials: [[UInt8]] = [[0x22], [0x5C], [0x00], [0x0A], [0x1F], [0xFF], [0x80], [0xC3, 0xA9], [0xE2, 0x82]]
+        for special in specials {
+            let alone = Self.escaped(special)
+            for length in 1...26 {
+                for position in 0..<length {
+                    let before = [UInt8](repeating: UInt8(ascii: "a") &+ UInt8(position % 7), count: position)
+                    let after = [UInt8](repeating: UInt8(ascii: "~"), count: length - position - 1)
+                    #expect(
+                        Self.escaped(before + special + after) == before + alone + after,
+                        "\(special) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        0, 1, -1, 9, 10, 99, 100, 101, 999, 1000, 1_700_000_000, -1_700_000_000, 9_999_999_999, 10_000_000_000,
+        Int64.max, Int64.min, Int64.max - 1, Int64.min + 1, 4_294_967_295, -2_147_483_648,
+    ])
+    func wholeNumbersAreWrittenInDecimal(_ value: Int64) {
+        var writer = JSONWriter()
+        writer.append("[")
+        writer.append(value)
+        writer.append("]")
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "[\(value)]")
+    }
+
     @Test func worstCaseExpansionIsSixBytesPerByte() {
         #expect(Self.escaped([UInt8](repeating: 0x01, count: 10)).count == 60)
         #expect(Self.escaped([UInt8](repeating: 0xFF, count: 10)).count == 30)
