@@ -194,6 +194,19 @@ struct JSONWriter: ~Copyable {
         count += o - start
     }
 
+    /// Where the run of printable ASCII other than `"` and `\\` that starts at `from` ends
+    /// (the JSON parser's strings), read eight bytes at a time.
+    static func plainRun(_ s: UnsafeBufferPointer<UInt8>, from: Int) -> Int {
+        var i = from
+        while i + 8 <= s.count {
+            let flags = special(UInt64(littleEndian: UnsafeRawPointer(s.baseAddress! + i).loadUnaligned(as: UInt64.self)))
+            guard flags == 0 else { return i + flags.trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < s.count, s[i] >= 0x20, s[i] < 0x80, s[i] != UInt8(ascii: "\""), s[i] != UInt8(ascii: "\\") { i += 1 }
+        return i
+    }
+
     /// The high bit of each byte of `word` that is not printable ASCII (below 0x20, or 0x80 and
     /// up), or is `"` or `\`. The lowest flagged byte is always right (a false flag needs a
     /// borrow from a true one below it), which is all `appendString` reads.
