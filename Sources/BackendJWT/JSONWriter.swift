@@ -6,7 +6,7 @@
 /// truncated sequences) becomes U+FFFD, so the output is always valid JSON in valid UTF-8.
 ///
 /// The signer writes each payload into one writer it keeps, so the hot path is plain memory:
-/// the room for each piece is checked once (an Array checks capacity and uniqueness per byte),
+/// the room for each piece is checked once (an Array checks capacity and uniqueness per append),
 /// and string bytes that need no escape are copied eight at a time.
 struct JSONWriter: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
@@ -74,11 +74,6 @@ struct JSONWriter: ~Copyable {
 
     mutating func append(_ literal: StaticString) {
         literal.withUTF8Buffer { append(contentsOf: $0) }
-    }
-
-    mutating func append(byte: UInt8) {
-        room(1).pointee = byte
-        count += 1
     }
 
     mutating func append(contentsOf bytes: UnsafeBufferPointer<UInt8>) {

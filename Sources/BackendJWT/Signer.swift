@@ -307,8 +307,8 @@ public final class Signer {
     /// what the caller adds: its `exp` when it caps the token's (the cap itself, not the capped
     /// `exp`, which moves with the clock) and the copied members.
     private func cacheKey(_ values: RequestValues, caller: VerifiedToken?, expiry callerExpiry: Int64?, copied: [UInt8]) {
-        // Built in a local array (its storage moved out and back): every change to the
-        // property itself would be an exclusivity check.
+        // Built in a local array (its storage moved out and back), so appends do not go through
+        // the property.
         var key: [UInt8] = []
         swap(&key, &cacheKeyBytes)
         defer { swap(&key, &cacheKeyBytes) }

@@ -107,21 +107,9 @@ struct TokenEqualityTests {
             "a,b, c ,,d", "x|y||z", " ", "a,\"b\",é", "\t,\t", "a;;b;;", "roles=a,b",
         ].map(text)
 
-    /// A deterministic generator (SplitMix64), so the cases are the same on every run.
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// For a signer: each palette entry as every value, then `random` rows of random entries.
     static func rows(_ signer: Signer, random: Int, seed: UInt64) -> [[[UInt8]?]] {
-        var generator = Generator(state: seed)
+        var generator = JSONEscapingTests.SplitMix64(state: seed)
         let same = palette.map { Array(repeating: $0, count: signer.valueCount) }
         let mixed = (0..<random).map { _ in
             (0..<signer.valueCount).map { _ in palette.randomElement(using: &generator)! }
@@ -256,7 +244,7 @@ struct TokenEqualityTests {
         var inputs: [(String, [UInt8])] = try FileManager.default.contentsOfDirectory(atPath: corpus).sorted().map {
             ("corpus-\($0)", Array(try Data(contentsOf: URL(fileURLWithPath: corpus + "/" + $0))))
         }
-        var generator = Generator(state: 300)
+        var generator = JSONEscapingTests.SplitMix64(state: 300)
         let names = ["a", "b.c", "b.d", "x\\.y", "http://u/r", "ü", "n\"q", "a.b.c", "roles", "e\u{301}"]
         let values = palette.compactMap { $0 }.filter { !$0.contains(0) && !$0.isEmpty }
         for index in 0..<1500 {
