@@ -134,7 +134,7 @@ public struct ClaimCopies: Equatable, Sendable {
         for copy in copies {
             guard let value = copy.path.value(in: caller.payload) else { continue }
             try Self.checkNumbers(value, copy.target)
-            json.bytes.append(contentsOf: copy.member)
+            json.append(contentsOf: copy.member)
             value.write(to: &json)
         }
         guard all, case .object(let members) = caller.payload else { return }

@@ -2,27 +2,41 @@
 /// their parent objects (`realm_access.roles` and `realm_access.groups` go into one
 /// `realm_access`), in the order their first member was declared.
 struct ClaimTree {
-    indirect enum Node {
-        /// A claim: its index in the claim list and its `"name":` text.
-        case leaf(index: Int, member: [UInt8])
-        /// An object holding nested claims: its `"name":` text and members.
-        case object(member: [UInt8], children: [Node])
+    /// What writing the members does, in order: a claim, or an object's opening (its members
+    /// follow, up to its `close`). Trivial values read from one buffer: no reference counting
+    /// per claim.
+    struct Step {
+        enum Kind { case claim, open, close }
+        let kind: Kind
+        /// The claim's index in the claim list (`claim`).
+        var index = 0
+        /// Where `,"name":` is in `names` (`claim` and `open`).
+        var name = 0..<0
+        var type = ClaimType.string
+        var ifEmpty = ClaimList.IfEmpty.omit
     }
 
-    let roots: [Node]
+    private let steps: [Step]
+    /// Every `,"name":` text, one after the other.
+    private let names: [UInt8]
     /// The bytes of every `"name":` and `{}`, for the token bound.
     let constantBytes: Int
 
     init(_ claims: [ClaimList.Claim]) {
+        var steps: [Step] = []
+        var names: [UInt8] = []
         var constant = 0
-        func member(_ name: String) -> [UInt8] {
-            var json = JSONWriter()
-            json.appendString(Array(name.utf8))
-            json.append(":")
-            constant += json.bytes.count + 3  // a comma, and braces for objects
-            return json.bytes
+        func member(_ name: String) -> Range<Int> {
+            let json = JSONWriter.text { json in
+                json.append(",")
+                json.appendString(Array(name.utf8))
+                json.append(":")
+            }
+            constant += json.count + 2  // braces for objects (the comma is in `json`)
+            names += json
+            return (names.count - json.count)..<names.count
         }
-        func build(_ items: [(index: Int, path: ArraySlice<String>)]) -> [Node] {
+        func build(_ items: [(index: Int, path: ArraySlice<String>)]) {
             // Grouped by the bytes of the name, as JSON tells members apart: a String key would
             // merge "\u{E9}" and "e\u{301}" (canonically equivalent) into one object.
             var order: [(head: String, key: [UInt8])] = []
@@ -35,13 +49,22 @@ struct ClaimTree {
             }
             // ClaimList refuses a path that is a prefix of another, so a one-segment path is
             // alone in its group.
-            return order.map { head, key in
+            for (head, key) in order {
                 let group = groups[key]!
-                if group[0].path.count == 1 { return .leaf(index: group[0].index, member: member(head)) }
-                return .object(member: member(head), children: build(group.map { ($0.index, $0.path.dropFirst()) }))
+                if group[0].path.count == 1 {
+                    let claim = claims[group[0].index]
+                    steps.append(
+                        Step(kind: .claim, index: group[0].index, name: member(head), type: claim.type, ifEmpty: claim.ifEmpty))
+                } else {
+                    steps.append(Step(kind: .open, name: member(head)))
+                    build(group.map { ($0.index, $0.path.dropFirst()) })
+                    steps.append(Step(kind: .close))
+                }
             }
         }
-        roots = build(claims.enumerated().map { ($0.offset, $0.element.path[...]) })
+        build(claims.enumerated().map { ($0.offset, $0.element.path[...]) })
+        self.steps = steps
+        self.names = names
         constantBytes = constant
     }
 
@@ -52,53 +75,70 @@ struct ClaimTree {
         _ claims: [ClaimList.Claim], values: RequestValues, from first: Int, to json: inout JSONWriter,
         needComma: inout Bool
     ) throws(BackendJWTError) {
-        try append(roots, claims, values, first, &json, &needComma)
+        try steps.withUnsafeBufferPointer { (steps) throws(BackendJWTError) in
+            try names.withUnsafeBufferPointer { (names) throws(BackendJWTError) in
+                var at = 0
+                try append(steps, &at, names, claims, values, first, &json, &needComma)
+            }
+        }
     }
 
+    /// Writes the steps from `at` to the end of the object they are in (past its `close`).
     private func append(
-        _ nodes: [Node], _ claims: [ClaimList.Claim], _ values: RequestValues, _ first: Int,
-        _ json: inout JSONWriter, _ needComma: inout Bool
+        _ steps: UnsafeBufferPointer<Step>, _ at: inout Int, _ names: UnsafeBufferPointer<UInt8>,
+        _ claims: [ClaimList.Claim], _ values: RequestValues, _ first: Int, _ json: inout JSONWriter,
+        _ needComma: inout Bool
     ) throws(BackendJWTError) {
-        for node in nodes {
-            switch node {
-            case .leaf(let index, let member):
-                let claim = claims[index]
-                let value = values[first + index]
-                if let value, !value.isEmpty {
-                    open(member, &json, &needComma)
-                    try claim.type.appendJSON(value, claim: claim.name, separator: claim.separator, to: &json)
+        while at < steps.count {
+            let step = steps[at]
+            at += 1
+            switch step.kind {
+            case .close:
+                return
+            case .claim:
+                if let value = values[first + step.index], !value.isEmpty {
+                    open(step, names, &json, &needComma)
+                    if step.type == .string {
+                        json.appendString(value)
+                    } else {
+                        let claim = claims[step.index]
+                        try claim.type.appendJSON(value, claim: claim.name, separator: claim.separator, to: &json)
+                    }
                     continue
                 }
-                switch claim.ifEmpty {
+                switch step.ifEmpty {
                 case .omit: continue
-                case .fail: throw BackendJWTError(.value, "claim \(quoted(claim.name)) is empty (if_empty=fail)")
+                case .fail:
+                    throw BackendJWTError(.value, "claim \(quoted(claims[step.index].name)) is empty (if_empty=fail)")
                 case .null:
-                    open(member, &json, &needComma)
+                    open(step, names, &json, &needComma)
                     json.append("null")
                 case .empty:
-                    open(member, &json, &needComma)
-                    json.bytes.append(contentsOf: claim.type == .list ? Array("[]".utf8) : Array("\"\"".utf8))
+                    open(step, names, &json, &needComma)
+                    if step.type == .list { json.append("[]") } else { json.append("\"\"") }
                 }
-            case .object(let member, let children):
-                let mark = json.bytes.count
+            case .open:
+                let mark = json.count
                 let hadComma = needComma
-                open(member, &json, &needComma)
+                open(step, names, &json, &needComma)
                 json.append("{")
                 var inner = false
-                try append(children, claims, values, first, &json, &inner)
+                try append(steps, &at, names, claims, values, first, &json, &inner)
                 if inner {
                     json.append("}")
                 } else {
-                    json.bytes.removeSubrange(mark...)
+                    json.truncate(to: mark)
                     needComma = hadComma
                 }
             }
         }
     }
 
-    private func open(_ member: [UInt8], _ json: inout JSONWriter, _ needComma: inout Bool) {
-        if needComma { json.append(",") }
-        json.bytes.append(contentsOf: member)
+    /// Writes the step's `"name":`, after a comma when `needComma`.
+    @inline(__always)
+    private func open(_ step: Step, _ names: UnsafeBufferPointer<UInt8>, _ json: inout JSONWriter, _ needComma: inout Bool) {
+        let from = needComma ? step.name.lowerBound : step.name.lowerBound + 1
+        json.append(contentsOf: UnsafeBufferPointer(rebasing: names[from..<step.name.upperBound]))
         needComma = true
     }
 }

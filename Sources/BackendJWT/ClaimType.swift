@@ -46,7 +46,7 @@ public enum ClaimType: String, Sendable, CaseIterable {
             json.appendString(value)
         case .json:
             switch JSONValidator.check(value) {
-            case .valid(let valid): json.bytes.append(contentsOf: valid)
+            case .valid(let valid): json.append(contentsOf: valid)
             case .invalid:
                 throw failure(claim, value, "is not JSON (one value, valid UTF-8, nested at most \(JSONValidator.maximumDepth) deep)")
             case .duplicateName:
@@ -68,7 +68,7 @@ public enum ClaimType: String, Sendable, CaseIterable {
             guard Self.isJSONNumber(value) else {
                 throw failure(claim, value, "is not a float (a JSON number such as 1.5 or -2e3, within a double's range)")
             }
-            json.bytes.append(contentsOf: value)
+            json.append(contentsOf: value)
         case .bool:
             if value.equalsIgnoringCase("true") || value.elementsEqual("1".utf8) {
                 json.append("true")

@@ -75,6 +75,8 @@ public final class Signer {
 
     /// The encoded JOSE header and the `.` after it: the same for every token.
     private let headerSegment: [UInt8]
+    /// The most bytes the encoded signature takes (asked of OpenSSL once, not per token).
+    private let encodedSignatureBound: Int
     /// The custom claims' members, nested objects shared.
     private let claimTree: ClaimTree
     private let cache: TokenCache?
@@ -82,11 +84,13 @@ public final class Signer {
     private let skippedByAll: Set<[UInt8]>
 
     // Per worker, reused by every token: nginx workers are single-threaded, and each has its
-    // own copy of the signer after the fork.
-    private var scratch = JSONWriter()
-    private var context: SigningContext?
-    private var random = RandomBlock()
-    private var cacheKeyBytes: [UInt8] = []
+    // own copy of the signer after the fork. So no two accesses to these overlap, and their
+    // exclusivity is not checked at run time (about 80 instructions per access).
+    @exclusivity(unchecked) private var scratch = JSONWriter(capacity: 1024)
+    @exclusivity(unchecked) private var context: SigningContext?
+    /// Internal, not private: tests pin `jti` (`RandomBlock(fixed:)`).
+    @exclusivity(unchecked) var random = RandomBlock()
+    @exclusivity(unchecked) private var cacheKeyBytes: [UInt8] = []
     /// Where tokens, cache hits and failures are counted (`backend_jwt_status`); nil: nowhere.
     @exclusivity(unchecked) public var metrics: Counters?
     /// The members copied from the last caller (`,"name":value` each) and their bound, with
@@ -152,8 +156,8 @@ public final class Signer {
         }
         header.append("}")
         headerSegment = encoding.encode(header.bytes) + [UInt8(ascii: ".")]
+        encodedSignatureBound = TokenEncoding.encodedLength(self.key?.maximumSignatureLength ?? 0)
         claimTree = ClaimTree(claims)
-        scratch.bytes.reserveCapacity(1024)
         if let cache {
             self.cache = TokenCache(capacity: cache.size, minimumRemaining: try Self.minimumRemaining(cache.remaining, ttl: ttl))
         } else {
@@ -222,8 +226,7 @@ public final class Signer {
         var payload = Self.payloadOverhead + expanded + claimTree.constantBytes + valueCount * perValue
         // a caller whose copies fail adds nothing here: its mint fails
         if let caller { payload += (try? copiedMembers(caller))?.bound ?? 0 }
-        return headerSegment.count + TokenEncoding.encodedLength(payload) + 1
-            + TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
+        return headerSegment.count + TokenEncoding.encodedLength(payload) + 1 + encodedSignatureBound
     }
 
     /// Mints a token issued at `now` from `values` (the issuer, the subject, the audiences, then
@@ -277,18 +280,17 @@ public final class Signer {
             }
         }
         if cache != nil { metrics?.add(MetricSlot.mintCacheMisses) }
-        scratch.bytes.removeAll(keepingCapacity: true)
+        scratch.removeAll()
         try appendPayload(now: now, expiry: expiry, values: values, copied: copied, to: &scratch)
-        let signatureLength = TokenEncoding.encodedLength(key?.maximumSignatureLength ?? 0)
-        let needed = headerSegment.count + TokenEncoding.encodedLength(scratch.bytes.count) + 1 + signatureLength
+        let needed = headerSegment.count + TokenEncoding.encodedLength(scratch.count) + 1 + encodedSignatureBound
         guard needed <= out.count else {
             throw BackendJWTError(.space, "token needs \(needed) bytes, buffer has \(out.count)")
         }
         var n = headerSegment.withUnsafeBufferPointer { header in
-            _ = out.initialize(from: header)
+            out.baseAddress!.initialize(from: header.baseAddress!, count: header.count)
             return header.count
         }
-        n = scratch.bytes.withUnsafeBytes { encoding.encode($0, into: out, at: n) }
+        n = scratch.withBytes { encoding.encode($0, into: out, at: n) }
         let signingInput = UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[0..<n]))
         out[n] = UInt8(ascii: ".")
         n += 1
@@ -324,8 +326,8 @@ public final class Signer {
     /// what the caller adds: its `exp` when it caps the token's (the cap itself, not the capped
     /// `exp`, which moves with the clock) and the copied members.
     private func cacheKey(_ values: RequestValues, caller: VerifiedToken?, expiry callerExpiry: Int64?, copied: [UInt8]) {
-        // Built in a local array (its storage moved out and back): every change to the
-        // property itself would be an exclusivity check.
+        // Built in a local array (its storage moved out and back), so appends do not go through
+        // the property.
         var key: [UInt8] = []
         swap(&key, &cacheKeyBytes)
         defer { swap(&key, &cacheKeyBytes) }
@@ -413,7 +415,7 @@ public final class Signer {
         }
         var needComma = true
         try claimTree.append(claims, values: values, from: 2 + registered.audienceCount, to: &json, needComma: &needComma)
-        json.bytes.append(contentsOf: copied)
+        json.append(contentsOf: copied)
         json.append("}")
     }
 

@@ -75,8 +75,8 @@ extension StatusSnapshot {
     /// One JSON object, for people and scripts.
     public var json: [UInt8] {
         var w = JSONWriter()
-        func key(_ name: String) { w.appendString(Array(name.utf8)); w.bytes.append(UInt8(ascii: ":")) }
-        func number(_ value: UInt64) { w.bytes.append(contentsOf: String(value).utf8) }
+        func key(_ name: String) { w.appendString(Array(name.utf8)); w.append(":") }
+        func number(_ value: UInt64) { w.append(contentsOf: Array(String(value).utf8)) }
         func optional(_ value: Int64?) { if let value { w.append(value) } else { w.append("null") } }
         func object(_ members: [(String, UInt64)]) {
             w.append("{")

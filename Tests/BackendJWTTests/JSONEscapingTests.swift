@@ -131,6 +131,63 @@ struct JSONEscapingTests {
         }
     }
 
+    /// The writer copies up to eight bytes at once and reads the last bytes of a value as a
+    /// shifted word: every byte that needs more than a copy, at every position of values of
+    /// every length around those words, comes out as a one-byte value would.
+    @Test func specialBytesAtEveryPositionAroundTheWords() {
+        let specials: [[UInt8]] = [[0x22], [0x5C], [0x00], [0x0A], [0x1F], [0xFF], [0x80], [0xC3, 0xA9], [0xE2, 0x82]]
+        for special in specials {
+            let alone = Self.escaped(special)
+            for length in 1...26 {
+                for position in 0..<length {
+                    let before = [UInt8](repeating: UInt8(ascii: "a") &+ UInt8(position % 7), count: position)
+                    let after = [UInt8](repeating: UInt8(ascii: "~"), count: length - position - 1)
+                    #expect(
+                        Self.escaped(before + special + after) == before + alone + after,
+                        "\(special) at \(position) of \(length)")
+                }
+            }
+        }
+    }
+
+    /// The verifier's parser reads strings eight bytes at a time up to the first byte that needs
+    /// more: what the writer escaped reads back at every position, and a raw control character,
+    /// quote or invalid UTF-8 byte is found wherever it is.
+    @Test func parserFindsSpecialBytesAtEveryPosition() throws {
+        for length in 1...26 {
+            for position in 0..<length {
+                let before = [UInt8](repeating: UInt8(ascii: "b") &+ UInt8(position % 5), count: position)
+                let after = [UInt8](repeating: UInt8(ascii: "}"), count: length - position - 1)
+                for special: [UInt8] in [[0x22], [0x5C], [0x00], [0x0A], [0x1F], [0xC3, 0xA9], [0xF0, 0x9F, 0x98, 0x80]] {
+                    var writer = JSONWriter()
+                    writer.appendString(before + special + after)
+                    let parsed = try JSONParser.parse(writer.bytes)
+                    #expect(parsed == .string(before + special + after), "\(special) at \(position) of \(length)")
+                }
+                for raw: [UInt8] in [[0x01], [0x1F], [0xFF], [0xC3], [0xED, 0xA0, 0x80]] {
+                    let text = [UInt8(ascii: "\"")] + before + raw + after + [UInt8(ascii: "\"")]
+                    #expect(throws: JSONParser.Failure.self, "\(raw) at \(position) of \(length)") {
+                        try JSONParser.parse(text)
+                    }
+                }
+                let cut = [UInt8(ascii: "\"")] + before + [UInt8(ascii: "\"")] + after + [UInt8(ascii: "\"")]
+                #expect(throws: JSONParser.Failure.self, "a quote at \(position) of \(length)") { try JSONParser.parse(cut) }
+            }
+        }
+    }
+
+    @Test(arguments: [
+        0, 1, -1, 9, 10, 99, 100, 101, 999, 1000, 1_700_000_000, -1_700_000_000, 9_999_999_999, 10_000_000_000,
+        Int64.max, Int64.min, Int64.max - 1, Int64.min + 1, 4_294_967_295, -2_147_483_648,
+    ])
+    func wholeNumbersAreWrittenInDecimal(_ value: Int64) {
+        var writer = JSONWriter()
+        writer.append("[")
+        writer.append(value)
+        writer.append("]")
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "[\(value)]")
+    }
+
     @Test func worstCaseExpansionIsSixBytesPerByte() {
         #expect(Self.escaped([UInt8](repeating: 0x01, count: 10)).count == 60)
         #expect(Self.escaped([UInt8](repeating: 0xFF, count: 10)).count == 30)

@@ -99,10 +99,11 @@ extension Array where Element == UInt8 {
 }
 
 /// Mints one token. `values` are issuer, subject, the audiences, then each custom claim (nil:
-/// absent). The output buffer holds `capacity` bytes, by default the signer's own bound for
-/// these values.
+/// absent); `caller` is the verified token whose claims are copied. The output buffer holds
+/// `capacity` bytes, by default the signer's own bound for these values and caller.
 func mint(
-    _ signer: Signer, now: Int64 = 1_700_000_000, values: [[UInt8]?], capacity: Int? = nil
+    _ signer: Signer, now: Int64 = 1_700_000_000, values: [[UInt8]?], caller: VerifiedToken? = nil,
+    capacity: Int? = nil
 ) throws(BackendJWTError) -> String {
     // Each value in its own allocation, so reading past a value's end is a real overread.
     let storage = values.map { value in
@@ -114,11 +115,11 @@ func mint(
     }
     defer { storage.forEach { $0?.deallocate() } }
     let total = values.reduce(0) { $0 + ($1?.count ?? 0) }
-    let size = capacity ?? signer.tokenBound(valueBytes: total)
+    let size = capacity ?? signer.tokenBound(valueBytes: total, caller: caller)
     let out = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Swift.max(size, 1))
     defer { out.deallocate() }
     let length = try signer.mint(
-        now: now, values: storage,
+        now: now, values: storage, caller: caller,
         into: UnsafeMutableBufferPointer(rebasing: out[0..<size]))
     return String(decoding: out[0..<length], as: UTF8.self)
 }

@@ -166,9 +166,7 @@ struct JSONParser {
         i += 1
         // Most strings are plain ASCII: copied at once up to the first byte that needs more.
         let start = i
-        while i < s.count, s[i] != UInt8(ascii: "\""), s[i] != UInt8(ascii: "\\"), s[i] >= 0x20, s[i] < 0x80 {
-            i += 1
-        }
+        i = s.withUnsafeBufferPointer { JSONWriter.plainRun($0, from: start) }
         var out = Array(s[start..<i])
         if i < s.count, s[i] == UInt8(ascii: "\"") {
             i += 1

@@ -97,7 +97,7 @@ public enum JSONValue: Equatable, Sendable {
             }
             writer.append("]")
         case .string(let bytes): writer.appendString(bytes)
-        case .number(let text): writer.bytes.append(contentsOf: text)
+        case .number(let text): writer.append(contentsOf: text)
         case .bool(let value): writer.append(value ? "true" : "false")
         case .null: writer.append("null")
         }

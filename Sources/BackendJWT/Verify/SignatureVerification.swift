@@ -59,8 +59,8 @@ final class VerifyContext: OpenSSLContexts {
     private let algorithm: SigningAlgorithm
     /// The key (a reference of its own; nil for an HMAC secret).
     private var pkey: OpaquePointer?
-    /// The digest of the signing input, or its MAC.
-    private var hash = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+    /// The digest of the signing input, or its MAC (unchecked exclusivity: see `contexts`).
+    @exclusivity(unchecked) private var hash = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
 
     /// Nil when OpenSSL cannot set it up (the token is then not verified, as before).
     init?(key: VerificationKey, algorithm: SigningAlgorithm) {
