@@ -257,13 +257,6 @@ int bjwt_rules_check(const bjwt_rules *rules, bjwt_verified *verified,
 const unsigned char *bjwt_verified_payload(bjwt_verified *verified,
                                            size_t *out_len);
 
-/* The header's "alg", and its "kid" (NULL when it has none, or one that
- * holds a control character other than tab). */
-const unsigned char *bjwt_verified_alg(bjwt_verified *verified,
-                                       size_t *out_len);
-const unsigned char *bjwt_verified_kid(bjwt_verified *verified,
-                                       size_t *out_len);
-
 /* (What both return stays valid while the verified token lives.) */
 
 

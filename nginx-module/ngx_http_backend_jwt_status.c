@@ -349,39 +349,6 @@ ngx_http_backend_jwt_error_variable(ngx_http_request_t *r,
 }
 
 
-/* $backend_jwt_in_kid (data 1) and $backend_jwt_in_alg (data 0): of the
- * caller's verified token. */
-static ngx_int_t
-ngx_http_backend_jwt_header_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    size_t                            len;
-    bjwt_verified                    *caller;
-    const unsigned char              *text;
-    ngx_http_backend_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-    caller = ngx_http_backend_jwt_caller(r, jlcf);
-
-    text = (caller == NULL) ? NULL
-           : data ? bjwt_verified_kid(caller, &len)
-           : bjwt_verified_alg(caller, &len);
-
-    if (text == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
-    }
-
-    v->data = (u_char *) text;
-    v->len = len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
 ngx_int_t
 ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf)
 {
@@ -394,11 +361,7 @@ ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf)
         uintptr_t                   data;
     } vars[] = {
         { ngx_string("backend_jwt_in_error"),
-          ngx_http_backend_jwt_error_variable, 0 },
-        { ngx_string("backend_jwt_in_alg"),
-          ngx_http_backend_jwt_header_variable, 0 },
-        { ngx_string("backend_jwt_in_kid"),
-          ngx_http_backend_jwt_header_variable, 1 }
+          ngx_http_backend_jwt_error_variable, 0 }
     };
 
     for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {

@@ -555,21 +555,33 @@ ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf)
     ngx_uint_t            i;
     ngx_http_variable_t  *var;
 
-    static ngx_str_t  names[] = {
-        ngx_string(NGX_HTTP_BACKEND_JWT_CLAIM),
-        ngx_string(NGX_HTTP_BACKEND_JWT_HEADER),
-        ngx_string("backend_jwt_in_payload")
+    /* $backend_jwt_in_kid and _alg read the header members as
+     * $backend_jwt_in_header_kid and _alg do */
+    static ngx_str_t  kid = ngx_string(NGX_HTTP_BACKEND_JWT_HEADER "kid");
+    static ngx_str_t  alg = ngx_string(NGX_HTTP_BACKEND_JWT_HEADER "alg");
+
+    static struct {
+        ngx_str_t    name;
+        ngx_uint_t   flags;
+        ngx_str_t   *data;
+    } vars[] = {
+        { ngx_string(NGX_HTTP_BACKEND_JWT_CLAIM), NGX_HTTP_VAR_PREFIX, NULL },
+        { ngx_string(NGX_HTTP_BACKEND_JWT_HEADER), NGX_HTTP_VAR_PREFIX, NULL },
+        { ngx_string("backend_jwt_in_payload"), 0, NULL },
+        { ngx_string("backend_jwt_in_kid"), 0, &kid },
+        { ngx_string("backend_jwt_in_alg"), 0, &alg }
     };
 
-    /* not cacheable: each location verifies with its own settings */
-    for (i = 0; i < 3; i++) {
-        var = ngx_http_add_variable(cf, &names[i], NGX_HTTP_VAR_NOCACHEABLE
-                                    | (i < 2 ? NGX_HTTP_VAR_PREFIX : 0));
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        /* not cacheable: each location verifies with its own settings */
+        var = ngx_http_add_variable(cf, &vars[i].name,
+                                    NGX_HTTP_VAR_NOCACHEABLE | vars[i].flags);
         if (var == NULL) {
             return NGX_ERROR;
         }
 
         var->get_handler = ngx_http_backend_jwt_claim_variable;
+        var->data = (uintptr_t) vars[i].data;
     }
 
     return NGX_OK;

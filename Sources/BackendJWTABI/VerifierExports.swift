@@ -136,27 +136,6 @@ public func bjwtVerifiedPayload(_ verified: OpaquePointer?, _ outLen: UnsafeMuta
     return UnsafePointer(handle.keep(json).baseAddress)
 }
 
-@_cdecl("bjwt_verified_alg")
-public func bjwtVerifiedAlg(_ verified: OpaquePointer?, _ outLen: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
-    guard let verified else { return nil }
-    let handle = borrow(verified, as: VerifiedHandle.self)
-    let name = Array(handle.token.algorithm.joseName.utf8)
-    outLen?.pointee = name.count
-    return UnsafePointer(handle.keep(name).baseAddress)
-}
-
-@_cdecl("bjwt_verified_kid")
-public func bjwtVerifiedKid(_ verified: OpaquePointer?, _ outLen: UnsafeMutablePointer<Int>?) -> UnsafePointer<UInt8>? {
-    guard let verified else { return nil }
-    let handle = borrow(verified, as: VerifiedHandle.self)
-    // as a claim's text: no byte that could split a log or header line
-    guard let kid = handle.token.header[member: "kid"]?.stringBytes,
-        !kid.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
-    else { return nil }
-    outLen?.pointee = kid.count
-    return UnsafePointer(handle.keep(kid).baseAddress)
-}
-
 /// The verified token behind a handle from bjwt_verify, or nil.
 func caller(_ verified: OpaquePointer?) -> VerifiedToken? {
     verified.map { borrow($0, as: VerifiedHandle.self).token }
