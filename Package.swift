@@ -24,8 +24,9 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         // The C header of the ABI (include/backend_jwt.h), so Swift uses its constants.
         .systemLibrary(name: "CBackendJWT", path: "include"),
-        // Config validation, claim mapping, JSON, encoding and signing.
-        .target(name: "BackendJWT", dependencies: ["COpenSSL"]),
+        // Config validation, claim mapping, JSON, encoding and signing (the C header for the
+        // JWK Set state the module keeps in shared memory).
+        .target(name: "BackendJWT", dependencies: ["COpenSSL", "CBackendJWT"]),
         // The @_cdecl functions declared in include/backend_jwt.h.
         .target(name: "BackendJWTABI", dependencies: ["BackendJWT", "CBackendJWT"]),
         .testTarget(

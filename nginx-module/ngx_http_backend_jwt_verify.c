@@ -107,16 +107,11 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
 
     if (rc == BJWT_ERR_UNAVAILABLE) {
         /* no key to check the token with: the server's fault, not the
-         * client's token */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no verification key: %s; request not "
-                      "forwarded", err);
+         * client's token (logged when no fetch brings one) */
         ctx->verdict = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->challenge = NULL;
-        return ctx;
-    }
 
-    if (rc != BJWT_OK) {
+    } else if (rc != BJWT_OK) {
         ctx->challenge = &ngx_http_backend_jwt_invalid;
         ctx->unknown_key = (rc == BJWT_ERR_UNKNOWN_KEY);
 
@@ -125,8 +120,10 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
                           "backend_jwt: token refused: %s", err);
             return ctx;
         }
+    }
 
-        /* a refetch may bring its key: said only if the token stays refused */
+    if (rc != BJWT_OK) {
+        /* a fetch may bring its key: said only if the token stays refused */
         ctx->refusal.len = ngx_strlen(err);
         ctx->refusal.data = ngx_pnalloc(r->pool, ctx->refusal.len);
         if (ctx->refusal.data == NULL) {
@@ -216,7 +213,7 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
+    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx);
     if (rc != NGX_OK) {
         return rc;
     }
@@ -232,23 +229,33 @@ ngx_http_backend_jwt_access_handler(ngx_http_request_t *r)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* an unknown kid: the identity provider may have rotated its keys */
-    if (ctx->unknown_key && !ctx->refetched && jlcf->jwks_uri.len
-        && ctx->fetch == NGX_HTTP_BACKEND_JWT_FETCH_NONE
-        && (bjwt_verifier_jwks_fetching(jlcf->verifier)
-            || bjwt_verifier_key_miss(jlcf->verifier, (int64_t) ngx_time())))
+    /* no key for the token (an unknown kid: the identity provider may have
+     * rotated its keys): a fetch may bring it, which the request may wait
+     * for, then verify again */
+    if ((ctx->unknown_key || ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE)
+        && jlcf->jwks_uri.len)
     {
-        ctx->refetched = 1;
-        ctx->checked = NULL;
-        return ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
+        rc = ngx_http_backend_jwt_keys_wait(r, jlcf, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no verification key: %V; request not "
+                      "forwarded", &ctx->refusal);
+
+        if (ngx_http_backend_jwt_retry_after(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ctx->verdict != NGX_OK && ctx->refusal.len) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "backend_jwt: token refused: %V", &ctx->refusal);
     }
 
     if (ctx->verdict != NGX_OK) {
-        if (ctx->refusal.len) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "backend_jwt: token refused: %V", &ctx->refusal);
-        }
-
         return ngx_http_backend_jwt_refuse(r, ctx->verdict, ctx->challenge);
     }
 

@@ -36,6 +36,8 @@ public enum Directive: String, CaseIterable, Sendable {
     case verifyJWKS = "backend_jwt_verify_jwks"
     case verifyJWKSCache = "backend_jwt_verify_jwks_cache"
     case verifyJWKSRefresh = "backend_jwt_verify_jwks_refresh"
+    case verifyJWKSWait = "backend_jwt_verify_jwks_wait"
+    case verifyJWKSZone = "backend_jwt_verify_jwks_zone"
     case verifyCache = "backend_jwt_verify_cache"
 
     /// What a level below `backend_jwt_enforce on` may still set: its own claims, and the JWK
@@ -46,7 +48,7 @@ public enum Directive: String, CaseIterable, Sendable {
     var isVerifySetting: Bool {
         switch self {
         case .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache:
+            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyJWKSWait, .verifyCache:
             true
         default: false
         }
@@ -201,7 +203,8 @@ extension LevelSettings {
             try declare(&declared, value: args[1], at: place, in: config)
             claims.set(declared, at: claims.place ?? place)
         case .verify, .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache:
+            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyJWKSWait,
+            .verifyJWKSZone, .verifyCache:
             try applyVerify(directive, args, at: place, in: config)
         case .wso2Claims:
             var declared = claims.value ?? DeclaredClaims()

@@ -148,6 +148,7 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     out.pointee.nrequire = verifies ? handle.require.count : 0
     out.pointee.jwks_uri = UnsafePointer(handle.jwksURI.baseAddress)
     out.pointee.jwks_uri_len = verifies ? handle.jwksURI.count : 0
+    out.pointee.jwks_wait = settings.verifyJWKSWait.value ?? RemoteKeySet.defaultWait
     return Int32(BJWT_OK)
 }
 
