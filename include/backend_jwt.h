@@ -227,16 +227,17 @@ enum {
  * that runs shared->fetch_id is gone (its fetch is then lost). `miss`: the
  * token named a kid no key has (READY is then REFUSE). FETCH: this request
  * runs the fetch (marked as running in `shared`). *retry_after: the seconds
- * a client should wait before trying again when no key is usable.
+ * a client should wait before trying again when no key is usable. *take: 1
+ * when this worker has not parsed the stored set: the module copies its
+ * bytes under the lock and hands them to bjwt_jwks_take after it.
  */
 int bjwt_jwks_decide(bjwt_verifier *verifier, bjwt_jwks_shared *shared,
                      const char *error, size_t error_len, int64_t now,
                      int64_t owner, int owner_alive, int miss,
-                     int64_t *retry_after);
+                     int64_t *retry_after, int *take);
 
-/* The generation of the set this worker parsed (0: none); and a stored
- * set's bytes to parse (outside the lock), as that generation. */
-int64_t bjwt_jwks_generation(const bjwt_verifier *verifier);
+/* A stored set's bytes to parse (outside the lock) as this worker's keys of
+ * that generation. */
 int bjwt_jwks_take(bjwt_verifier *verifier, int64_t generation,
                    const unsigned char *body, size_t len,
                    char *err, size_t err_cap);

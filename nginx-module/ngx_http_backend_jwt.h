@@ -134,8 +134,8 @@ ngx_http_backend_jwt_zone_t *ngx_http_backend_jwt_zone(ngx_http_request_t *r);
 int ngx_http_backend_jwt_zone_decide(ngx_http_backend_jwt_zone_t *zone,
     ngx_log_t *log, bjwt_verifier *verifier, ngx_str_t *key, int miss,
     int64_t *fetch, int64_t *retry_after);
-ngx_uint_t ngx_http_backend_jwt_zone_running(ngx_http_backend_jwt_zone_t *zone,
-    ngx_str_t *key, int64_t fetch);
+ngx_int_t ngx_http_backend_jwt_zone_running(ngx_http_backend_jwt_zone_t *zone,
+    bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch);
 void ngx_http_backend_jwt_zone_finish(ngx_http_backend_jwt_zone_t *zone,
     ngx_log_t *log, bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch,
     ngx_str_t *body, ngx_str_t *cache_control, u_char *failure, size_t len);

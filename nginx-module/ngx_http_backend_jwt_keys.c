@@ -396,6 +396,7 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
     int64_t                       fetch;
+    ngx_int_t                     rc;
     ngx_http_backend_jwt_zone_t  *zone;
 
     if (jlcf->jwks_uri.len == 0) {
@@ -404,13 +405,19 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
 
     if (ctx->waiting) {
         zone = ngx_http_backend_jwt_zone(r);
+        rc = (zone == NULL) ? NGX_OK
+             : ngx_http_backend_jwt_zone_running(zone, jlcf->verifier,
+                                                 &jlcf->jwks_key,
+                                                 ctx->wait_fetch);
 
-        if (zone != NULL
-            && ngx_current_msec - ctx->wait_start < jlcf->jwks_wait
-            && ngx_http_backend_jwt_zone_running(zone, &jlcf->jwks_key,
-                                                 ctx->wait_fetch))
+        if (rc == NGX_AGAIN
+            && ngx_current_msec - ctx->wait_start < jlcf->jwks_wait)
         {
             return ngx_http_backend_jwt_sleep(r);
+        }
+
+        if (rc == NGX_DECLINED) {
+            ctx->refetched = 0; /* the refetch never came: one may replace it */
         }
 
         ctx->waiting = 0;

@@ -115,7 +115,7 @@ ngx_http_backend_jwt_zone_decide(ngx_http_backend_jwt_zone_t *zone,
     ngx_log_t *log, bjwt_verifier *verifier, ngx_str_t *key, int miss,
     int64_t *fetch, int64_t *retry_after)
 {
-    int                             rc;
+    int                             rc, take;
     u_char                         *copy;
     size_t                          len;
     int64_t                         generation;
@@ -143,11 +143,11 @@ ngx_http_backend_jwt_zone_decide(ngx_http_backend_jwt_zone_t *zone,
                           rec->error_len, (int64_t) ngx_time(),
                           (int64_t) ngx_pid,
                           ngx_http_backend_jwt_owner_alive(rec), miss,
-                          retry_after);
+                          retry_after, &take);
     *fetch = rec->state.fetch_id;
     generation = rec->state.generation;
 
-    if (rec->body != NULL && generation != bjwt_jwks_generation(verifier)) {
+    if (take && rec->body != NULL) {
         len = rec->body_len;
         copy = ngx_alloc(len, log);
         if (copy != NULL) {
@@ -173,22 +173,33 @@ ngx_http_backend_jwt_zone_decide(ngx_http_backend_jwt_zone_t *zone,
 }
 
 
-/* Whether fetch `fetch` of `key` still runs. */
-ngx_uint_t
+/* Whether fetch `fetch` of `key` still runs: NGX_AGAIN while it does,
+ * NGX_OK once it is over, NGX_DECLINED when its worker is gone (it is given
+ * up: the next request fetches). */
+ngx_int_t
 ngx_http_backend_jwt_zone_running(ngx_http_backend_jwt_zone_t *zone,
-    ngx_str_t *key, int64_t fetch)
+    bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch)
 {
-    ngx_uint_t                      running;
+    ngx_int_t                       rc;
     ngx_http_backend_jwt_record_t  *rec;
 
     ngx_shmtx_lock(&zone->shpool->mutex);
 
     rec = ngx_http_backend_jwt_record(zone, key, 0);
-    running = (fetch != 0 && rec != NULL && rec->state.fetch_id == fetch);
+    rc = NGX_OK;
+
+    if (fetch != 0 && rec != NULL && rec->state.fetch_id == fetch) {
+        rc = NGX_AGAIN;
+
+        if (!ngx_http_backend_jwt_owner_alive(rec)) {
+            bjwt_jwks_give_up(verifier, &rec->state, fetch);
+            rc = NGX_DECLINED;
+        }
+    }
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
 
-    return running;
+    return rc;
 }
 
 

@@ -82,44 +82,34 @@ private func remote(_ verifier: OpaquePointer?) -> RemoteKeySet? {
     verifier.flatMap { borrow($0, as: JWSVerifier.self).remote }
 }
 
-/// Runs `body` on the remote set with the zone's record copied in, and copies the record back.
-private func withShared<T>(
-    _ set: RemoteKeySet, _ shared: UnsafeMutablePointer<bjwt_jwks_shared>, _ body: (RemoteKeySet) -> T
-) -> T {
-    set.shared = shared.pointee
-    defer { shared.pointee = set.shared }
-    return body(set)
-}
-
 @_cdecl("bjwt_jwks_decide")
 public func bjwtJWKSDecide(
     _ verifier: OpaquePointer?, _ shared: UnsafeMutablePointer<bjwt_jwks_shared>?, _ error: UnsafePointer<CChar>?,
     _ errorLen: Int, _ now: Int64, _ owner: Int64, _ ownerAlive: Int32, _ miss: Int32,
-    _ retryAfter: UnsafeMutablePointer<Int64>?
+    _ retryAfter: UnsafeMutablePointer<Int64>?, _ take: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
     guard let set = remote(verifier), let shared else { return Int32(miss != 0 ? BJWT_JWKS_REFUSE : BJWT_JWKS_READY) }
-    set.lastError = shared.pointee.last_failure != 0 && errorLen > 0
-        ? String(decoding: bytes(error, errorLen), as: UTF8.self) : nil
-    return withShared(set, shared) { set in
-        retryAfter?.pointee = set.retryAfter(now: now)
-        if miss != 0 {
-            switch set.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive != 0) {
-            case .fetch: return Int32(BJWT_JWKS_FETCH)
-            case .wait: return Int32(BJWT_JWKS_WAIT)
-            case .refuse: return Int32(BJWT_JWKS_REFUSE)
-            }
-        }
-        switch set.state(now: now, owner: owner, ownerAlive: ownerAlive != 0) {
-        case .ready: return Int32(BJWT_JWKS_READY)
+    // decided on the record in place; the worker's copy serves the verifier's reasons
+    defer { set.shared = shared.pointee }
+    if shared.pointee.last_failure != 0 {
+        set.lastError = String(decoding: bytes(error, errorLen), as: UTF8.self)
+    }
+    take?.pointee = shared.pointee.generation != set.generation ? 1 : 0
+    retryAfter?.pointee = shared.pointee.retryAfter(now: now)
+    if miss != 0 {
+        switch shared.pointee.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive != 0, refresh: set.refresh) {
         case .fetch: return Int32(BJWT_JWKS_FETCH)
         case .wait: return Int32(BJWT_JWKS_WAIT)
-        case .unavailable: return Int32(BJWT_JWKS_UNAVAILABLE)
+        case .refuse: return Int32(BJWT_JWKS_REFUSE)
         }
     }
+    switch shared.pointee.state(now: now, owner: owner, ownerAlive: ownerAlive != 0) {
+    case .ready: return Int32(BJWT_JWKS_READY)
+    case .fetch: return Int32(BJWT_JWKS_FETCH)
+    case .wait: return Int32(BJWT_JWKS_WAIT)
+    case .unavailable: return Int32(BJWT_JWKS_UNAVAILABLE)
+    }
 }
-
-@_cdecl("bjwt_jwks_generation")
-public func bjwtJWKSGeneration(_ verifier: OpaquePointer?) -> Int64 { remote(verifier)?.generation ?? 0 }
 
 @_cdecl("bjwt_jwks_take")
 public func bjwtJWKSTake(
@@ -153,13 +143,15 @@ public func bjwtJWKSFinished(
     guard let set = remote(verifier), let shared else { return }
     let why = failure.map { String(decoding: bytes($0, failureLen), as: UTF8.self) }
     let control = cacheControl.map { Array(UnsafeBufferPointer(start: $0, count: max(cacheControlLen, 0))) }
-    withShared(set, shared) { $0.finished(fetch: fetch, failure: why, cacheControl: control, now: now) }
+    set.shared = shared.pointee
+    set.finished(fetch: fetch, failure: why, cacheControl: control, now: now)
+    shared.pointee = set.shared
 }
 
 @_cdecl("bjwt_jwks_give_up")
 public func bjwtJWKSGiveUp(_ verifier: OpaquePointer?, _ shared: UnsafeMutablePointer<bjwt_jwks_shared>?, _ fetch: Int64) {
-    guard let set = remote(verifier), let shared else { return }
-    withShared(set, shared) { $0.giveUp(fetch: fetch) }
+    guard remote(verifier) != nil, let shared else { return }
+    shared.pointee.giveUp(fetch: fetch)
 }
 
 @_cdecl("bjwt_jwks_max_body")

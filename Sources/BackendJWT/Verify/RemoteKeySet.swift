@@ -79,18 +79,20 @@ public final class RemoteKeySet {
     /// `backend_jwt_verify_jwks_refresh`: the least time between refetches asked by unknown kids.
     public internal(set) var refresh: Int64
 
-    /// The state every worker shares: the module's zone record, copied in before a decision and
-    /// out after it, under the zone's lock. In a test, one worker's own.
-    public var shared = bjwt_jwks_shared()
+    // Read on every request, in one thread per worker, never reentered: no exclusivity checks.
+
+    /// The state every worker shares: this worker's copy of the module's zone record, made under
+    /// the zone's lock at each decision. In a test, one worker's own.
+    @exclusivity(unchecked) public var shared = bjwt_jwks_shared()
     /// Why the last fetch failed (the zone keeps the text), for the error log of requests that
-    /// find no usable key; nil after a success (and before any fetch).
-    public var lastError: String?
+    /// find no usable key; used only while `shared` records a failure.
+    @exclusivity(unchecked) public var lastError: String?
 
     /// The generation of the keys this worker parsed (`take`); 0: none. A cache of verified
     /// tokens tells by it whether the key that verified one may have gone.
-    public private(set) var generation: Int64 = 0
+    @exclusivity(unchecked) public private(set) var generation: Int64 = 0
     /// The usable keys of that set.
-    private var current: [VerificationKey] = []
+    @exclusivity(unchecked) private var current: [VerificationKey] = []
 
     /// The set of `uri`; `freshFor` nil takes the freshness from each response's headers.
     public init(uri: [UInt8], freshFor: Int64? = nil, refresh: Int64 = RemoteKeySet.defaultRefresh) {
@@ -109,57 +111,28 @@ public final class RemoteKeySet {
     /// What a request should do now; see `State`. `owner` is this worker (its pid);
     /// `ownerAlive` false when the worker running the fetch is gone.
     public func state(now: Int64, owner: Int64 = 0, ownerAlive: Bool = true) -> State {
-        dropLostFetch(now: now, ownerAlive: ownerAlive)
-        if !fetching && wantsFetch(now) && retryAllowed(now) {
-            begin(now: now, owner: owner)
-            return .fetch
-        }
-        if storedKeys(now: now) { return .ready }
-        return fetching ? .wait : .unavailable
+        shared.state(now: now, owner: owner, ownerAlive: ownerAlive)
     }
 
     /// A token named a key no key has: whether to refetch the set for it; see `Miss`. A refetch
     /// is granted at most once per `refresh` seconds, counted from the last one granted.
     public func keyMiss(now: Int64, owner: Int64 = 0, ownerAlive: Bool = true) -> Miss {
-        dropLostFetch(now: now, ownerAlive: ownerAlive)
-        if fetching { return .wait }
-        guard retryAllowed(now) else { return .refuse }
-        let last = shared.last_refresh
-        if last != 0, now >= last, now - last < refresh { return .refuse }
-        shared.last_refresh = now
-        shared.refetches &+= 1
-        shared.miss_requested = 1
-        begin(now: now, owner: owner)
-        return .fetch
+        shared.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive, refresh: refresh)
     }
 
     /// The fetch `fetch` ended: its set was stored (`failure` nil; the module set
     /// `shared.generation` when the bytes changed) or not used, for that reason. A fetch that is
     /// no longer the running one (it was taken as lost) changes nothing.
     public func finished(fetch: Int64, failure: String?, cacheControl: [UInt8]?, now: Int64) {
-        guard fetch != 0, fetch == shared.fetch_id else { return }
-        shared.fetch_id = 0
-        if let failure {
-            shared.last_failure = now
-            shared.last_error_at = now
-            shared.failures &+= 1
-            lastError = failure
-            return
-        }
-        shared.fetched_at = now
-        shared.fresh_until = now &+ (freshFor ?? Self.freshness(cacheControl: cacheControl))
-        shared.last_failure = 0
-        lastError = nil
+        let freshness = freshFor ?? Self.freshness(cacheControl: cacheControl)
+        guard shared.finished(fetch: fetch, failed: failure != nil, freshFor: freshness, now: now) else { return }
+        lastError = failure
     }
 
     /// The fetch `fetch` ended without a verdict on the identity provider: the client whose
     /// request ran it went away. Not a failed attempt (a client must not cost the others their
     /// keys): the next request that needs the set fetches it.
-    public func giveUp(fetch: Int64) {
-        guard fetch != 0, fetch == shared.fetch_id else { return }
-        shared.fetch_id = 0
-        if shared.fetch_for_miss != 0 { shared.miss_requested = 1 }  // a refetch granted to a kid is still due
-    }
+    public func giveUp(fetch: Int64) { shared.giveUp(fetch: fetch) }
 
     /// Parses a stored set's bytes as this worker's keys of `generation`. They were checked
     /// (`check`) when fetched; a failure here keeps the keys there were.
@@ -180,21 +153,17 @@ public final class RemoteKeySet {
     public func keys(now: Int64) -> [VerificationKey] { hasKeys(now: now) ? current : [] }
 
     /// Whether this worker's fetched keys can be used at `now`.
-    public func hasKeys(now: Int64) -> Bool { generation != 0 && storedKeys(now: now) }
+    public func hasKeys(now: Int64) -> Bool { generation != 0 && shared.storedKeys(now: now) }
 
     /// The seconds a client should wait before it tries again when no key is usable: until a
     /// failed fetch's `retryDelay` is over, else 1.
-    public func retryAfter(now: Int64) -> Int64 {
-        let failure = shared.last_failure
-        guard failure != 0, now >= failure, now - failure < Self.retryDelay else { return 1 }
-        return Self.retryDelay - (now - failure)
-    }
+    public func retryAfter(now: Int64) -> Int64 { shared.retryAfter(now: now) }
 
     /// Why no fetched key can be used, for the error log: names the URI and the last failure.
     public func unavailableReason(now: Int64) -> String {
         let what = "no key of the JWK Set from \(quoted(uri, limit: 256)) can be used"
         let hasSet = shared.generation != 0
-        if let lastError {
+        if shared.last_failure != 0, let lastError {
             let past = hasSet ? "the last good set expired and " : ""
             return "\(what): \(past)the last fetch failed: \(lastError)"
         }
@@ -202,42 +171,8 @@ public final class RemoteKeySet {
         return hasSet ? "\(what): the last good set expired" : "\(what): it has not been fetched yet"
     }
 
-    // MARK: - The rules
-
     /// Marks a fetch as running, owned by `owner`.
-    func begin(now: Int64, owner: Int64 = 0) {
-        shared.last_fetch_id &+= 1
-        shared.fetch_id = shared.last_fetch_id
-        shared.fetch_owner = owner
-        shared.fetch_started = now
-        shared.fetch_for_miss = shared.miss_requested
-        shared.miss_requested = 0
-        shared.fetches &+= 1
-    }
-
-    /// A fetch whose worker is gone, or that has run for `lostFetch` (or began in the future: the
-    /// clock was set back), is given up.
-    private func dropLostFetch(now: Int64, ownerAlive: Bool) {
-        let started = shared.fetch_started
-        guard fetching, !ownerAlive || now < started || now - started >= Self.lostFetch else { return }
-        giveUp(fetch: shared.fetch_id)
-    }
-
-    /// Whether the stored set (whichever worker parsed it) is usable at `now`.
-    private func storedKeys(now: Int64) -> Bool {
-        shared.generation != 0 && now < shared.fresh_until &+ Self.maximumStale
-    }
-
-    /// Never fetched, stale, or asked for by an unknown kid; a clock set back before the fetch
-    /// also refetches.
-    private func wantsFetch(_ now: Int64) -> Bool {
-        shared.generation == 0 || now >= shared.fresh_until || now < shared.fetched_at || shared.miss_requested != 0
-    }
-
-    private func retryAllowed(_ now: Int64) -> Bool {
-        let failure = shared.last_failure
-        return failure == 0 || now < failure || now - failure >= Self.retryDelay
-    }
+    func begin(now: Int64, owner: Int64 = 0) { shared.begin(now: now, owner: owner) }
 
     /// A response that cannot be a JWK Set, before its body is read.
     static func problem(status: Int, body: [UInt8]) -> String? {
@@ -317,5 +252,99 @@ public final class RemoteKeySet {
         while let c = slice.first, c == 0x20 || c == 0x09 { slice = slice.dropFirst() }
         while let c = slice.last, c == 0x20 || c == 0x09 { slice = slice.dropLast() }
         return slice
+    }
+}
+
+/// The rules, on the record every worker shares (zeroed: never fetched). Methods of the record
+/// itself, so that the module's copy in shared memory is decided on in place, and the class's own
+/// copy with one access.
+extension bjwt_jwks_shared {
+    /// See `RemoteKeySet.state`.
+    public mutating func state(now: Int64, owner: Int64, ownerAlive: Bool) -> RemoteKeySet.State {
+        dropLostFetch(now: now, ownerAlive: ownerAlive)
+        if fetch_id == 0 && wantsFetch(now) && retryAllowed(now) {
+            begin(now: now, owner: owner)
+            return .fetch
+        }
+        if storedKeys(now: now) { return .ready }
+        return fetch_id != 0 ? .wait : .unavailable
+    }
+
+    /// See `RemoteKeySet.keyMiss`.
+    public mutating func keyMiss(now: Int64, owner: Int64, ownerAlive: Bool, refresh: Int64) -> RemoteKeySet.Miss {
+        dropLostFetch(now: now, ownerAlive: ownerAlive)
+        if fetch_id != 0 { return .wait }
+        guard retryAllowed(now) else { return .refuse }
+        if last_refresh != 0, now >= last_refresh, now - last_refresh < refresh { return .refuse }
+        last_refresh = now
+        refetches &+= 1
+        miss_requested = 1
+        begin(now: now, owner: owner)
+        return .fetch
+    }
+
+    /// Fetch `fetch` ended, fresh for `freshFor` seconds unless it `failed`; false when it is no
+    /// longer the running one (nothing changes).
+    mutating func finished(fetch: Int64, failed: Bool, freshFor: Int64, now: Int64) -> Bool {
+        guard fetch != 0, fetch == fetch_id else { return false }
+        fetch_id = 0
+        if failed {
+            last_failure = now
+            last_error_at = now
+            failures &+= 1
+        } else {
+            fetched_at = now
+            fresh_until = now &+ freshFor
+            last_failure = 0
+        }
+        return true
+    }
+
+    /// See `RemoteKeySet.giveUp`.
+    public mutating func giveUp(fetch: Int64) {
+        guard fetch != 0, fetch == fetch_id else { return }
+        fetch_id = 0
+        if fetch_for_miss != 0 { miss_requested = 1 }  // a refetch granted to a kid is still due
+    }
+
+    /// See `RemoteKeySet.retryAfter`.
+    public func retryAfter(now: Int64) -> Int64 {
+        guard last_failure != 0, now >= last_failure, now - last_failure < RemoteKeySet.retryDelay else { return 1 }
+        return RemoteKeySet.retryDelay - (now - last_failure)
+    }
+
+    /// Whether the stored set (whichever worker parsed it) is usable at `now`.
+    func storedKeys(now: Int64) -> Bool {
+        generation != 0 && now < fresh_until &+ RemoteKeySet.maximumStale
+    }
+
+    /// Marks a fetch as running, owned by `owner`.
+    mutating func begin(now: Int64, owner: Int64) {
+        last_fetch_id &+= 1
+        fetch_id = last_fetch_id
+        fetch_owner = owner
+        fetch_started = now
+        fetch_for_miss = miss_requested
+        miss_requested = 0
+        fetches &+= 1
+    }
+
+    /// A fetch whose worker is gone, or that has run for `lostFetch` (or began in the future: the
+    /// clock was set back), is given up.
+    private mutating func dropLostFetch(now: Int64, ownerAlive: Bool) {
+        guard fetch_id != 0,
+            !ownerAlive || now < fetch_started || now - fetch_started >= RemoteKeySet.lostFetch
+        else { return }
+        giveUp(fetch: fetch_id)
+    }
+
+    /// Never fetched, stale, or asked for by an unknown kid; a clock set back before the fetch
+    /// also refetches.
+    private func wantsFetch(_ now: Int64) -> Bool {
+        generation == 0 || now >= fresh_until || now < fetched_at || miss_requested != 0
+    }
+
+    private func retryAllowed(_ now: Int64) -> Bool {
+        last_failure == 0 || now < last_failure || now - last_failure >= RemoteKeySet.retryDelay
     }
 }
