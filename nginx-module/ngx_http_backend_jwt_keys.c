@@ -198,8 +198,8 @@ ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_str_null(&cc);
 
     if (sub != NULL && sub->too_big) {
-        len = ngx_snprintf((u_char *) err, sizeof(err) - 1, "the body is over %O "
-                           "bytes (the JWKS location's subrequest_output_"
+        len = ngx_snprintf((u_char *) err, sizeof(err) - 1, "the body is over "
+                           "%O bytes (the JWKS location's subrequest_output_"
                            "buffer_size, at most %uz)",
                            ngx_http_backend_jwt_jwks_limit(sr),
                            bjwt_jwks_max_body())

@@ -106,9 +106,10 @@ ngx_http_backend_jwt_owner_alive(ngx_http_backend_jwt_record_t *rec)
 
 /*
  * What a request does about the set of `key` (BJWT_JWKS_*; UNAVAILABLE
- * when the zone has no room for its record); *fetch: the running fetch, which is this
- * request's to start on BJWT_JWKS_FETCH. The worker's parsed set follows
- * the stored one: its bytes are copied under the lock, parsed after it.
+ * when the zone has no room for its record); *fetch: the running fetch,
+ * which is this request's to start on BJWT_JWKS_FETCH. The worker's parsed
+ * set follows the stored one: its bytes are copied under the lock, parsed
+ * after it.
  */
 int
 ngx_http_backend_jwt_zone_decide(ngx_http_backend_jwt_zone_t *zone,
@@ -374,7 +375,8 @@ ngx_http_backend_jwt_zone_init(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&zone->sh->records);
     zone->sh->generation = 0;
 
-    len = sizeof(" in backend_jwt_verify_jwks_zone \"\"") + shm_zone->shm.name.len;
+    len = sizeof(" in backend_jwt_verify_jwks_zone \"\"")
+          + shm_zone->shm.name.len;
 
     zone->shpool->log_ctx = ngx_slab_alloc(zone->shpool, len);
     if (zone->shpool->log_ctx == NULL) {
