@@ -26,8 +26,9 @@ let package = Package(
         .systemLibrary(name: "CBackendJWT", path: "include"),
         // Atomic adds and loads on shared memory, for the counters of backend_jwt_status.
         .systemLibrary(name: "CAtomics"),
-        // Config validation, claim mapping, JSON, encoding and signing.
-        .target(name: "BackendJWT", dependencies: ["COpenSSL", "CAtomics"]),
+        // Config validation, claim mapping, JSON, encoding and signing (the C header for the
+        // JWK Set state the module keeps in shared memory).
+        .target(name: "BackendJWT", dependencies: ["COpenSSL", "CAtomics", "CBackendJWT"]),
         // The @_cdecl functions declared in include/backend_jwt.h.
         .target(name: "BackendJWTABI", dependencies: ["BackendJWT", "CBackendJWT"]),
         .testTarget(

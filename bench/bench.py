@@ -242,10 +242,14 @@ def module(alg, key, extra=""):
             {extra}"""
 
 
-def verify_and_mint(verify_key, signing_key, extra=""):
-    """Identity in, identity out: verify the caller's token, mint an ES256 one with its sub and email."""
+def verify_and_mint(verify_key, signing_key, extra="", jwks=False):
+    """Identity in, identity out: verify the caller's token, mint an ES256 one with its sub and email.
+    With `jwks`, the key comes from a JWK Set fetched at run time (the file, served by an internal
+    location) and kept in the shared zone."""
+    source = f"backend_jwt_verify_key {verify_key};" if not jwks else f"""backend_jwt_verify_jwks /_jwks;
+            location = /_jwks {{ internal; default_type application/json; alias {verify_key}; }}"""
     return f"""backend_jwt_verify on;
-            backend_jwt_verify_key {verify_key};
+            {source}
             backend_jwt on;
             backend_jwt_signing_algorithm ES256;
             backend_jwt_signing_key {signing_key};
@@ -282,8 +286,15 @@ def caller_tokens(tmp, lifetime):
             path = tmp / "idp-ec-public.pem"
             path.write_bytes(private.public_key().public_bytes(serialization.Encoding.PEM,
                                                                serialization.PublicFormat.SubjectPublicKeyInfo))
+            jwk = json.loads(jwt.algorithms.ECAlgorithm.to_jwk(private.public_key()))
+            jwk.update(kid=kid, alg=alg, use="sig")
+            jwks = tmp / "idp-ec-jwks.json"
+            jwks.write_text(json.dumps({"keys": [jwk]}))
+            jwks.chmod(0o644)
         path.chmod(0o644)
         made[alg] = (path, jwt.encode(claims, private, algorithm=alg, headers={"kid": kid}))
+        if alg == "ES256":
+            made["ES256 JWKS"] = (jwks, made[alg][1])
     return made
 
 
@@ -361,6 +372,9 @@ def main():
         # and to bare nginx receiving the same requests (a bearer token of 500 bytes is parsed
         # and forwarded whatever the module does)
         Variant("verify ES256 + mint ES256 with both caches", None, caller="ES256", reference=BARE_WITH_TOKEN),
+        # the same with the key from a JWK Set URI: the set in shared memory costs no more
+        Variant("verify ES256 (JWKS URI) + mint ES256 with both caches", None, caller="ES256 JWKS",
+                reference=BARE_WITH_TOKEN),
         Variant(BARE_WITH_TOKEN, "", caller="ES256"),
         Variant("njs HS256 (js_set)", "proxy_set_header X-JWT-Assertion $jwt_hs256;", "HS256",
                 http=njs_http, njs=True),
@@ -377,7 +391,8 @@ def main():
             key, token = tokens[v.caller]
             v.headers = ["-H", f"Authorization: Bearer {token}"]
         if v.location is None:
-            v.location = verify_and_mint(key, keys["ES256"], "" if v.verify else BOTH_CACHES)
+            v.location = verify_and_mint(key, keys["ES256"], "" if v.verify else BOTH_CACHES,
+                                         jwks=v.caller.endswith("JWKS"))
 
     rates, cpu_rates = [], []  # one crypto_rates() of each kind per round
     try:

@@ -33,7 +33,7 @@ extern "C" {
 
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
-#define BJWT_ABI_VERSION  6
+#define BJWT_ABI_VERSION  7
 
 int bjwt_abi_version(void);
 
@@ -161,6 +161,7 @@ typedef struct {
      * no token, an invalid one, one that lacks what a rule requires (403) */
     const char         *challenge[3];
     size_t              challenge_len[3];
+    int64_t             jwks_wait;    /* backend_jwt_verify_jwks_wait, ms */
 } bjwt_location;
 
 enum { BJWT_CHALLENGE_MISSING = 0, BJWT_CHALLENGE_INVALID = 1,
@@ -261,44 +262,91 @@ const unsigned char *bjwt_verified_payload(bjwt_verified *verified,
 
 
 /*
- * The JWK Set of backend_jwt_verify_jwks, per worker: the core decides when
- * it is to be fetched, the module fetches it (a subrequest) and hands over
- * the response. What to do now, before verifying a token: */
+ * The JWK Set of backend_jwt_verify_jwks, one per URI for the whole nginx:
+ * the module keeps its bytes and this state in shared memory (every worker,
+ * across reloads), and calls the core under the zone's lock to decide; each
+ * worker parses the bytes once per generation. Zeroed: never fetched. The
+ * module writes `generation` (it stores the bytes); the core every other
+ * field. Plain integers, so a copy is never torn and any process may read it.
+ */
+typedef struct {
+    int64_t   generation;      /* of the stored set, unique in the zone;
+                                  0: none */
+    int64_t   fetched_at;      /* of the stored set */
+    int64_t   fresh_until;
+    int64_t   last_failure;    /* 0: none since the last good fetch */
+    int64_t   last_refresh;    /* the last refetch an unknown kid got */
+    int64_t   fetch_id;        /* the running fetch; 0: none */
+    int64_t   fetch_owner;     /* the pid of the worker that runs it */
+    int64_t   fetch_started;
+    int64_t   fetch_for_miss;  /* it was an unknown kid's refetch */
+    int64_t   miss_requested;  /* an unknown kid's refetch is still due */
+    int64_t   last_fetch_id;
+    /* counters since the zone was made (for a status page) */
+    int64_t   fetches;         /* begun */
+    int64_t   failures;
+    int64_t   refetches;       /* granted to unknown kids */
+    int64_t   last_error_at;   /* of the zone's error text; 0: never */
+} bjwt_jwks_shared;
+
+/* What a request does about the set (bjwt_jwks_decide). */
 enum {
-    BJWT_JWKS_READY = 0,        /* verify (keys there, or being refreshed) */
-    BJWT_JWKS_FETCH = 1,        /* fetch first: begin, then finish */
-    BJWT_JWKS_UNAVAILABLE = 2   /* no usable keys, and no fetch now */
+    BJWT_JWKS_READY = 0,        /* verify with the keys there are */
+    BJWT_JWKS_FETCH = 1,        /* start fetch shared->fetch_id, then as
+                                   READY (a stale set serves meanwhile) */
+    BJWT_JWKS_UNAVAILABLE = 2,  /* no usable key, and no fetch now */
+    BJWT_JWKS_WAIT = 3,         /* a fetch runs (shared->fetch_id) that the
+                                   request may wait for */
+    BJWT_JWKS_REFUSE = 4        /* an unknown kid gets no refetch now */
 };
 
-int bjwt_verifier_jwks_state(bjwt_verifier *verifier, int64_t now,
-                             char *err, size_t err_cap);  /* why unavailable */
+/*
+ * Under the zone's lock. `shared` is the URI's record; `error` its last
+ * error text; `owner` this worker's pid; `owner_alive` 0 when the worker
+ * that runs shared->fetch_id is gone (its fetch is then lost). `miss`: the
+ * token named a kid no key has (READY is then REFUSE). FETCH: this request
+ * runs the fetch (marked as running in `shared`). *retry_after: the seconds
+ * a client should wait before trying again when no key is usable. *take: 1
+ * when this worker has not parsed the stored set: the module copies its
+ * bytes under the lock and hands them to bjwt_jwks_take after it.
+ */
+int bjwt_jwks_decide(bjwt_verifier *verifier, bjwt_jwks_shared *shared,
+                     const char *error, size_t error_len, int64_t now,
+                     int64_t owner, int owner_alive, int miss,
+                     int64_t *retry_after, int *take);
 
-/* Whether a fetch is running (another request waits for it). */
-int bjwt_verifier_jwks_fetching(const bjwt_verifier *verifier);
+/* A stored set's bytes to parse (outside the lock) as this worker's keys of
+ * that generation. */
+int bjwt_jwks_take(bjwt_verifier *verifier, int64_t generation,
+                   const unsigned char *body, size_t len,
+                   char *err, size_t err_cap);
 
-void bjwt_verifier_jwks_begin(bjwt_verifier *verifier, int64_t now);
+/* A fetch's response, outside the lock: BJWT_OK when it is a usable set
+ * (the module stores its bytes), else `err` says why it is not used. */
+int bjwt_jwks_check(bjwt_verifier *verifier, int status,
+                    const unsigned char *body, size_t len,
+                    char *err, size_t err_cap);
 
-/* The fetch's response: HTTP status (0: none), Cache-Control, body. The set
- * replaces the last one, or (a failed fetch) `err` says why it is not used. */
-int bjwt_verifier_jwks_finish(bjwt_verifier *verifier, int status,
-                              const unsigned char *cache_control,
-                              size_t cache_control_len,
-                              const unsigned char *body, size_t len,
-                              int64_t now, char *err, size_t err_cap);
+/* Under the lock: fetch `fetch_id` ended, its set stored (`failure` NULL)
+ * or not used for the reason given; freshness from `cache_control`. A
+ * fetch that is no longer the running one changes nothing. */
+void bjwt_jwks_finished(bjwt_verifier *verifier, bjwt_jwks_shared *shared,
+                        int64_t fetch_id, const char *failure,
+                        size_t failure_len,
+                        const unsigned char *cache_control,
+                        size_t cache_control_len, int64_t now);
 
-/* The fetch failed for a reason the module found (a body too large): a
- * failed attempt, retried no sooner than 5 s. `reason` NULL: it ended with
- * no verdict (the client that ran it went away): the next request fetches. */
-void bjwt_verifier_jwks_fail(bjwt_verifier *verifier, int64_t now,
-                             const char *reason, size_t len);
+/* Under the lock: fetch `fetch_id` ended with no verdict on the identity
+ * provider (its request went away): the next request fetches. */
+void bjwt_jwks_give_up(bjwt_verifier *verifier, bjwt_jwks_shared *shared,
+                       int64_t fetch_id);
 
 /* The largest JWK Set body the core takes, in bytes: the module stops
  * reading a fetch's body past it. */
 size_t bjwt_jwks_max_body(void);
 
-/* A token named a kid no key has: 1 when a new fetch may start now (at most
- * once per backend_jwt_verify_jwks_refresh), else 0. */
-int bjwt_verifier_key_miss(bjwt_verifier *verifier, int64_t now);
+/* backend_jwt_verify_jwks_zone: the size of the zone, in bytes. */
+size_t bjwt_config_jwks_zone_size(const bjwt_config *config);
 
 
 /* An upper bound of the token length for values totalling `value_bytes`

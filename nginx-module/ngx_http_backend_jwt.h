@@ -27,11 +27,14 @@ typedef struct {
     ngx_array_t                values;        /* ngx_http_complex_value_t * */
     ngx_str_t                  json;
     ngx_str_t                  etag;
-    ngx_array_t                jwks_uris;     /* ngx_http_backend_jwt_jwks_uri_t,
+    ngx_array_t                jwks_checks;   /* ngx_http_backend_jwt_jwks_uri_t,
                                                  checked once all is merged */
     ngx_flag_t                 used;          /* a directive of the module */
     ngx_atomic_t              *verdicts;      /* shared: by BJWT_VERIFIED or
                                                  BJWT_REFUSED_* */
+    ngx_array_t                jwks_uris;     /* ngx_str_t: every
+                                                 backend_jwt_verify_jwks */
+    ngx_shm_zone_t            *jwks_zone;     /* their sets; NULL: none */
 } ngx_http_backend_jwt_main_conf_t;
 
 
@@ -62,6 +65,8 @@ typedef struct {
     bjwt_verifier             *verifier;      /* NULL: no verification */
     ngx_str_t                  jwks_uri;      /* len 0: key files only */
     ngx_str_t                  jwks_args;     /* its query string */
+    ngx_str_t                  jwks_key;      /* both: the set's name */
+    ngx_msec_t                 jwks_wait;     /* backend_jwt_verify_jwks_wait */
     ngx_http_complex_value_t  *source;        /* token=; NULL: Authorization */
     ngx_str_t                  jwks_place;    /* where it is set */
     ngx_flag_t                 drop_authorization;
@@ -103,22 +108,18 @@ typedef struct {
     int                        reason;        /* BJWT_VERIFIED, BJWT_REFUSED_* */
     unsigned                   refetched:1;   /* which had its one refetch */
 
-    /* the JWK Set fetch this request runs or waits for */
-    unsigned                   fetch:2;       /* NGX_HTTP_BACKEND_JWT_FETCH_* */
+    /* the JWK Set fetch this request waits for (at most jwks_wait in all) */
     unsigned                   waiting:1;
+    unsigned                   waited:1;
     ngx_msec_t                 wait_start;
-    bjwt_verifier             *fetching;
-    ngx_str_t                  refusal;  /* logged unless a refetch helps */
+    int64_t                    wait_fetch;
+    int64_t                    retry_after;   /* of a 503 for want of keys */
+    ngx_str_t                  refusal;       /* logged unless a fetch helps */
 
     /* of the fetch subrequest itself: its body, counted */
     unsigned                   too_big:1;
     off_t                      received;
 } ngx_http_backend_jwt_ctx_t;
-
-
-#define NGX_HTTP_BACKEND_JWT_FETCH_NONE     0
-#define NGX_HTTP_BACKEND_JWT_FETCH_RUNNING  1
-#define NGX_HTTP_BACKEND_JWT_FETCH_DONE     2
 
 
 extern ngx_module_t  ngx_http_backend_jwt_module;
@@ -149,8 +150,11 @@ ngx_int_t ngx_http_backend_jwt_add_claim_sets(ngx_conf_t *cf,
 
 /* ngx_http_backend_jwt_keys.c: the JWK Set of backend_jwt_verify_jwks */
 ngx_int_t ngx_http_backend_jwt_keys(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
-    ngx_uint_t refetch);
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx);
+ngx_int_t ngx_http_backend_jwt_keys_wait(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx);
+ngx_int_t ngx_http_backend_jwt_retry_after(ngx_http_request_t *r,
+    ngx_http_backend_jwt_ctx_t *ctx);
 ngx_int_t ngx_http_backend_jwt_keys_init(ngx_conf_t *cf);
 ngx_uint_t ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r);
 
@@ -160,6 +164,22 @@ char *ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_backend_jwt_status_zone(ngx_conf_t *cf);
 ngx_int_t ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc);
 ngx_int_t ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf);
+/* ngx_http_backend_jwt_zone.c: the sets in shared memory */
+typedef struct ngx_http_backend_jwt_zone_s  ngx_http_backend_jwt_zone_t;
+
+ngx_int_t ngx_http_backend_jwt_zone_add(ngx_conf_t *cf,
+    ngx_http_backend_jwt_main_conf_t *jmcf);
+ngx_http_backend_jwt_zone_t *ngx_http_backend_jwt_zone(ngx_http_request_t *r);
+int ngx_http_backend_jwt_zone_decide(ngx_http_backend_jwt_zone_t *zone,
+    ngx_log_t *log, bjwt_verifier *verifier, ngx_str_t *key, int miss,
+    int64_t *fetch, int64_t *retry_after);
+ngx_int_t ngx_http_backend_jwt_zone_running(ngx_http_backend_jwt_zone_t *zone,
+    bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch);
+void ngx_http_backend_jwt_zone_finish(ngx_http_backend_jwt_zone_t *zone,
+    ngx_log_t *log, bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch,
+    ngx_str_t *body, ngx_str_t *cache_control, u_char *failure, size_t len);
+void ngx_http_backend_jwt_zone_give_up(ngx_http_backend_jwt_zone_t *zone,
+    bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch);
 
 /* ngx_http_backend_jwt_jwks.c */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);

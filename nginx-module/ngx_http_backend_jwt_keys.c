@@ -1,22 +1,35 @@
 /*
  * ngx_http_backend_jwt_keys.c: the identity provider's JWK Set, fetched by a
- * subrequest to the location backend_jwt_verify_jwks names. The core keeps
- * the set of each worker and decides when to fetch (stale, unknown kid, at
- * most so often); here the fetch is made, one request runs it and the others
- * that need it wait for it, and its response is handed to the core.
+ * subrequest to the location backend_jwt_verify_jwks names and kept in
+ * shared memory for every worker (ngx_http_backend_jwt_zone.c). The core
+ * decides when to fetch (stale, unknown kid, at most so often, one fetch at
+ * a time for the whole nginx); here the fetch runs as a background
+ * subrequest, so the request that starts it is not held up while a set
+ * serves, and a request whose token found no key waits for it, at most
+ * backend_jwt_verify_jwks_wait in all.
  */
 
 #include "ngx_http_backend_jwt.h"
 
 
-/* how often a request waiting for another one's fetch looks again */
+/* how often a request waiting for a fetch looks again */
 #define NGX_HTTP_BACKEND_JWT_WAIT_MS  10
-/* and how long it waits at most (the fetch has its own proxy timeouts) */
-#define NGX_HTTP_BACKEND_JWT_WAIT_MAX  60000
+
+
+/* One fetch: its request may end before it does, so it knows its set. */
+typedef struct {
+    ngx_http_backend_jwt_zone_t  *zone;
+    bjwt_verifier                *verifier;
+    ngx_str_t                     key;
+    int64_t                       id;
+    ngx_uint_t                    done;
+} ngx_http_backend_jwt_fetch_t;
 
 
 static ngx_str_t  ngx_http_backend_jwt_cache_control =
     ngx_string("Cache-Control");
+static ngx_str_t  ngx_http_backend_jwt_retry =
+    ngx_string("Retry-After");
 
 static ngx_http_output_body_filter_pt  ngx_http_next_body_filter;
 
@@ -24,16 +37,18 @@ static ngx_int_t ngx_http_backend_jwt_fetched(ngx_http_request_t *sr,
     void *data, ngx_int_t rc);
 
 
-/* The fetching request went away before its subrequest finished: no
- * verdict on the identity provider, so no backoff for the others. */
+/* The request that started the fetch is gone and the fetch never reported
+ * back (the connection was closed early): no verdict on the identity
+ * provider, so no backoff for the others. */
 static void
 ngx_http_backend_jwt_fetch_cleanup(void *data)
 {
-    ngx_http_backend_jwt_ctx_t  *ctx = data;
+    ngx_http_backend_jwt_fetch_t  *f = data;
 
-    if (ctx->fetch == NGX_HTTP_BACKEND_JWT_FETCH_RUNNING) {
-        bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), NULL, 0);
-        ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
+    if (!f->done) {
+        f->done = 1;
+        ngx_http_backend_jwt_zone_give_up(f->zone, f->verifier, &f->key,
+                                          f->id);
     }
 }
 
@@ -149,15 +164,16 @@ ngx_http_backend_jwt_keys_init(ngx_conf_t *cf)
 }
 
 
-/* The subrequest is over: its status, Cache-Control and body go to the
- * core, which keeps the set or says why not. */
+/* The subrequest is over: its status and body go to the core, which says
+ * whether it is a set; the zone keeps it (or why not) for every worker. */
 static ngx_int_t
 ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
 {
-    ngx_http_backend_jwt_ctx_t *ctx = data;
+    ngx_http_backend_jwt_fetch_t *f = data;
 
     int                          status;
     size_t                       len;
+    u_char                      *failure;
     ngx_str_t                    body, cc;
     ngx_uint_t                   i;
     ngx_list_part_t             *part;
@@ -165,101 +181,120 @@ ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ngx_http_backend_jwt_ctx_t  *sub;
     char                         err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
 
-    if (ctx->fetch != NGX_HTTP_BACKEND_JWT_FETCH_RUNNING || rc == NGX_AGAIN) {
+    if (f->done || rc == NGX_AGAIN) {
         return rc;
     }
 
-    ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
+    f->done = 1;
     sub = ngx_http_get_module_ctx(sr, ngx_http_backend_jwt_module);
 
     if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || sr->connection->error) {
-        bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), NULL, 0);
+        ngx_http_backend_jwt_zone_give_up(f->zone, f->verifier, &f->key,
+                                          f->id);
         return rc;
     }
 
+    ngx_str_null(&body);
+    ngx_str_null(&cc);
+
     if (sub != NULL && sub->too_big) {
-        len = ngx_snprintf((u_char *) err, sizeof(err), "the body is over %O "
-                           "bytes (the JWKS location's subrequest_output_"
+        len = ngx_snprintf((u_char *) err, sizeof(err) - 1, "the body is over "
+                           "%O bytes (the JWKS location's subrequest_output_"
                            "buffer_size, at most %uz)",
                            ngx_http_backend_jwt_jwks_limit(sr),
                            bjwt_jwks_max_body())
               - (u_char *) err;
-        bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), err, len);
-        ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
-                      "backend_jwt: the JWK Set from \"%V\" is not used: %*s",
-                      &sr->uri, len, err);
-        return NGX_OK;
-    }
+        err[len] = '\0';
 
-    status = (rc == NGX_ERROR) ? 0
-             : (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (int) rc
-             : (int) sr->headers_out.status;
+    } else {
+        status = (rc == NGX_ERROR) ? 0
+                 : (rc >= NGX_HTTP_SPECIAL_RESPONSE) ? (int) rc
+                 : (int) sr->headers_out.status;
 
-    ngx_str_null(&body);
+        if (sr->out != NULL && sr->out->buf != NULL) {
+            body.data = sr->out->buf->pos;
+            body.len = sr->out->buf->last - sr->out->buf->pos;
+        }
 
-    if (sr->out != NULL && sr->out->buf != NULL) {
-        body.data = sr->out->buf->pos;
-        body.len = sr->out->buf->last - sr->out->buf->pos;
-    }
+        for (part = &sr->headers_out.headers.part; part; part = part->next) {
+            h = part->elts;
 
-    ngx_str_null(&cc);
-
-    for (part = &sr->headers_out.headers.part; part; part = part->next) {
-        h = part->elts;
-
-        for (i = 0; i < part->nelts; i++) {
-            if (h[i].hash != 0 && cc.len == 0
-                && h[i].key.len == ngx_http_backend_jwt_cache_control.len
-                && ngx_strncasecmp(h[i].key.data,
-                                   ngx_http_backend_jwt_cache_control.data,
-                                   h[i].key.len) == 0)
-            {
-                cc = h[i].value;
+            for (i = 0; i < part->nelts; i++) {
+                if (h[i].hash != 0 && cc.len == 0
+                    && h[i].key.len == ngx_http_backend_jwt_cache_control.len
+                    && ngx_strncasecmp(h[i].key.data,
+                                       ngx_http_backend_jwt_cache_control.data,
+                                       h[i].key.len) == 0)
+                {
+                    cc = h[i].value;
+                }
             }
         }
+
+        err[0] = '\0';
+        (void) bjwt_jwks_check(f->verifier, status, body.data, body.len,
+                               err, sizeof(err));
     }
 
-    if (bjwt_verifier_jwks_finish(ctx->fetching, status, cc.data, cc.len,
-                                  body.data, body.len, (int64_t) ngx_time(),
-                                  err, sizeof(err))
-        != BJWT_OK)
-    {
+    failure = err[0] ? (u_char *) err : NULL;
+    len = ngx_strlen(err);
+
+    if (failure != NULL) {
         ngx_log_error(NGX_LOG_ERR, sr->connection->log, 0,
                       "backend_jwt: the JWK Set from \"%V\" is not used: %s",
                       &sr->uri, err);
     }
 
-    /* the parent decides what the request gets: a failed fetch is its 503,
-     * not an error that ends the connection */
+    ngx_http_backend_jwt_zone_finish(f->zone, sr->connection->log, f->verifier,
+                                     &f->key, f->id, &body, &cc, failure, len);
+
+    /* a failed fetch is the requests' 503, not an error that ends the
+     * connection */
     return (rc == NGX_ERROR) ? NGX_OK : rc;
 }
 
 
-/* Starts the fetch; the request's access phase runs again once it is over. */
+/* Starts fetch `id` as a background subrequest: the request goes on (or
+ * waits for it) and may end before it does. */
 static ngx_int_t
 ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_zone_t *zone,
+    int64_t id)
 {
-    ngx_http_request_t          *sr;
-    ngx_pool_cleanup_t          *cln;
-    ngx_http_post_subrequest_t  *ps;
+    ngx_http_request_t            *sr;
+    ngx_pool_cleanup_t            *cln;
+    ngx_http_post_subrequest_t    *ps;
+    ngx_http_backend_jwt_fetch_t  *f;
 
+    f = ngx_pcalloc(r->pool, sizeof(ngx_http_backend_jwt_fetch_t));
     ps = ngx_palloc(r->pool, sizeof(ngx_http_post_subrequest_t));
     cln = ngx_pool_cleanup_add(r->pool, 0);
-    if (ps == NULL || cln == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+
+    if (f == NULL || ps == NULL || cln == NULL) {
+        ngx_http_backend_jwt_zone_give_up(zone, jlcf->verifier,
+                                          &jlcf->jwks_key, id);
+        return NGX_ERROR;
     }
 
+    f->zone = zone;
+    f->verifier = jlcf->verifier;
+    f->key = jlcf->jwks_key;
+    f->id = id;
+
+    /* from here on, the fetch is given up if it never reports back */
+    cln->handler = ngx_http_backend_jwt_fetch_cleanup;
+    cln->data = f;
+
     ps->handler = ngx_http_backend_jwt_fetched;
-    ps->data = ctx;
+    ps->data = f;
 
     if (ngx_http_subrequest(r, &jlcf->jwks_uri,
                             jlcf->jwks_args.len ? &jlcf->jwks_args : NULL,
                             &sr, ps, NGX_HTTP_SUBREQUEST_IN_MEMORY
-                                     |NGX_HTTP_SUBREQUEST_WAITED)
+                                     |NGX_HTTP_SUBREQUEST_BACKGROUND)
         != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
     /* the identity provider gets none of the client's headers or body */
@@ -273,17 +308,10 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
                          sizeof(ngx_table_elt_t))
            != NGX_OK)
     {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        return NGX_ERROR;
     }
 
-    cln->handler = ngx_http_backend_jwt_fetch_cleanup;
-    cln->data = ctx;
-
-    ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_RUNNING;
-    ctx->fetching = jlcf->verifier;
-    bjwt_verifier_jwks_begin(jlcf->verifier, (int64_t) ngx_time());
-
-    return NGX_AGAIN;
+    return NGX_OK;
 }
 
 
@@ -315,27 +343,12 @@ ngx_http_backend_jwt_waited(ngx_http_request_t *r)
 }
 
 
-/* Another request's fetch is running: look again shortly. */
+/* Looks again shortly. The client's going away is noticed once the wait is
+ * over: its connection may carry a fetch every worker waits for. */
 static ngx_int_t
-ngx_http_backend_jwt_wait(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
+ngx_http_backend_jwt_sleep(ngx_http_request_t *r)
 {
-    if (!ctx->waiting) {
-        ctx->waiting = 1;
-        ctx->wait_start = ngx_current_msec;
-
-    } else if (ngx_current_msec - ctx->wait_start
-               > NGX_HTTP_BACKEND_JWT_WAIT_MAX)
-    {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no verification key: the JWK Set from "
-                      "\"%V\" is still being fetched after %d s; request not "
-                      "forwarded", &jlcf->jwks_uri,
-                      NGX_HTTP_BACKEND_JWT_WAIT_MAX / 1000);
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
-    }
-
-    r->read_event_handler = ngx_http_test_reading;
+    r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_backend_jwt_waited;
     r->connection->write->delayed = 1;
     ngx_add_timer(r->connection->write, NGX_HTTP_BACKEND_JWT_WAIT_MS);
@@ -344,65 +357,161 @@ ngx_http_backend_jwt_wait(ngx_http_request_t *r,
 }
 
 
+/* Asks the zone what to do, and starts the fetch the request is given. */
+static int
+ngx_http_backend_jwt_decide(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
+    int miss, int64_t *fetch)
+{
+    int                           rc;
+    ngx_http_backend_jwt_zone_t  *zone;
+
+    zone = ngx_http_backend_jwt_zone(r);
+    if (zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    rc = ngx_http_backend_jwt_zone_decide(zone, r->connection->log,
+                                          jlcf->verifier, &jlcf->jwks_key,
+                                          miss, fetch, &ctx->retry_after);
+
+    if (rc == BJWT_JWKS_FETCH
+        && ngx_http_backend_jwt_fetch(r, jlcf, zone, *fetch) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return rc;
+}
+
+
 /*
- * Before a token is verified: NGX_OK when the keys are there (or the
- * location has only key files), NGX_AGAIN while they are fetched, 503 when
- * there are none and none can be fetched now. `refetch`: the token named a
- * kid no key has, and the core allowed a new fetch, or one is running.
+ * Before a token is verified: the worker's keys follow the shared set, and
+ * a fetch starts when one is due (a stale set serves meanwhile). NGX_AGAIN
+ * while the request waits for a fetch; once the wait is over, the token is
+ * verified again.
  */
 ngx_int_t
 ngx_http_backend_jwt_keys(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
-    ngx_uint_t refetch)
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
-    int64_t  now;
-    char     err[NGX_HTTP_BACKEND_JWT_ERR_LEN];
+    int64_t                       fetch;
+    ngx_int_t                     rc;
+    ngx_http_backend_jwt_zone_t  *zone;
 
     if (jlcf->jwks_uri.len == 0) {
         return NGX_OK;
     }
 
-    switch (ctx->fetch) {
+    if (ctx->waiting) {
+        zone = ngx_http_backend_jwt_zone(r);
+        rc = (zone == NULL) ? NGX_OK
+             : ngx_http_backend_jwt_zone_running(zone, jlcf->verifier,
+                                                 &jlcf->jwks_key,
+                                                 ctx->wait_fetch);
 
-    case NGX_HTTP_BACKEND_JWT_FETCH_RUNNING:
-        return NGX_AGAIN;
-
-    case NGX_HTTP_BACKEND_JWT_FETCH_DONE:
-        return NGX_OK;      /* one fetch per request: verify with its result */
-    }
-
-    now = (int64_t) ngx_time();
-
-    if (bjwt_verifier_jwks_fetching(jlcf->verifier)) {
-        if (ctx->waiting || refetch
-            || bjwt_verifier_jwks_state(jlcf->verifier, now, err, sizeof(err))
-               == BJWT_JWKS_UNAVAILABLE)
+        if (rc == NGX_AGAIN
+            && ngx_current_msec - ctx->wait_start < jlcf->jwks_wait)
         {
-            return ngx_http_backend_jwt_wait(r, jlcf, ctx);
+            return ngx_http_backend_jwt_sleep(r);
         }
 
-        return NGX_OK;      /* the keys there serve meanwhile */
+        if (rc == NGX_DECLINED) {
+            ctx->refetched = 0; /* the refetch never came: one may replace it */
+        }
+
+        ctx->waiting = 0;
+        ctx->checked = NULL;    /* verified again with what it brought */
     }
 
-    ctx->waiting = 0;       /* a fetch waited for is over */
+    if (ngx_http_backend_jwt_decide(r, jlcf, ctx, 0, &fetch) == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    switch (refetch ? BJWT_JWKS_FETCH
-                    : bjwt_verifier_jwks_state(jlcf->verifier, now, err,
-                                               sizeof(err)))
-    {
+    return NGX_OK;
+}
+
+
+/*
+ * After a token found no key (an unknown kid, or no usable set): NGX_AGAIN
+ * when a fetch that may bring it runs (or is started now for an unknown
+ * kid, at most once per backend_jwt_verify_jwks_refresh) and the request
+ * may still wait; NGX_OK when the verdict stands.
+ */
+ngx_int_t
+ngx_http_backend_jwt_keys_wait(ngx_http_request_t *r,
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
+{
+    int      miss;
+    int64_t  fetch;
+
+    miss = ctx->unknown_key;
+
+    if (miss && ctx->refetched) {
+        return NGX_OK;      /* one refetch per request */
+    }
+
+    switch (ngx_http_backend_jwt_decide(r, jlcf, ctx, miss, &fetch)) {
 
     case BJWT_JWKS_FETCH:
-        return ngx_http_backend_jwt_fetch(r, jlcf, ctx);
+    case BJWT_JWKS_WAIT:
+        break;
 
-    case BJWT_JWKS_UNAVAILABLE:
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no verification key: %s; request not "
-                      "forwarded", err);
-        return NGX_HTTP_SERVICE_UNAVAILABLE;
+    case BJWT_JWKS_READY:
+        fetch = 0;          /* a set came since: verify again */
+        break;
+
+    case NGX_ERROR:
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
 
     default:
         return NGX_OK;
     }
+
+    if (!ctx->waited) {
+        ctx->waited = 1;
+        ctx->wait_start = ngx_current_msec;
+    }
+
+    if (ngx_current_msec - ctx->wait_start >= jlcf->jwks_wait) {
+        return NGX_OK;
+    }
+
+    ctx->refetched = ctx->refetched || miss;
+    ctx->waiting = 1;
+    ctx->wait_fetch = fetch;
+
+    return ngx_http_backend_jwt_sleep(r);
+}
+
+
+/* Retry-After on a 503 for want of keys: when the next fetch may run. */
+ngx_int_t
+ngx_http_backend_jwt_retry_after(ngx_http_request_t *r,
+    ngx_http_backend_jwt_ctx_t *ctx)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->value.data = ngx_pnalloc(r->pool, NGX_INT64_LEN);
+    if (h->value.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key = ngx_http_backend_jwt_retry;
+    h->value.len = ngx_sprintf(h->value.data, "%L",
+                               ngx_max(ctx->retry_after, 1))
+                   - h->value.data;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+
+    return NGX_OK;
 }
 
 
@@ -510,9 +619,9 @@ ngx_http_backend_jwt_check_jwks_uris(ngx_conf_t *cf,
     ngx_http_core_loc_conf_t         *root, *clcf;
     ngx_http_backend_jwt_jwks_uri_t  *uris;
 
-    uris = jmcf->jwks_uris.elts;
+    uris = jmcf->jwks_checks.elts;
 
-    for (i = 0; i < jmcf->jwks_uris.nelts; i++) {
+    for (i = 0; i < jmcf->jwks_checks.nelts; i++) {
         root = uris[i].server->ctx->loc_conf[ngx_http_core_module.ctx_index];
         clcf = ngx_http_backend_jwt_find_location(root, &uris[i].uri, &final);
 

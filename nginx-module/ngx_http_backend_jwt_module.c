@@ -103,6 +103,10 @@ static ngx_command_t  ngx_http_backend_jwt_commands[] = {
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_jwks_refresh",
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_jwks_wait",
+        NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
+    NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_jwks_zone",
+        NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_cache",
         NGX_HTTP_BACKEND_JWT_ANY|NGX_CONF_TAKE1),
     NGX_HTTP_BACKEND_JWT_COMMAND("backend_jwt_verify_require_claim",
@@ -335,8 +339,10 @@ ngx_http_backend_jwt_create_main_conf(ngx_conf_t *cf)
         || ngx_array_init(&jmcf->values, cf->pool, 16,
                           sizeof(ngx_http_complex_value_t *))
            != NGX_OK
-        || ngx_array_init(&jmcf->jwks_uris, cf->pool, 4,
+        || ngx_array_init(&jmcf->jwks_checks, cf->pool, 4,
                           sizeof(ngx_http_backend_jwt_jwks_uri_t))
+           != NGX_OK
+        || ngx_array_init(&jmcf->jwks_uris, cf->pool, 2, sizeof(ngx_str_t))
            != NGX_OK)
     {
         return NULL;
@@ -427,6 +433,7 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     ngx_http_backend_jwt_loc_conf_t *conf)
 {
     u_char                     *args;
+    ngx_str_t                  *uri;
     ngx_uint_t                  i;
     bjwt_location               loc;
     ngx_http_complex_value_t  **compiled;
@@ -470,6 +477,28 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
 
     if (loc.jwks_uri_len) {
         ngx_memcpy(conf->jwks_uri.data, loc.jwks_uri, loc.jwks_uri_len);
+    }
+
+    /* the set's name in the shared zone: the URI with its query string */
+    conf->jwks_key = conf->jwks_uri;
+    conf->jwks_wait = (ngx_msec_t) loc.jwks_wait;
+    uri = jmcf->jwks_uris.elts;
+
+    for (i = 0; i < jmcf->jwks_uris.nelts; i++) {
+        if (uri[i].len == conf->jwks_key.len
+            && ngx_memcmp(uri[i].data, conf->jwks_key.data, uri[i].len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (conf->jwks_key.len && i == jmcf->jwks_uris.nelts) {
+        uri = ngx_array_push(&jmcf->jwks_uris);
+        if (uri == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *uri = conf->jwks_key;
     }
 
     /* the subrequest takes the path and the query string apart */
@@ -529,9 +558,9 @@ ngx_http_backend_jwt_note_jwks_uri(ngx_conf_t *cf,
     }
 
     cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
-    known = jmcf->jwks_uris.elts;
+    known = jmcf->jwks_checks.elts;
 
-    for (i = 0; i < jmcf->jwks_uris.nelts; i++) {
+    for (i = 0; i < jmcf->jwks_checks.nelts; i++) {
         if (known[i].server == cscf
             && known[i].uri.len == conf->jwks_uri.len
             && ngx_strncmp(known[i].uri.data, conf->jwks_uri.data,
@@ -541,7 +570,7 @@ ngx_http_backend_jwt_note_jwks_uri(ngx_conf_t *cf,
         }
     }
 
-    known = ngx_array_push(&jmcf->jwks_uris);
+    known = ngx_array_push(&jmcf->jwks_checks);
     if (known == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -647,6 +676,12 @@ ngx_http_backend_jwt_init(ngx_conf_t *cf)
     jmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_backend_jwt_module);
 
     if (ngx_http_backend_jwt_check_jwks_uris(cf, jmcf) != NGX_CONF_OK) {
+        return NGX_ERROR;
+    }
+
+    if (jmcf->jwks_uris.nelts
+        && ngx_http_backend_jwt_zone_add(cf, jmcf) != NGX_OK)
+    {
         return NGX_ERROR;
     }
 

@@ -108,16 +108,11 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
 
     if (rc == BJWT_ERR_UNAVAILABLE) {
         /* no key to check the token with: the server's fault, not the
-         * client's token */
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no verification key: %s; request not "
-                      "forwarded", err);
+         * client's token (logged when no fetch brings one) */
         ctx->verdict = NGX_HTTP_SERVICE_UNAVAILABLE;
         ctx->challenge = -1;
-        return ctx;
-    }
 
-    if (rc != BJWT_OK) {
+    } else if (rc != BJWT_OK) {
         ctx->challenge = BJWT_CHALLENGE_INVALID;
         ctx->unknown_key = (rc == BJWT_ERR_UNKNOWN_KEY);
 
@@ -126,8 +121,10 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
                           "backend_jwt: token refused: %s", err);
             return ctx;
         }
+    }
 
-        /* a refetch may bring its key: said only if the token stays refused */
+    if (rc != BJWT_OK) {
+        /* a fetch may bring its key: said only if the token stays refused */
         ctx->refusal.len = ngx_strlen(err);
         ctx->refusal.data = ngx_pnalloc(r->pool, ctx->refusal.len);
         if (ctx->refusal.data == NULL) {
@@ -266,7 +263,7 @@ ngx_http_backend_jwt_gate(ngx_http_request_t *r,
     action = r->connection->log->action;
     r->connection->log->action = "verifying the caller's token";
 
-    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx, 0);
+    rc = ngx_http_backend_jwt_keys(r, jlcf, ctx);
     if (rc == NGX_OK) {
         rc = ngx_http_backend_jwt_verdict(r, jlcf, ctx);
     }
@@ -294,24 +291,35 @@ ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* an unknown kid: the identity provider may have rotated its keys */
-    if (ctx->unknown_key && !ctx->refetched && jlcf->jwks_uri.len
-        && ctx->fetch == NGX_HTTP_BACKEND_JWT_FETCH_NONE
-        && (bjwt_verifier_jwks_fetching(jlcf->verifier)
-            || bjwt_verifier_key_miss(jlcf->verifier, (int64_t) ngx_time())))
+    /* no key for the token (an unknown kid: the identity provider may have
+     * rotated its keys): a fetch may bring it, which the request may wait
+     * for, then verify again */
+    if ((ctx->unknown_key || ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE)
+        && jlcf->jwks_uri.len)
     {
-        ctx->refetched = 1;
-        ctx->checked = NULL;
-        return ngx_http_backend_jwt_keys(r, jlcf, ctx, 1);
+        rc = ngx_http_backend_jwt_keys_wait(r, jlcf, ctx);
+        if (rc != NGX_OK) {
+            return rc;
+        }
+    }
+
+    if (ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE && ctx->refusal.len) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "backend_jwt: no verification key: %V; request not "
+                      "forwarded", &ctx->refusal);
+        ngx_str_null(&ctx->refusal);
+
+        if (ngx_http_backend_jwt_retry_after(r, ctx) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+    } else if (ctx->verdict != NGX_OK && ctx->refusal.len) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "backend_jwt: token refused: %V", &ctx->refusal);
+        ngx_str_null(&ctx->refusal);
     }
 
     if (ctx->verdict != NGX_OK) {
-        if (ctx->refusal.len) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "backend_jwt: token refused: %V", &ctx->refusal);
-            ngx_str_null(&ctx->refusal);
-        }
-
         return ngx_http_backend_jwt_refuse(r, jlcf, ctx->verdict,
                                            ctx->challenge);
     }

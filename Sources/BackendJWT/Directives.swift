@@ -36,6 +36,8 @@ public enum Directive: String, CaseIterable, Sendable {
     case verifyJWKS = "backend_jwt_verify_jwks"
     case verifyJWKSCache = "backend_jwt_verify_jwks_cache"
     case verifyJWKSRefresh = "backend_jwt_verify_jwks_refresh"
+    case verifyJWKSWait = "backend_jwt_verify_jwks_wait"
+    case verifyJWKSZone = "backend_jwt_verify_jwks_zone"
     case verifyCache = "backend_jwt_verify_cache"
     case verifyRequireClaim = "backend_jwt_verify_require_claim"
     case verifyClaimSet = "backend_jwt_verify_claim_set"
@@ -50,8 +52,8 @@ public enum Directive: String, CaseIterable, Sendable {
     var isVerifySetting: Bool {
         switch self {
         case .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache, .verifyRequireClaim,
-            .verifyRealm, .verifyAnswer:
+            .verifyForward, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyJWKSWait, .verifyCache,
+            .verifyRequireClaim, .verifyRealm, .verifyAnswer:
             true
         default: false
         }
@@ -219,8 +221,8 @@ extension LevelSettings {
             try declare(&declared, value: args[1], at: place, in: config)
             claims.set(declared, at: claims.place ?? place)
         case .verify, .verifyKey, .verifyAlgorithms, .verifyIssuer, .verifyAudience, .verifyLeeway, .verifyRequire,
-            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyCache,
-            .verifyRequireClaim, .verifyClaimSet, .verifyRealm:
+            .verifyForward, .copyClaims, .callerExp, .verifyJWKS, .verifyJWKSCache, .verifyJWKSRefresh, .verifyJWKSWait,
+            .verifyJWKSZone, .verifyCache, .verifyRequireClaim, .verifyClaimSet, .verifyRealm:
             try applyVerify(directive, args, at: place, in: config)
         case .wso2Claims:
             var declared = claims.value ?? DeclaredClaims()

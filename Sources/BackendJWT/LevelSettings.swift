@@ -112,6 +112,9 @@ public final class LevelSettings {
     public internal(set) var verifyJWKSCache = Setting<Int64>()
     /// `backend_jwt_verify_jwks_refresh`: the least seconds between refetches for unknown kids.
     public internal(set) var verifyJWKSRefresh = Setting<Int64>()
+    /// `backend_jwt_verify_jwks_wait`: the longest a request whose token finds no key waits for a
+    /// running fetch, in milliseconds.
+    public internal(set) var verifyJWKSWait = Setting<Int64>()
     /// `backend_jwt_verify_cache size=N`: how many verified tokens are kept; nil: `off`.
     public internal(set) var verifyCache = Setting<Int?>()
 
@@ -172,6 +175,13 @@ public final class Configuration {
     var remoteKeySets: [[UInt8]: (set: RemoteKeySet, settings: RemoteKeySetSettings?)] = [:]
     /// What every verifier and signer of this http block counts (`MetricSlot`).
     public let metrics = Counters(count: MetricSlot.count)
+    /// `backend_jwt_verify_jwks_zone`: the size of the shared memory zone that holds the fetched
+    /// sets (`RemoteKeySet`); nil: `defaultJWKSZoneSize`.
+    public internal(set) var jwksZoneSize: Int?
+
+    /// The zone's size when none is given: 1 MiB holds dozens of typical sets (a JWK of an RSA
+    /// key is about 0.5 KiB, 2 to 3 KiB with its certificate in `x5c`).
+    public static let defaultJWKSZoneSize = 1024 * 1024
 
     public init(prefix: [UInt8]) { self.prefix = prefix }
 

@@ -9,6 +9,11 @@ extension LevelSettings {
     /// The range of `backend_jwt_verify_jwks_refresh`.
     static let minimumJWKSRefresh: Int64 = 1
     static let maximumJWKSRefresh: Int64 = 3600
+    /// The longest `backend_jwt_verify_jwks_wait`, in milliseconds.
+    static let maximumJWKSWait: Int64 = 60_000
+    /// The range of `backend_jwt_verify_jwks_zone` (nginx needs 8 pages at least).
+    static let minimumJWKSZone = 32 * 1024
+    static let maximumJWKSZone = 1024 * 1024 * 1024
 
     func applyVerify(_ directive: Directive, _ args: [[UInt8]], at place: Where, in config: Configuration)
         throws(BackendJWTError)
@@ -106,6 +111,16 @@ extension LevelSettings {
             try unique(verifyJWKSRefresh)
             let range = Self.minimumJWKSRefresh...Self.maximumJWKSRefresh
             verifyJWKSRefresh.set(try Self.interval(first, "JWKS refresh interval", range, "1h"), at: place)
+        case .verifyJWKSWait:
+            try unique(verifyJWKSWait)
+            verifyJWKSWait.set(try Self.milliseconds(first), at: place)
+        case .verifyJWKSZone:
+            guard config.jwksZoneSize == nil else { throw BackendJWTError(.duplicate, "") }
+            guard let size = Self.size(first), size >= Self.minimumJWKSZone, size <= Self.maximumJWKSZone else {
+                throw BackendJWTError(
+                    .config, "invalid size \(quoted(first)); use 32k to 1024m (nginx's size syntax: 512k, 2m)")
+            }
+            config.jwksZoneSize = size
         case .verifyCache:
             try unique(verifyCache)
             if first.equalsIgnoringCase("off") { return verifyCache.set(nil, at: place) }
@@ -151,6 +166,34 @@ extension LevelSettings {
             throw BackendJWTError(.config, "\(what) \(quoted(text)) is longer than \(longest)")
         }
         return seconds
+    }
+
+    /// `backend_jwt_verify_jwks_wait`: nginx time (`3s`, `1500ms`, `0`), at most a minute, in
+    /// milliseconds.
+    private static func milliseconds(_ text: [UInt8]) throws(BackendJWTError) -> Int64 {
+        let what = "JWKS wait time"
+        let ms = Array("ms".utf8)
+        let milliseconds: Int64
+        if text.count > 2, text.suffix(2).elementsEqual(ms), text.dropLast(2).count <= 6,
+            text.dropLast(2).allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        {
+            milliseconds = Int64(String(decoding: text.dropLast(2), as: UTF8.self)) ?? 0
+        } else {
+            let seconds: Int64
+            do {
+                seconds = try TokenTTL.seconds(text, what: what)
+            } catch {
+                throw BackendJWTError(.config, "invalid \(what) \(quoted(text)); use nginx time (3s, 1500ms, 0)")
+            }
+            guard seconds <= maximumJWKSWait / 1000 else {
+                throw BackendJWTError(.config, "\(what) \(quoted(text)) is longer than 60s")
+            }
+            milliseconds = seconds * 1000
+        }
+        guard milliseconds <= maximumJWKSWait else {
+            throw BackendJWTError(.config, "\(what) \(quoted(text)) is longer than 60s")
+        }
+        return milliseconds
     }
 
     /// A value read per request must name a variable: a constant is the same for every caller.

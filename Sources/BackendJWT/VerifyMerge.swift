@@ -86,6 +86,7 @@ extension LevelSettings {
         verifyJWKS.inherit(parent.verifyJWKS, default: nil)
         verifyJWKSCache.inherit(parent.verifyJWKSCache)  // unset: from Cache-Control
         verifyJWKSRefresh.inherit(parent.verifyJWKSRefresh, default: RemoteKeySet.defaultRefresh)
+        verifyJWKSWait.inherit(parent.verifyJWKSWait, default: RemoteKeySet.defaultWait)
         verifyCache.inherit(parent.verifyCache, default: nil)
     }
 

@@ -154,6 +154,7 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     let c = handle.challenges
     out.pointee.challenge = (UnsafePointer(c[0].baseAddress), UnsafePointer(c[1].baseAddress), UnsafePointer(c[2].baseAddress))
     out.pointee.challenge_len = (c[0].count, c[1].count, c[2].count)
+    out.pointee.jwks_wait = settings.verifyJWKSWait.value ?? RemoteKeySet.defaultWait
     return Int32(BJWT_OK)
 }
 

@@ -141,65 +141,91 @@ func caller(_ verified: OpaquePointer?) -> VerifiedToken? {
     verified.map { borrow($0, as: VerifiedHandle.self).token }
 }
 
-// The JWK Set of backend_jwt_verify_jwks, per worker: the core says when to fetch it, the module
-// fetches it by a subrequest and hands the response over.
+// The JWK Set of backend_jwt_verify_jwks: the module keeps its bytes and state in shared memory
+// and calls these under the zone's lock (decide, finished, give up) or after it (take, check).
 
 /// The remote set of a verifier handle, if it has one.
 private func remote(_ verifier: OpaquePointer?) -> RemoteKeySet? {
     verifier.flatMap { borrow($0, as: JWSVerifier.self).remote }
 }
 
-@_cdecl("bjwt_verifier_jwks_state")
-public func bjwtVerifierJWKSState(
-    _ verifier: OpaquePointer?, _ now: Int64, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+@_cdecl("bjwt_jwks_decide")
+public func bjwtJWKSDecide(
+    _ verifier: OpaquePointer?, _ shared: UnsafeMutablePointer<bjwt_jwks_shared>?, _ error: UnsafePointer<CChar>?,
+    _ errorLen: Int, _ now: Int64, _ owner: Int64, _ ownerAlive: Int32, _ miss: Int32,
+    _ retryAfter: UnsafeMutablePointer<Int64>?, _ take: UnsafeMutablePointer<Int32>?
 ) -> Int32 {
-    guard let verifier, let set = remote(verifier) else { return Int32(BJWT_JWKS_READY) }
-    switch set.state(now: now) {
-    case .ready: return Int32(BJWT_JWKS_READY)
-    case .fetch: return Int32(BJWT_JWKS_FETCH)
-    case .unavailable:
-        // key files still verify the tokens they signed; the verifier refuses the others
-        if !borrow(verifier, as: JWSVerifier.self).keys.isEmpty { return Int32(BJWT_JWKS_READY) }
-        write(set.unavailableReason(now: now), to: err, cap: cap)
-        return Int32(BJWT_JWKS_UNAVAILABLE)
+    guard let set = remote(verifier), let shared else { return Int32(miss != 0 ? BJWT_JWKS_REFUSE : BJWT_JWKS_READY) }
+    // decided on the record in place; the worker's copy serves the verifier's reasons
+    defer { set.shared = shared.pointee }
+    if shared.pointee.last_failure != 0 {
+        set.lastError = String(decoding: bytes(error, errorLen), as: UTF8.self)
     }
-}
-
-@_cdecl("bjwt_verifier_jwks_fetching")
-public func bjwtVerifierJWKSFetching(_ verifier: OpaquePointer?) -> Int32 {
-    remote(verifier)?.fetching == true ? 1 : 0
-}
-
-@_cdecl("bjwt_verifier_jwks_begin")
-public func bjwtVerifierJWKSBegin(_ verifier: OpaquePointer?, _ now: Int64) {
-    remote(verifier)?.begin(now: now)
-}
-
-@_cdecl("bjwt_verifier_jwks_finish")
-public func bjwtVerifierJWKSFinish(
-    _ verifier: OpaquePointer?, _ httpStatus: Int32, _ cacheControl: UnsafePointer<UInt8>?, _ cacheControlLen: Int,
-    _ body: UnsafePointer<UInt8>?, _ len: Int, _ now: Int64, _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
-) -> Int32 {
-    status(err, cap) { () throws(BackendJWTError) in
-        guard let set = remote(verifier) else { throw BackendJWTError(.config, "bjwt_verifier_jwks_finish: no JWK Set") }
-        let control = cacheControl.map { Array(UnsafeBufferPointer(start: $0, count: max(cacheControlLen, 0))) }
-        let bytes = body.map { Array(UnsafeBufferPointer(start: $0, count: max(len, 0))) } ?? []
-        if let why = set.finish(status: Int(httpStatus), cacheControl: control, body: bytes, now: now) {
-            throw BackendJWTError(.unavailable, why)
+    take?.pointee = shared.pointee.generation != set.generation ? 1 : 0
+    retryAfter?.pointee = shared.pointee.retryAfter(now: now)
+    if miss != 0 {
+        switch shared.pointee.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive != 0, refresh: set.refresh) {
+        case .fetch: return Int32(BJWT_JWKS_FETCH)
+        case .wait: return Int32(BJWT_JWKS_WAIT)
+        case .refuse: return Int32(BJWT_JWKS_REFUSE)
         }
     }
+    switch shared.pointee.state(now: now, owner: owner, ownerAlive: ownerAlive != 0) {
+    case .ready: return Int32(BJWT_JWKS_READY)
+    case .fetch: return Int32(BJWT_JWKS_FETCH)
+    case .wait: return Int32(BJWT_JWKS_WAIT)
+    case .unavailable: return Int32(BJWT_JWKS_UNAVAILABLE)
+    }
 }
 
-@_cdecl("bjwt_verifier_jwks_fail")
-public func bjwtVerifierJWKSFail(_ verifier: OpaquePointer?, _ now: Int64, _ reason: UnsafePointer<CChar>?, _ len: Int) {
-    guard let reason else { return remote(verifier)?.giveUp() ?? () }
-    remote(verifier)?.fail(String(decoding: bytes(reason, len), as: UTF8.self), now: now)
+@_cdecl("bjwt_jwks_take")
+public func bjwtJWKSTake(
+    _ verifier: OpaquePointer?, _ generation: Int64, _ body: UnsafePointer<UInt8>?, _ len: Int,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let set = remote(verifier), len >= 0 else { throw BackendJWTError(.config, "bjwt_jwks_take: no JWK Set") }
+        try set.take(generation: generation, body: Array(UnsafeBufferPointer(start: body, count: body == nil ? 0 : len)))
+    }
+}
+
+@_cdecl("bjwt_jwks_check")
+public func bjwtJWKSCheck(
+    _ verifier: OpaquePointer?, _ httpStatus: Int32, _ body: UnsafePointer<UInt8>?, _ len: Int,
+    _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
+) -> Int32 {
+    status(err, cap) { () throws(BackendJWTError) in
+        guard let set = remote(verifier), len >= 0 else { throw BackendJWTError(.config, "bjwt_jwks_check: no JWK Set") }
+        let bytes = Array(UnsafeBufferPointer(start: body, count: body == nil ? 0 : len))
+        _ = try set.check(status: Int(httpStatus), body: bytes)
+    }
+}
+
+@_cdecl("bjwt_jwks_finished")
+public func bjwtJWKSFinished(
+    _ verifier: OpaquePointer?, _ shared: UnsafeMutablePointer<bjwt_jwks_shared>?, _ fetch: Int64,
+    _ failure: UnsafePointer<CChar>?, _ failureLen: Int, _ cacheControl: UnsafePointer<UInt8>?,
+    _ cacheControlLen: Int, _ now: Int64
+) {
+    guard let set = remote(verifier), let shared else { return }
+    let why = failure.map { String(decoding: bytes($0, failureLen), as: UTF8.self) }
+    let control = cacheControl.map { Array(UnsafeBufferPointer(start: $0, count: max(cacheControlLen, 0))) }
+    set.shared = shared.pointee
+    set.finished(fetch: fetch, failure: why, cacheControl: control, now: now)
+    shared.pointee = set.shared
+}
+
+@_cdecl("bjwt_jwks_give_up")
+public func bjwtJWKSGiveUp(_ verifier: OpaquePointer?, _ shared: UnsafeMutablePointer<bjwt_jwks_shared>?, _ fetch: Int64) {
+    guard remote(verifier) != nil, let shared else { return }
+    shared.pointee.giveUp(fetch: fetch)
 }
 
 @_cdecl("bjwt_jwks_max_body")
 public func bjwtJWKSMaxBody() -> Int { RemoteKeySet.maximumBodySize }
 
-@_cdecl("bjwt_verifier_key_miss")
-public func bjwtVerifierKeyMiss(_ verifier: OpaquePointer?, _ now: Int64) -> Int32 {
-    remote(verifier)?.keyMiss(now: now) == true ? 1 : 0
+@_cdecl("bjwt_config_jwks_zone_size")
+public func bjwtConfigJWKSZoneSize(_ config: OpaquePointer?) -> Int {
+    guard let config else { return Configuration.defaultJWKSZoneSize }
+    return borrow(config, as: Configuration.self).jwksZoneSize ?? Configuration.defaultJWKSZoneSize
 }

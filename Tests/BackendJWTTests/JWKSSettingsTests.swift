@@ -39,7 +39,9 @@ struct JWKSSettingsTests {
         #expect(location.verifyJWKS.value == .some(nil))
         #expect(location.verifyJWKSCache.value == nil)
         #expect(location.verifyJWKSRefresh.value == 30)
+        #expect(location.verifyJWKSWait.value == 5000)
         #expect(location.verifyCache.value == .some(nil))
+        #expect(levels.config.jwksZoneSize == nil && Configuration.defaultJWKSZoneSize == 1024 * 1024)
     }
 
     @Test("verify on with only a fetched set: a verifier with no configured key")
@@ -215,6 +217,15 @@ struct JWKSSettingsTests {
             ("backend_jwt_verify_cache size=", "invalid argument \"size=\""),
             ("backend_jwt_verify_cache 100", "invalid argument \"100\""),
             ("backend_jwt_verify_cache on", "invalid argument \"on\""),
+            ("backend_jwt_verify_jwks_wait 61s", "JWKS wait time \"61s\" is longer than 60s"),
+            ("backend_jwt_verify_jwks_wait 60001ms", "JWKS wait time \"60001ms\" is longer than 60s"),
+            ("backend_jwt_verify_jwks_wait 2m", "JWKS wait time \"2m\" is longer than 60s"),
+            ("backend_jwt_verify_jwks_wait soon", "invalid JWKS wait time \"soon\"; use nginx time (3s, 1500ms, 0)"),
+            ("backend_jwt_verify_jwks_wait -1", "invalid JWKS wait time \"-1\""),
+            ("backend_jwt_verify_jwks_zone 16k", "invalid size \"16k\"; use 32k to 1024m"),
+            ("backend_jwt_verify_jwks_zone 2g", "invalid size \"2g\""),
+            ("backend_jwt_verify_jwks_zone 1025m", "invalid size \"1025m\""),
+            ("backend_jwt_verify_jwks_zone big", "invalid size \"big\""),
         ])
     func refused(_ directive: String, _ expected: String) throws {
         var levels = Levels()
@@ -242,6 +253,29 @@ struct JWKSSettingsTests {
         #expect(value == seconds)
     }
 
+    @Test(
+        "wait times in milliseconds",
+        arguments: [
+            ("0", 0), ("1500ms", 1500), ("3s", 3000), ("60", 60000), ("1m", 60000), ("0ms", 0),
+        ] as [(String, Int64)])
+    func waits(_ value: String, _ milliseconds: Int64) throws {
+        var levels = Levels()
+        let level = LevelSettings()
+        try levels.apply(level, "backend_jwt_verify_jwks_wait \(value)")
+        #expect(level.verifyJWKSWait.value == milliseconds)
+    }
+
+    @Test("the zone's size is the http block's, given once")
+    func zoneSize() throws {
+        var levels = Levels()
+        try levels.apply(LevelSettings(), "backend_jwt_verify_jwks_zone 256k")
+        #expect(levels.config.jwksZoneSize == 256 * 1024)
+        let message = failure { () throws(BackendJWTError) in
+            try levels.apply(LevelSettings(), "backend_jwt_verify_jwks_zone 2m")
+        }
+        #expect(message == "\"backend_jwt_verify_jwks_zone\" directive is duplicate")
+    }
+
     @Test("the URI may carry a query; the cache may be off or a million tokens")
     func acceptedOthers() throws {
         var levels = Levels()
@@ -259,7 +293,7 @@ struct JWKSSettingsTests {
     func duplicates() throws {
         for directive in [
             "backend_jwt_verify_jwks /a", "backend_jwt_verify_jwks_cache 1m", "backend_jwt_verify_jwks_refresh 1m",
-            "backend_jwt_verify_cache size=5",
+            "backend_jwt_verify_cache size=5", "backend_jwt_verify_jwks_wait 1s",
         ] {
             var levels = Levels()
             let level = LevelSettings()

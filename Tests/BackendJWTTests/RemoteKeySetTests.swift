@@ -4,9 +4,11 @@ import Testing
 
 @testable import BackendJWT
 
-/// Keys fetched at run time (`backend_jwt_verify_jwks`): the per-worker state of one JWK Set URI
-/// (when to fetch, freshness from Cache-Control, the last good set kept while the IdP fails,
-/// the rate limit of refetches for unknown kids), and the verifier's errors with such a set.
+/// Keys fetched at run time (`backend_jwt_verify_jwks`): the rules on the state of one JWK Set URI
+/// that every worker shares (when to fetch, one fetch at a time, freshness from Cache-Control, the
+/// last good set kept while the IdP fails, the rate limit of refetches for unknown kids), and the
+/// verifier's errors with such a set. Here one object holds `shared` itself, and `finish` does
+/// what the module does with a response (`ZoneStandIn`).
 @Suite("Remote key set: the fetched JWK Set")
 struct RemoteKeySetTests {
     typealias F = VerifyFixture
@@ -28,7 +30,6 @@ struct RemoteKeySetTests {
     ) throws -> RemoteKeySet {
         let set = RemoteKeySet(uri: uri, freshFor: freshFor, refresh: refresh)
         #expect(set.state(now: now) == .fetch)
-        set.begin(now: now)
         let failure = set.finish(status: 200, cacheControl: cacheControl.map { Array($0.utf8) }, body: body, now: now)
         #expect(failure == nil)
         return set
@@ -69,9 +70,8 @@ struct RemoteKeySetTests {
         let set = RemoteKeySet(uri: Self.uri)
         #expect(set.state(now: Self.t0) == .fetch)
         #expect(set.keys(now: Self.t0).isEmpty && !set.hasKeys(now: Self.t0))
-        set.begin(now: Self.t0)
         #expect(set.fetching && set.fetches == 1)
-        #expect(set.state(now: Self.t0) == .unavailable)  // the module makes these wait for the fetch
+        #expect(set.state(now: Self.t0) == .wait)  // tokens that find no key may wait for the fetch
         #expect(set.finish(status: 200, cacheControl: nil, body: try Self.ecSet(), now: Self.t0 + 1) == nil)
         #expect(!set.fetching && set.lastError == nil)
         #expect(set.state(now: Self.t0 + 1) == .ready)
@@ -83,7 +83,6 @@ struct RemoteKeySetTests {
         let set = try Self.fetched(try Self.ecSet())
         #expect(set.state(now: Self.t0 + 599) == .ready)
         #expect(set.state(now: Self.t0 + 600) == .fetch)
-        set.begin(now: Self.t0 + 600)
         #expect(set.state(now: Self.t0 + 601) == .ready)  // the stale keys serve while the fetch runs
         #expect(set.keys(now: Self.t0 + 601).count == 1)
         #expect(set.finish(status: 200, cacheControl: nil, body: try Self.ecSet(), now: Self.t0 + 602) == nil)
@@ -99,7 +98,6 @@ struct RemoteKeySetTests {
         // every retry fails; the keys stay usable up to the maximum staleness
         while now < Self.t0 + 60 + RemoteKeySet.maximumStale {
             if set.state(now: now) == .fetch {
-                set.begin(now: now)
                 #expect(set.finish(status: 502, cacheControl: nil, body: [], now: now) != nil)
                 attempts += 1
             }
@@ -111,7 +109,6 @@ struct RemoteKeySetTests {
         #expect(set.keys(now: end - 1).count == 1)
         #expect(set.keys(now: end).isEmpty)
         #expect(set.state(now: end) == .fetch)
-        set.begin(now: end)
         _ = set.finish(status: 503, cacheControl: nil, body: [], now: end)
         #expect(set.state(now: end + 1) == .unavailable)
         #expect(set.unavailableReason(now: end + 1).contains("\"/_idp_jwks\""))
@@ -133,49 +130,68 @@ struct RemoteKeySetTests {
         #expect(RemoteKeySet(uri: Self.uri).unavailableReason(now: Self.t0).hasSuffix("it has not been fetched yet"))
     }
 
-    @Test("a fetch whose request went away counts as a failed attempt")
-    func abandoned() throws {
+    @Test("one fetch at a time for every worker; a fetch whose worker is gone is lost at once")
+    func oneFetch() throws {
         let set = RemoteKeySet(uri: Self.uri)
-        set.begin(now: Self.t0)
-        set.abandon(now: Self.t0 + 2)
-        #expect(!set.fetching && set.lastError != nil)
-        #expect(set.state(now: Self.t0 + 3) == .unavailable)
-        #expect(set.state(now: Self.t0 + 7) == .fetch)
+        #expect(set.state(now: Self.t0, owner: 101) == .fetch)
+        let first = set.fetchID
+        #expect(set.shared.fetch_owner == 101 && first != 0)
+        #expect(set.state(now: Self.t0, owner: 102) == .wait)
+        #expect(set.keyMiss(now: Self.t0, owner: 102) == .wait)
+        // worker 101 was killed: the next request's worker fetches
+        #expect(set.state(now: Self.t0 + 1, owner: 102, ownerAlive: false) == .fetch)
+        #expect(set.fetchID != first && set.shared.fetch_owner == 102 && set.fetches == 2)
+        // the lost fetch reports back after all: it changes nothing
+        set.finished(fetch: first, failure: "late", cacheControl: nil, now: Self.t0 + 2)
+        #expect(set.fetching && set.lastError == nil && set.shared.failures == 0)
+        #expect(set.finish(status: 200, cacheControl: nil, body: try Self.ecSet(), now: Self.t0 + 2) == nil)
+        #expect(set.state(now: Self.t0 + 2, owner: 101) == .ready)
     }
 
-    @Test("a fetch that never reports back is taken as lost after 5 minutes")
+    @Test("a fetch that never reports back is taken as lost after a minute")
     func lostFetch() {
         let set = RemoteKeySet(uri: Self.uri)
         set.begin(now: Self.t0)
-        #expect(set.state(now: Self.t0 + RemoteKeySet.lostFetch - 1) == .unavailable)
+        #expect(set.state(now: Self.t0 + RemoteKeySet.lostFetch - 1) == .wait)
         #expect(set.state(now: Self.t0 + RemoteKeySet.lostFetch) == .fetch)
+    }
+
+    @Test("the seconds of Retry-After: until the backoff of a failed fetch is over, else 1")
+    func retryAfter() throws {
+        let set = RemoteKeySet(uri: Self.uri)
+        #expect(set.retryAfter(now: Self.t0) == 1)
+        set.begin(now: Self.t0)
+        _ = set.finish(status: 502, cacheControl: nil, body: [], now: Self.t0)
+        #expect(set.retryAfter(now: Self.t0) == 5 && set.retryAfter(now: Self.t0 + 4) == 1)
+        #expect(set.retryAfter(now: Self.t0 + 3) == 2 && set.retryAfter(now: Self.t0 + 9) == 1)
+        #expect(set.shared.failures == 1 && set.shared.last_error_at == Self.t0)
     }
 
     @Test("unknown kids: a refetch at most once per refresh interval, counted from the last one they caused")
     func keyMissRateLimit() throws {
         let set = try Self.fetched(try Self.ecSet())
-        #expect(set.keyMiss(now: Self.t0 + 1))  // a key published right after the fetch: fetched at once
-        #expect(set.state(now: Self.t0 + 1) == .fetch)
-        #expect(!set.keyMiss(now: Self.t0 + 1))  // granted once
-        set.begin(now: Self.t0 + 2)
-        #expect(!set.keyMiss(now: Self.t0 + 2))  // a fetch is running: the request waits for it
+        #expect(set.keyMiss(now: Self.t0 + 1) == .fetch)  // a key published right after the fetch: fetched at once
+        #expect(set.state(now: Self.t0 + 1) == .ready)  // the fresh set serves while it runs
+        #expect(set.keyMiss(now: Self.t0 + 2) == .wait)  // a fetch is running: the request waits for it
         #expect(set.finish(status: 200, cacheControl: nil, body: try Self.ecSet(), now: Self.t0 + 2) == nil)
         #expect(set.state(now: Self.t0 + 3) == .ready)  // the miss was served by that fetch
-        #expect(!set.keyMiss(now: Self.t0 + 30))  // 29 s after the last one granted
-        #expect(set.keyMiss(now: Self.t0 + 31))
+        #expect(set.keyMiss(now: Self.t0 + 30) == .refuse)  // 29 s after the last one granted
+        #expect(set.keyMiss(now: Self.t0 + 31) == .fetch)
+        #expect(set.shared.refetches == 2)
     }
 
     @Test("a fetch given up (its client went away) is no failure: the next request fetches, a kid's refetch stays due")
     func givenUp() throws {
         let set = RemoteKeySet(uri: Self.uri)
         set.begin(now: Self.t0)
-        set.giveUp()
+        set.giveUp(fetch: set.fetchID + 1)  // not the running one: nothing changes
+        #expect(set.fetching)
+        set.giveUp(fetch: set.fetchID)
         #expect(!set.fetching && set.lastError == nil)
         #expect(set.state(now: Self.t0) == .fetch)
         let fetched = try Self.fetched(try Self.ecSet())
-        #expect(fetched.keyMiss(now: Self.t0 + 1))
-        fetched.begin(now: Self.t0 + 1)
-        fetched.giveUp()
+        #expect(fetched.keyMiss(now: Self.t0 + 1) == .fetch)
+        fetched.giveUp(fetch: fetched.fetchID)
         #expect(fetched.state(now: Self.t0 + 1) == .fetch)
     }
 
@@ -184,8 +200,7 @@ struct RemoteKeySetTests {
         let set = try Self.fetched(try Self.ecSet())
         for request in 0..<1000 {
             let now = Self.t0 + Int64(request / 10)
-            if set.keyMiss(now: now), set.state(now: now) == .fetch {
-                set.begin(now: now)
+            if set.keyMiss(now: now) == .fetch {
                 _ = set.finish(status: 200, cacheControl: nil, body: try Self.ecSet(), now: now)
             }
         }
@@ -197,7 +212,7 @@ struct RemoteKeySetTests {
         let set = try Self.fetched(try Self.ecSet(), cacheControl: "max-age=3600", freshFor: 5, refresh: 2)
         #expect(set.state(now: Self.t0 + 4) == .ready)
         #expect(set.state(now: Self.t0 + 5) == .fetch)
-        #expect(set.keyMiss(now: Self.t0 + 2))
+        #expect(set.keyMiss(now: Self.t0 + 2) == .fetch)
     }
 
     @Test("the clock set back before the fetch refetches")
@@ -261,7 +276,6 @@ struct RemoteKeySetTests {
         let set = try Self.fetched(try Self.ecSet())
         let before = set.generation
         #expect(set.state(now: Self.t0 + 600) == .fetch)
-        set.begin(now: Self.t0 + 600)
         let reason = try #require(
             set.finish(status: status, cacheControl: nil, body: Array(body.utf8), now: Self.t0 + 600))
         #expect(reason.contains(expected), "\(reason)")
@@ -339,15 +353,13 @@ struct RemoteKeySetTests {
         let unknown = try #require(Self.error(verifier, rotated, now: F.now + 40))
         #expect(unknown.kind == .unknownKey && unknown.kind.status == 8)
         #expect(unknown.message == "no verification key has kid \"e1\"")
-        #expect(set.keyMiss(now: F.now + 40))
-        #expect(set.state(now: F.now + 40) == .fetch)
-        set.begin(now: F.now + 40)
+        #expect(set.keyMiss(now: F.now + 40) == .fetch)
         #expect(set.finish(status: 200, cacheControl: nil, body: try Self.ecSet("e1"), now: F.now + 41) == nil)
         #expect(try verifier.verify(rotated, now: F.now + 41).key.keyID == Array("e1".utf8))
         // the old key is gone: its tokens are unknown now, and ask for no fetch so soon
         let old = try #require(Self.error(verifier, try await F.token(.rs256, kid: "r1"), now: F.now + 42))
         #expect(old.kind == .unknownKey)
-        #expect(!set.keyMiss(now: F.now + 42))
+        #expect(set.keyMiss(now: F.now + 42) == .refuse)
     }
 
     @Test("no set yet, or none left: unavailable (a 5xx), naming the URI, never the token's fault")
@@ -424,5 +436,51 @@ struct RemoteKeySetTests {
         #expect(
             try JWSVerifier(keys: try F.keys(file: "ec-p256-public.pem"), algorithms: [.rs256], remote: set)
                 .usableAlgorithms.isEmpty)
+    }
+}
+
+
+/// What the module does with a fetch's response (ngx_http_backend_jwt_keys.c and _zone.c), for
+/// one object that holds `shared` itself: the core checks the response; bytes that differ from
+/// the stored ones get a new generation and are taken; the state is updated.
+extension RemoteKeySet {
+    func finish(status: Int, cacheControl: [UInt8]?, body: [UInt8], now: Int64) -> String? {
+        let fetch = fetchID
+        do {
+            _ = try check(status: status, body: body)
+        } catch {
+            finished(fetch: fetch, failure: error.message, cacheControl: cacheControl, now: now)
+            return error.message
+        }
+        if ZoneStandIn.store(self, body) {
+            shared.generation &+= 1
+            try? take(generation: shared.generation, body: body)
+        }
+        finished(fetch: fetch, failure: nil, cacheControl: cacheControl, now: now)
+        return nil
+    }
+}
+
+/// The bytes the zone would hold for each set.
+enum ZoneStandIn {
+    private final class Stored {
+        weak var set: RemoteKeySet?
+        let body: [UInt8]
+        init(_ set: RemoteKeySet, _ body: [UInt8]) {
+            self.set = set
+            self.body = body
+        }
+    }
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var bodies: [ObjectIdentifier: Stored] = [:]
+
+    /// Stores `body` for `set`; whether it differs from what was stored (an address reused by a
+    /// later set is another set).
+    static func store(_ set: RemoteKeySet, _ body: [UInt8]) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        let old = bodies[ObjectIdentifier(set)]
+        bodies[ObjectIdentifier(set)] = Stored(set, body)
+        return old?.set !== set || old?.body != body
     }
 }

@@ -1,24 +1,32 @@
-/// The JWK Set of an identity provider, fetched at run time (`backend_jwt_verify_jwks uri`): the
-/// per-worker state of one URI, shared by every verifier of the http block that names it. The
-/// module fetches the set through an nginx subrequest to `uri` (so TLS, timeouts, caching and
-/// upstreams are ordinary nginx configuration); this object only decides when to fetch, keeps what
-/// was fetched, and says which keys may be used. Nothing here blocks, allocates per request or
-/// reads a clock: the module passes `now` (seconds since the epoch) to every call.
+import CBackendJWT
+
+/// The JWK Set of an identity provider, fetched at run time (`backend_jwt_verify_jwks uri`),
+/// shared by every verifier of the http block that names `uri`. The module fetches the set
+/// through an nginx subrequest to `uri` (so TLS, timeouts, caching and upstreams are ordinary
+/// nginx configuration) and keeps its bytes and `shared` in a shared memory zone, one record per
+/// URI for every worker, kept across reloads. This object decides, on a copy of that record made
+/// under the zone's lock, when to fetch and which keys may be used, and holds the keys this
+/// worker parsed from the stored bytes (`take`, once per `generation`). Nothing here blocks,
+/// allocates per request or reads a clock: the module passes `now` (seconds since the epoch).
 ///
-/// The cycle, one worker, one URI:
-/// - `state(now:)` before verifying: `.fetch` means start a fetch now (`begin`, then the
-///   subrequest, then `finish` or `abandon`); the request waits for it, as do the requests that
-///   arrive while it runs (`fetching`). At most one fetch runs at a time.
+/// The cycle, one URI, every worker:
+/// - `state(now:owner:)` before verifying: `.fetch` means this request starts a fetch now (the
+///   fetch is marked as running in `shared`, so no other worker starts one), and verifies with
+///   what there is meanwhile: a stale set keeps serving while it is refetched. `.wait`: no usable
+///   key, but a fetch runs: a request whose token found no key may wait for it (the module bounds
+///   the wait). At most one fetch runs at a time.
+/// - The fetch ends with `finished` (its bytes stored, or why not) or `giveUp` (no verdict).
 /// - A set is fresh for `freshFor` seconds, or what the response's `Cache-Control: max-age` says
 ///   (clamped to `minimumFreshness...maximumFreshness`), else `defaultFreshness`. A stale set
 ///   still serves while it is refetched, and while refetches fail, up to `maximumStale` seconds
 ///   past its freshness; with no usable set at all, requests fail closed (`.unavailable`).
 /// - A failed fetch (non-2xx status, a body over `maximumBodySize`, invalid JSON, no usable key,
-///   or the request gone) is retried no sooner than `retryDelay` seconds later; the last good set
-///   is kept.
+///   a set that does not fit the zone) is retried no sooner than `retryDelay` seconds later; the
+///   last good set is kept.
 /// - A token naming an unknown `kid` asks for a refetch (`keyMiss`), granted at most once per
-///   `refresh` seconds, so random kids cannot make the worker hammer the identity provider. Only
-///   such refetches count: a key published just after a scheduled fetch is fetched at once.
+///   `refresh` seconds for the whole nginx, so random kids cannot make it hammer the identity
+///   provider. Only such refetches count: a key published just after a scheduled fetch is
+///   fetched at once.
 public final class RemoteKeySet {
     /// The shortest and longest freshness taken from `Cache-Control`, and the one used when the
     /// response gives none.
@@ -31,21 +39,37 @@ public final class RemoteKeySet {
     public static let retryDelay: Int64 = 5
     /// The default of `backend_jwt_verify_jwks_refresh`.
     public static let defaultRefresh: Int64 = 30
+    /// The default of `backend_jwt_verify_jwks_wait`, in milliseconds.
+    public static let defaultWait: Int64 = 5000
     /// A larger body is a failed fetch (a JWK Set of a few dozen keys is a few KiB).
     public static let maximumBodySize = 1024 * 1024
-    /// A fetch that has neither finished nor been abandoned after this long is taken as lost, so
-    /// a subrequest that never reports back cannot stop every later fetch.
-    public static let lostFetch: Int64 = 300
+    /// A fetch that has neither finished nor been given up after this long is taken as lost, so
+    /// a subrequest that never reports back cannot stop every later fetch (a fetch whose worker
+    /// died is lost at once).
+    public static let lostFetch: Int64 = 60
 
     /// What a request should do before verifying.
     public enum State: Equatable, Sendable {
-        /// Keys are usable and no fetch is to start: verify.
+        /// Verify with the keys there are.
         case ready
-        /// Start a fetch now (`begin`), and verify when it has finished.
+        /// Start the fetch `fetchID` now, and verify with the keys there are meanwhile.
         case fetch
-        /// No usable key and no fetch can start now: one is running (wait for it when
-        /// `fetching`), or the last attempt failed less than `retryDelay` seconds ago.
+        /// No usable key, and a fetch runs: its result may bring one.
+        case wait
+        /// No usable key and no fetch can start now (the last attempt failed less than
+        /// `retryDelay` seconds ago).
         case unavailable
+    }
+
+    /// What a token naming an unknown kid gets (`keyMiss`).
+    public enum Miss: Equatable, Sendable {
+        /// A refetch, `fetchID`, to start now.
+        case fetch
+        /// A fetch runs: its result may have the key.
+        case wait
+        /// No refetch now (one was granted less than `refresh` seconds ago, or a failed fetch's
+        /// `retryDelay` lasts): the token is refused.
+        case refuse
     }
 
     /// The URI of the subrequest (a location of this server, usually internal).
@@ -55,41 +79,30 @@ public final class RemoteKeySet {
     /// `backend_jwt_verify_jwks_refresh`: the least time between refetches asked by unknown kids.
     public internal(set) var refresh: Int64
 
-    /// Whether a fetch has begun and neither finished nor been abandoned.
-    public private(set) var fetching = false
-    /// Fetches begun (for tests and the module's debug log).
-    public private(set) var fetches = 0
-    /// Why the last fetch failed, for the error log of requests that find no usable key; nil
-    /// after a success (and before any fetch).
-    public private(set) var lastError: String?
-    /// Changes whenever the fetched keys do (a response equal to the last one keeps it), so a
-    /// cache of verified tokens can tell whether the key that verified one may have gone.
-    public private(set) var generation = 0
+    // Read on every request, in one thread per worker, never reentered: no exclusivity checks.
 
-    /// Fetches that succeeded and failed, refetches for unknown kids (`JWKSMetricSlot`).
+    /// The state every worker shares: this worker's copy of the module's zone record, made under
+    /// the zone's lock at each decision. In a test, one worker's own.
+    @exclusivity(unchecked) public var shared = bjwt_jwks_shared()
+    /// Why the last fetch failed (the zone keeps the text), for the error log of requests that
+    /// find no usable key; used only while `shared` records a failure.
+    @exclusivity(unchecked) public var lastError: String?
+
+    /// The generation of the keys this worker parsed (`take`); 0: none. A cache of verified
+    /// tokens tells by it whether the key that verified one may have gone.
+    @exclusivity(unchecked) public private(set) var generation: Int64 = 0
+    /// The usable keys of that set.
+    @exclusivity(unchecked) private var current: [VerificationKey] = []
+
+    /// Fetches that succeeded and failed, refetches for unknown kids (`JWKSMetricSlot`): counted
+    /// by the worker that finished or was granted one, in the module's status zone.
     public let metrics = Counters(count: JWKSMetricSlot.count)
-    /// When the last good set was fetched and until when it is fresh; when the last fetch failed.
-    public var fetchTime: Int64? { hasSet ? fetchedAt : nil }
-    public var freshTime: Int64? { hasSet ? freshUntil : nil }
-    public var lastErrorTime: Int64? { lastError == nil ? nil : lastFailure }
-    /// The usable keys of the last good set, whatever their age (for the status report).
+    /// For the status report, as this worker last saw the shared record: when the stored set was
+    /// fetched and until when it is fresh, when the last fetch failed, the keys it parsed.
+    public var fetchTime: Int64? { shared.generation != 0 ? shared.fetched_at : nil }
+    public var freshTime: Int64? { shared.generation != 0 ? shared.fresh_until : nil }
+    public var lastErrorTime: Int64? { shared.last_error_at != 0 ? shared.last_error_at : nil }
     public var currentKeys: [VerificationKey] { current }
-
-    /// The usable keys of the last good set.
-    private var current: [VerificationKey] = []
-    /// The body of the last good set, to tell a changed set from the same one refetched.
-    private var currentBody: [UInt8] = []
-    private var hasSet = false
-    private var fetchedAt: Int64 = 0
-    private var freshUntil: Int64 = 0
-    private var fetchStartedAt: Int64 = 0
-    private var lastFailure: Int64?
-    /// The last refetch granted to an unknown kid, from which `refresh` counts.
-    private var lastRefresh: Int64?
-    /// An unknown kid was granted a refetch that has not started yet.
-    private var missRequested = false
-    /// The running fetch is one granted to an unknown kid.
-    private var fetchForMiss = false
 
     /// The set of `uri`; `freshFor` nil takes the freshness from each response's headers.
     public init(uri: [UInt8], freshFor: Int64? = nil, refresh: Int64 = RemoteKeySet.defaultRefresh) {
@@ -98,122 +111,81 @@ public final class RemoteKeySet {
         self.refresh = refresh
     }
 
-    /// What a request should do now; see `State`.
-    public func state(now: Int64) -> State {
-        if !isFetching(now) && wantsFetch(now) && retryAllowed(now) { return .fetch }
-        return hasKeys(now: now) ? .ready : .unavailable
+    /// Whether a fetch runs (in any worker).
+    public var fetching: Bool { shared.fetch_id != 0 }
+    /// The running fetch, 0: none.
+    public var fetchID: Int64 { shared.fetch_id }
+    /// Fetches begun, by every worker.
+    public var fetches: Int64 { shared.fetches }
+
+    /// What a request should do now; see `State`. `owner` is this worker (its pid);
+    /// `ownerAlive` false when the worker running the fetch is gone.
+    public func state(now: Int64, owner: Int64 = 0, ownerAlive: Bool = true) -> State {
+        shared.state(now: now, owner: owner, ownerAlive: ownerAlive)
     }
 
-    /// A fetch starts now (the module then makes the subrequest).
-    public func begin(now: Int64) {
-        fetching = true
-        fetchStartedAt = now
-        fetchForMiss = missRequested
-        missRequested = false
-        fetches += 1
+    /// A token named a key no key has: whether to refetch the set for it; see `Miss`. A refetch
+    /// is granted at most once per `refresh` seconds, counted from the last one granted.
+    public func keyMiss(now: Int64, owner: Int64 = 0, ownerAlive: Bool = true) -> Miss {
+        let miss = shared.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive, refresh: refresh)
+        if miss == .fetch { metrics.add(JWKSMetricSlot.refetches) }
+        return miss
     }
 
-    /// The fetch ended with this response: its status, its `Cache-Control` header (nil when
-    /// absent; several headers joined with commas) and its body. Returns nil when the set was
-    /// taken, else why not (for the error log: it names no key material); the last good set is
-    /// then kept.
-    public func finish(status: Int, cacheControl: [UInt8]?, body: [UInt8], now: Int64) -> String? {
-        fetching = false
-        if let why = Self.problem(status: status, body: body) { return failed(why, now: now) }
-        if !hasSet || body != currentBody {
-            let keys: [VerificationKey]
-            do {
-                keys = try Self.parse(body, uri: uri)
-            } catch {
-                return failed(error.message, now: now)
-            }
-            current = keys
-            currentBody = body
-            generation &+= 1
-        }
-        hasSet = true
-        fetchedAt = now
-        freshUntil = now + (freshFor ?? Self.freshness(cacheControl: cacheControl))
-        lastFailure = nil
-        lastError = nil
-        metrics.add(JWKSMetricSlot.fetchesOK)
-        return nil
+    /// The fetch `fetch` ended: its set was stored (`failure` nil; the module set
+    /// `shared.generation` when the bytes changed) or not used, for that reason. A fetch that is
+    /// no longer the running one (it was taken as lost) changes nothing.
+    public func finished(fetch: Int64, failure: String?, cacheControl: [UInt8]?, now: Int64) {
+        let freshness = freshFor ?? Self.freshness(cacheControl: cacheControl)
+        guard shared.finished(fetch: fetch, failed: failure != nil, freshFor: freshness, now: now) else { return }
+        lastError = failure
+        metrics.add(failure == nil ? JWKSMetricSlot.fetchesOK : JWKSMetricSlot.fetchesFailed)
     }
 
-    /// The fetching request went away before an answer: a failed attempt.
-    public func abandon(now: Int64) {
-        fail("the request for the JWK Set ended before its response", now: now)
+    /// The fetch `fetch` ended without a verdict on the identity provider: the client whose
+    /// request ran it went away. Not a failed attempt (a client must not cost the others their
+    /// keys): the next request that needs the set fetches it.
+    public func giveUp(fetch: Int64) { shared.giveUp(fetch: fetch) }
+
+    /// Parses a stored set's bytes as this worker's keys of `generation`. They were checked
+    /// (`check`) when fetched; a failure here keeps the keys there were.
+    public func take(generation: Int64, body: [UInt8]) throws(BackendJWTError) {
+        current = try Self.parse(body, uri: uri)
+        self.generation = generation
     }
 
-    /// The fetch failed for a reason the module found (a body too large to keep): a failed
-    /// attempt, as `finish` with a bad response.
-    public func fail(_ why: String, now: Int64) {
-        fetching = false
-        _ = failed(why, now: now)
-    }
-
-    /// The fetch ended without a verdict on the identity provider: the client whose request
-    /// ran it went away. Not a failed attempt (a client must not cost the others their keys):
-    /// the next request that needs the set fetches it.
-    public func giveUp() {
-        fetching = false
-        missRequested = missRequested || fetchForMiss  // a refetch granted to a kid is still due
-    }
-
-    /// A token named a key no key has: whether to refetch the set for it now. True (and the next
-    /// `state` is `.fetch`) at most once per `refresh` seconds, counted from the last refresh
-    /// granted to an unknown kid; false while a fetch runs (its result may have the key: the module lets
-    /// the request wait for it) and while a failed fetch's `retryDelay` lasts.
-    public func keyMiss(now: Int64) -> Bool {
-        guard !isFetching(now), retryAllowed(now) else { return false }
-        if let last = lastRefresh, now >= last, now - last < refresh { return false }
-        lastRefresh = now
-        missRequested = true
-        metrics.add(JWKSMetricSlot.refetches)
-        return true
+    /// A fetch's response: its keys when it is a usable JWK Set, else why not (for the error log:
+    /// it names no key material).
+    public func check(status: Int, body: [UInt8]) throws(BackendJWTError) -> [VerificationKey] {
+        if let why = Self.problem(status: status, body: body) { throw BackendJWTError(.unavailable, why) }
+        return try Self.parse(body, uri: uri)
     }
 
     /// The usable keys of the fetched set: fresh, or stale within `maximumStale`; empty when
     /// there are none.
     public func keys(now: Int64) -> [VerificationKey] { hasKeys(now: now) ? current : [] }
 
-    /// Whether fetched keys can be used at `now`.
-    public func hasKeys(now: Int64) -> Bool { hasSet && now < freshUntil &+ Self.maximumStale }
+    /// Whether this worker's fetched keys can be used at `now`.
+    public func hasKeys(now: Int64) -> Bool { generation != 0 && shared.storedKeys(now: now) }
+
+    /// The seconds a client should wait before it tries again when no key is usable: until a
+    /// failed fetch's `retryDelay` is over, else 1.
+    public func retryAfter(now: Int64) -> Int64 { shared.retryAfter(now: now) }
 
     /// Why no fetched key can be used, for the error log: names the URI and the last failure.
     public func unavailableReason(now: Int64) -> String {
         let what = "no key of the JWK Set from \(quoted(uri, limit: 256)) can be used"
-        if let lastError {
+        let hasSet = shared.generation != 0
+        if shared.last_failure != 0, let lastError {
             let past = hasSet ? "the last good set expired and " : ""
             return "\(what): \(past)the last fetch failed: \(lastError)"
         }
-        if isFetching(now) { return "\(what): it is being fetched" }
+        if fetching { return "\(what): it is being fetched" }
         return hasSet ? "\(what): the last good set expired" : "\(what): it has not been fetched yet"
     }
 
-    // MARK: - The rules
-
-    private func isFetching(_ now: Int64) -> Bool {
-        fetching && now >= fetchStartedAt && now - fetchStartedAt < Self.lostFetch
-    }
-
-    /// Never fetched, stale, or asked for by an unknown kid; a clock set back before the fetch
-    /// also refetches.
-    private func wantsFetch(_ now: Int64) -> Bool {
-        !hasSet || now >= freshUntil || now < fetchedAt || missRequested
-    }
-
-    private func retryAllowed(_ now: Int64) -> Bool {
-        guard let lastFailure else { return true }
-        return now < lastFailure || now - lastFailure >= Self.retryDelay
-    }
-
-    private func failed(_ why: String, now: Int64) -> String {
-        lastFailure = now
-        lastError = why
-        metrics.add(JWKSMetricSlot.fetchesFailed)
-        return why
-    }
+    /// Marks a fetch as running, owned by `owner`.
+    func begin(now: Int64, owner: Int64 = 0) { shared.begin(now: now, owner: owner) }
 
     /// A response that cannot be a JWK Set, before its body is read.
     static func problem(status: Int, body: [UInt8]) -> String? {
@@ -293,5 +265,99 @@ public final class RemoteKeySet {
         while let c = slice.first, c == 0x20 || c == 0x09 { slice = slice.dropFirst() }
         while let c = slice.last, c == 0x20 || c == 0x09 { slice = slice.dropLast() }
         return slice
+    }
+}
+
+/// The rules, on the record every worker shares (zeroed: never fetched). Methods of the record
+/// itself, so that the module's copy in shared memory is decided on in place, and the class's own
+/// copy with one access.
+extension bjwt_jwks_shared {
+    /// See `RemoteKeySet.state`.
+    public mutating func state(now: Int64, owner: Int64, ownerAlive: Bool) -> RemoteKeySet.State {
+        dropLostFetch(now: now, ownerAlive: ownerAlive)
+        if fetch_id == 0 && wantsFetch(now) && retryAllowed(now) {
+            begin(now: now, owner: owner)
+            return .fetch
+        }
+        if storedKeys(now: now) { return .ready }
+        return fetch_id != 0 ? .wait : .unavailable
+    }
+
+    /// See `RemoteKeySet.keyMiss`.
+    public mutating func keyMiss(now: Int64, owner: Int64, ownerAlive: Bool, refresh: Int64) -> RemoteKeySet.Miss {
+        dropLostFetch(now: now, ownerAlive: ownerAlive)
+        if fetch_id != 0 { return .wait }
+        guard retryAllowed(now) else { return .refuse }
+        if last_refresh != 0, now >= last_refresh, now - last_refresh < refresh { return .refuse }
+        last_refresh = now
+        refetches &+= 1
+        miss_requested = 1
+        begin(now: now, owner: owner)
+        return .fetch
+    }
+
+    /// Fetch `fetch` ended, fresh for `freshFor` seconds unless it `failed`; false when it is no
+    /// longer the running one (nothing changes).
+    mutating func finished(fetch: Int64, failed: Bool, freshFor: Int64, now: Int64) -> Bool {
+        guard fetch != 0, fetch == fetch_id else { return false }
+        fetch_id = 0
+        if failed {
+            last_failure = now
+            last_error_at = now
+            failures &+= 1
+        } else {
+            fetched_at = now
+            fresh_until = now &+ freshFor
+            last_failure = 0
+        }
+        return true
+    }
+
+    /// See `RemoteKeySet.giveUp`.
+    public mutating func giveUp(fetch: Int64) {
+        guard fetch != 0, fetch == fetch_id else { return }
+        fetch_id = 0
+        if fetch_for_miss != 0 { miss_requested = 1 }  // a refetch granted to a kid is still due
+    }
+
+    /// See `RemoteKeySet.retryAfter`.
+    public func retryAfter(now: Int64) -> Int64 {
+        guard last_failure != 0, now >= last_failure, now - last_failure < RemoteKeySet.retryDelay else { return 1 }
+        return RemoteKeySet.retryDelay - (now - last_failure)
+    }
+
+    /// Whether the stored set (whichever worker parsed it) is usable at `now`.
+    func storedKeys(now: Int64) -> Bool {
+        generation != 0 && now < fresh_until &+ RemoteKeySet.maximumStale
+    }
+
+    /// Marks a fetch as running, owned by `owner`.
+    mutating func begin(now: Int64, owner: Int64) {
+        last_fetch_id &+= 1
+        fetch_id = last_fetch_id
+        fetch_owner = owner
+        fetch_started = now
+        fetch_for_miss = miss_requested
+        miss_requested = 0
+        fetches &+= 1
+    }
+
+    /// A fetch whose worker is gone, or that has run for `lostFetch` (or began in the future: the
+    /// clock was set back), is given up.
+    private mutating func dropLostFetch(now: Int64, ownerAlive: Bool) {
+        guard fetch_id != 0,
+            !ownerAlive || now < fetch_started || now - fetch_started >= RemoteKeySet.lostFetch
+        else { return }
+        giveUp(fetch: fetch_id)
+    }
+
+    /// Never fetched, stale, or asked for by an unknown kid; a clock set back before the fetch
+    /// also refetches.
+    private func wantsFetch(_ now: Int64) -> Bool {
+        generation == 0 || now >= fresh_until || now < fetched_at || miss_requested != 0
+    }
+
+    private func retryAllowed(_ now: Int64) -> Bool {
+        last_failure == 0 || now < last_failure || now - last_failure >= RemoteKeySet.retryDelay
     }
 }

@@ -18,9 +18,9 @@ public final class VerifiedTokenCache {
         let verified: VerifiedToken
         /// The `generation` of the remote set whose key verified the token; nil for a key of
         /// the configuration, which cannot change while the worker lives.
-        let remoteGeneration: Int?
+        let remoteGeneration: Int64?
 
-        init(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
+        init(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int64?) {
             self.hash = hash
             self.token = token
             self.verified = verified
@@ -65,7 +65,7 @@ public final class VerifiedTokenCache {
     }
 
     /// Keeps a token that verified, replacing whatever its slot held.
-    func store(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int?) {
+    func store(hash: Int, token: [UInt8], verified: VerifiedToken, remoteGeneration: Int64?) {
         stores += 1
         let index = slot(hash)
         if slots[index] != nil { metrics?.add(MetricSlot.verifyCacheEvictions) }
