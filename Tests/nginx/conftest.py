@@ -86,7 +86,7 @@ VG_SEVERE = re.compile(r"Invalid (read|write)|uninitialised")
 
 CONF = """\
 {load}
-daemon on;
+{env}daemon on;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log {level};
 worker_processes {workers};
@@ -174,6 +174,10 @@ if SANITIZE:
                        ("UBSAN_OPTIONS", f"print_stacktrace=1:suppressions={here}/ubsan.supp")):
         opts = [o for o in (os.environ.get(var, ""), extra) if o]
         os.environ[var] = ":".join(opts + [f"log_path={SANITIZER_DIR}/report"])
+
+
+# nginx clears the environment of the binary a binary upgrade (USR2) starts but for `env` lines
+ENV = "env ASAN_OPTIONS;\nenv UBSAN_OPTIONS;\n" if SANITIZE else ""
 
 
 def sanitizer_reports(directory):
@@ -521,7 +525,7 @@ class Nginx:
             listen = listen.replace(" http2", "")
             server = "        http2 on;\n" + server
         module = o["load"] if isinstance(o["load"], (str, Path)) else MODULE if o["load"] else None
-        text = CONF.format(load=f"load_module {module};" if module else "# no module",
+        text = CONF.format(load=f"load_module {module};" if module else "# no module", env=ENV,
                            level=o["level"], prefix=self.prefix, host=HOST, port=self.port,
                            http=http, server=server, workers=workers,
                            listen=(" reuseport" if workers > 1 else "") + listen,  # spread connections

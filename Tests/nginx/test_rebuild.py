@@ -125,7 +125,14 @@ def test_rebuild_under_a_running_nginx(nginx, keys, backend):
             assert verify(only_token(n.seen("/")), keys)
         # the binary upgrade (USR2, then QUIT to the old master) runs the new files without a
         # request lost: the new master execs nginx again and loads them afresh
-        upgrade(n)
+        load = Load(n, limit=120 * SCALE)
+        try:
+            load.wait(20)
+            upgrade(n)
+            load.wait(20)
+        finally:
+            results, failures = load.stop()
+        assert failures == [], failures[:10]
         for pid in worker_pids(n):
             assert mapped(pid, copy) == {name: False for name in FILES}
         for _ in range(2 * WORKERS):
