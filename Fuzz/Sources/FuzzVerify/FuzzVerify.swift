@@ -42,10 +42,13 @@ public func fuzzVerify(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         let freshness = RemoteKeySet.freshness(cacheControl: control)
         precondition(freshness >= RemoteKeySet.minimumFreshness && freshness <= RemoteKeySet.maximumFreshness)
         let set = RemoteKeySet(uri: Array("/_jwks".utf8))
-        set.begin(now: 1_700_000_000)
-        let taken = set.finish(
-            status: 200, cacheControl: control, body: Array(body[min(cut + 1, body.endIndex)...]), now: 1_700_000_000)
-        precondition(taken != nil || !set.keys(now: 1_700_000_000).isEmpty, "a taken set has a usable key")
+        let fetched = Array(body[min(cut + 1, body.endIndex)...])
+        if let keys = try? set.check(status: 200, body: fetched) {
+            precondition(!keys.isEmpty, "a usable set has a usable key")
+            // A worker parses the stored bytes again: the same keys.
+            try! set.take(generation: 1, body: fetched)
+            precondition(set.currentKeys.count == keys.count, "a stored set parses to the keys it was checked for")
+        }
     default:
         let cut = body.firstIndex(of: 0) ?? body.endIndex
         let header = TokenEncoding.base64url.encode(Array(body[..<cut]))
