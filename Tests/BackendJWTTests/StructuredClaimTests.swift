@@ -114,6 +114,19 @@ struct StructuredClaimTests {
         try Self.expectNotJSON([UInt8](value))
     }
 
+    /// The verifier reads JSON with the same parser under its own rules: what a `type=json` value
+    /// may not hold (a number beyond a double, nesting past 32) a caller's token may.
+    @Test func theVerifierReadsWithItsOwnRules() throws {
+        for text in ["1e309", #"{"n":[-1e99999]}"#, Self.nested(33), Self.nested(64)] {
+            #expect(throws: JSONParser.Failure.self, "\(text)") {
+                try JSONParser.parse([UInt8](text.utf8), options: .claimValue)
+            }
+            _ = try JSONParser.parse([UInt8](text.utf8))
+        }
+        _ = try JSONParser.parse([UInt8](Self.nested(32).utf8), options: .claimValue)
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([UInt8](Self.nested(65).utf8)) }
+    }
+
     /// Strings must be valid UTF-8, keys included; bytes outside strings are never JSON.
     @Test(arguments: [
         [0x22, 0xFF, 0x22], [0x22, 0xC3, 0x22], [0x22, 0xC3], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0xED, 0xBF, 0xBF, 0x22],

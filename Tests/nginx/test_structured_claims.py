@@ -78,7 +78,7 @@ def test_json_leading_white_space_is_dropped(nginx, keys, backend):
     assert b'"obj":{ "a" : [1, 2] },"num":7}' in raw_payload(token)
 
 
-# JSONValidator.validated takes `end` after the last skipSpace(), so trailing white space stays
+# JSONParser.validated ends the value before the white space after it: trailing white space goes
 def test_json_trailing_white_space_is_dropped(nginx, keys, backend):
     n = nginx(location(keys, """
             backend_jwt_claim obj "{ \\"a\\" : [1, 2] }\\n " type=json;

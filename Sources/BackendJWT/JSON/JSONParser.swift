@@ -1,10 +1,22 @@
-/// A strict JSON parser (RFC 8259) for what the verifier reads from outside: token headers and
-/// payloads, JWKs. Beyond the grammar it refuses what RFC 7515 and RFC 8725 ask a verifier to
-/// refuse: a duplicate member name in any object (not last-wins), invalid UTF-8, lone
-/// surrogates. Nesting is limited, so hostile input cannot exhaust the worker's stack.
+/// The strict JSON parser (RFC 8259) for every JSON the core reads from outside: the verifier's
+/// token headers, payloads and JWKs, and the request values of `type=json` claims. Beyond the
+/// grammar it refuses what RFC 7515 and RFC 8725 ask a verifier to refuse: a duplicate member name
+/// in any object (not last-wins), invalid UTF-8, lone surrogates. Nesting is limited, so hostile
+/// input cannot exhaust the worker's stack.
 struct JSONParser {
-    /// Deeper than any claim set or JWK needs; keeps recursion on a small, fixed stack.
-    static let maximumDepth = 64
+    /// What a reader allows beyond the grammar.
+    struct Options: Sendable {
+        /// Containers nested deeper than this are refused; keeps recursion on a small, fixed stack.
+        let maximumDepth: Int
+        /// Numbers must be within a double's range (`isFiniteNumber`).
+        let finiteNumbers: Bool
+
+        /// The verifier's: deeper than any claim set or JWK needs; numbers kept as written.
+        static let verifier = Options(maximumDepth: 64, finiteNumbers: false)
+        /// A `type=json` claim's value, which goes into a minted token as it is.
+        static let claimValue = Options(maximumDepth: 32, finiteNumbers: true)
+    }
+
     /// Up to this many members, a name is checked for duplicates against each one before it
     /// (a token's header and claims), beyond it with a set (hashing each name costs more).
     static let linearNames = 16
@@ -13,22 +25,54 @@ struct JSONParser {
     struct Failure: Error {
         let reason: String
         let offset: Int
+        /// An object has two members of one name (after unescaping): parsers disagree on which
+        /// one counts, which is how a value gets past one reader and means another thing to the
+        /// next (RFC 8259 4, RFC 8725 3.11).
+        var isDuplicateName = false
         var description: String { "\(reason) at byte \(offset)" }
     }
 
-    private let s: [UInt8]
+    private let s: UnsafeBufferPointer<UInt8>
+    private let options: Options
     private var i = 0
 
-    private init(_ bytes: [UInt8]) { s = bytes }
+    private init(_ bytes: UnsafeBufferPointer<UInt8>, _ options: Options) {
+        s = bytes
+        self.options = options
+    }
 
     /// Parses `bytes` as exactly one JSON value, white space around it allowed.
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
-        var parser = JSONParser(bytes)
+    static func parse(_ bytes: [UInt8], options: Options = .verifier) throws(Failure) -> JSONValue {
+        try bytes.withUnsafeBufferPointer { (s) throws(Failure) in try read(s, options).value }
+    }
+
+    /// `s` checked as `parse` reads it, for a value copied into a token as it is: its bytes
+    /// without the white space around them (a JSON text never ends in significant white space).
+    static func validated(_ s: UnsafeBufferPointer<UInt8>, options: Options) throws(Failure) -> UnsafeBufferPointer<UInt8> {
+        UnsafeBufferPointer(rebasing: s[try read(s, options).range])
+    }
+
+    /// Whether all of `s` is one number by RFC 8259's grammar, `-? (0 | [1-9][0-9]*) (. [0-9]+)?
+    /// ([eE] [+-]? [0-9]+)?`, of a magnitude an IEEE 754 double holds: beyond it (`1e99999`)
+    /// parsers disagree (infinity, an error), which RFC 8259 section 6 warns of, and a backend's
+    /// may refuse the whole token.
+    static func isFiniteNumber(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
+        var parser = JSONParser(s, .claimValue)
+        return (try? parser.number()) != nil && parser.i == s.count
+    }
+
+    /// The one value of `s` and where it stands in `s`, without the white space around it.
+    private static func read(_ s: UnsafeBufferPointer<UInt8>, _ options: Options) throws(Failure)
+        -> (value: JSONValue, range: Range<Int>)
+    {
+        var parser = JSONParser(s, options)
         parser.skipSpace()
+        let start = parser.i
         let value = try parser.value(depth: 0)
+        let end = parser.i
         parser.skipSpace()
-        guard parser.i == bytes.count else { throw parser.failure("text after the JSON value") }
-        return value
+        guard parser.i == s.count else { throw parser.failure("text after the JSON value") }
+        return (value, start..<end)
     }
 
     private func failure(_ reason: String) -> Failure { Failure(reason: reason, offset: i) }
@@ -52,12 +96,12 @@ struct JSONParser {
         case UInt8(ascii: "n"):
             try literal("null")
             return .null
-        default: return .number(try number())
+        default: return .number(Array(s[try number()]))
         }
     }
 
     private mutating func object(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
+        guard depth <= options.maximumDepth else { throw failure("nesting deeper than \(options.maximumDepth)") }
         i += 1
         var members: [JSONMember] = []
         members.reserveCapacity(8)  // a token's header or claims in one allocation, not four
@@ -82,7 +126,9 @@ struct JSONParser {
             }
             guard !duplicate else {
                 i = start
-                throw failure("duplicate member name \(quoted(name))")
+                var duplicateName = failure("duplicate member name \(quoted(name))")
+                duplicateName.isDuplicateName = true
+                throw duplicateName
             }
             skipSpace()
             guard i < s.count, s[i] == UInt8(ascii: ":") else { throw failure("expected ':'") }
@@ -103,7 +149,7 @@ struct JSONParser {
     }
 
     private mutating func array(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maximumDepth else { throw failure("nesting deeper than \(Self.maximumDepth)") }
+        guard depth <= options.maximumDepth else { throw failure("nesting deeper than \(options.maximumDepth)") }
         i += 1
         var elements: [JSONValue] = []
         skipSpace()
@@ -134,8 +180,8 @@ struct JSONParser {
         i += n
     }
 
-    /// A number by the RFC 8259 grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
-    private mutating func number() throws(Failure) -> [UInt8] {
+    /// Where a number by the RFC 8259 grammar stands (see `isFiniteNumber`).
+    private mutating func number() throws(Failure) -> Range<Int> {
         let start = i
         func digits() -> Int {
             let from = i
@@ -158,7 +204,11 @@ struct JSONParser {
             if i < s.count, s[i] == UInt8(ascii: "+") || s[i] == UInt8(ascii: "-") { i += 1 }
             guard digits() > 0 else { throw failure("invalid number") }
         }
-        return Array(s[start..<i])
+        guard !options.finiteNumbers || Double(String(decoding: s[start..<i], as: UTF8.self))?.isFinite == true else {
+            i = start
+            throw failure("number beyond a double's range")
+        }
+        return start..<i
     }
 
     /// A string starting at the quote: escapes decoded, UTF-8 validated, no raw control characters.
@@ -166,7 +216,7 @@ struct JSONParser {
         i += 1
         // Most strings are plain ASCII: copied at once up to the first byte that needs more.
         let start = i
-        i = s.withUnsafeBufferPointer { JSONWriter.plainRun($0, from: start) }
+        i = JSONWriter.plainRun(s, from: start)
         var out = Array(s[start..<i])
         if i < s.count, s[i] == UInt8(ascii: "\"") {
             i += 1

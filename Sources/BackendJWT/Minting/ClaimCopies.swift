@@ -157,7 +157,7 @@ public struct ClaimCopies: Equatable, Sendable {
     private static func checkNumbers(_ value: JSONValue, _ name: [UInt8]) throws(BackendJWTError) {
         switch value {
         case .number(let text):
-            guard text.withUnsafeBufferPointer({ ClaimType.isJSONNumber($0) }) else {
+            guard text.withUnsafeBufferPointer({ JSONParser.isFiniteNumber($0) }) else {
                 throw BackendJWTError(
                     .value, "the caller's claim \(quoted(name)) holds a number beyond a double's range: not copied")
             }

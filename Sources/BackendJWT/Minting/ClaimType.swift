@@ -45,12 +45,13 @@ public enum ClaimType: String, Sendable, CaseIterable {
         case .string:
             json.appendString(value)
         case .json:
-            switch JSONValidator.check(value) {
-            case .valid(let valid): json.append(contentsOf: valid)
-            case .invalid:
-                throw failure(claim, value, "is not JSON (one value, valid UTF-8, nested at most \(JSONValidator.maximumDepth) deep)")
-            case .duplicateName:
+            do throws(JSONParser.Failure) {
+                json.append(contentsOf: try JSONParser.validated(value, options: .claimValue))
+            } catch where error.isDuplicateName {
                 throw failure(claim, value, "has an object with a duplicate member name, which JSON parsers read differently")
+            } catch {
+                let depth = JSONParser.Options.claimValue.maximumDepth
+                throw failure(claim, value, "is not JSON (one value, valid UTF-8, nested at most \(depth) deep)")
             }
         case .list:
             Self.appendList(value, separator: separator, to: &json)
@@ -65,7 +66,7 @@ public enum ClaimType: String, Sendable, CaseIterable {
             }
             json.append(n)
         case .float:
-            guard Self.isJSONNumber(value) else {
+            guard JSONParser.isFiniteNumber(value) else {
                 throw failure(claim, value, "is not a float (a JSON number such as 1.5 or -2e3, within a double's range)")
             }
             json.append(contentsOf: value)
@@ -137,39 +138,5 @@ public enum ClaimType: String, Sendable, CaseIterable {
             i += 1
         }
         return n
-    }
-
-    /// RFC 8259's number grammar: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, and a
-    /// magnitude an IEEE 754 double holds: beyond it (`1e99999`) parsers disagree (infinity, an
-    /// error), which RFC 8259 section 6 warns of, and a backend's may refuse the whole token.
-    static func isJSONNumber(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard hasNumberGrammar(s) else { return false }
-        return Double(String(decoding: s, as: UTF8.self))?.isFinite == true
-    }
-
-    private static func hasNumberGrammar(_ s: UnsafeBufferPointer<UInt8>) -> Bool {
-        var i = 0
-        func isDigit(_ k: Int) -> Bool { k < s.count && s[k] >= UInt8(ascii: "0") && s[k] <= UInt8(ascii: "9") }
-        func digits() -> Bool {
-            guard isDigit(i) else { return false }
-            while isDigit(i) { i += 1 }
-            return true
-        }
-        if i < s.count && s[i] == UInt8(ascii: "-") { i += 1 }
-        if i < s.count && s[i] == UInt8(ascii: "0") {
-            i += 1
-        } else if !digits() {
-            return false
-        }
-        if i < s.count && s[i] == UInt8(ascii: ".") {
-            i += 1
-            guard digits() else { return false }
-        }
-        if i < s.count && (s[i] | 0x20) == UInt8(ascii: "e") {
-            i += 1
-            if i < s.count && (s[i] == UInt8(ascii: "+") || s[i] == UInt8(ascii: "-")) { i += 1 }
-            guard digits() else { return false }
-        }
-        return i == s.count
     }
 }
