@@ -164,7 +164,7 @@ public func bjwtJWKSDecide(
     take?.pointee = shared.pointee.generation != set.generation ? 1 : 0
     retryAfter?.pointee = shared.pointee.retryAfter(now: now)
     if miss != 0 {
-        switch shared.pointee.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive != 0, refresh: set.refresh) {
+        switch set.keyMiss(in: &shared.pointee, now: now, owner: owner, ownerAlive: ownerAlive != 0) {
         case .fetch: return Int32(BJWT_JWKS_FETCH)
         case .wait: return Int32(BJWT_JWKS_WAIT)
         case .refuse: return Int32(BJWT_JWKS_REFUSE)
