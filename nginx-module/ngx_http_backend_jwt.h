@@ -102,6 +102,7 @@ typedef struct {
     unsigned                   fetch:2;       /* NGX_HTTP_BACKEND_JWT_FETCH_* */
     unsigned                   waiting:1;
     ngx_msec_t                 wait_start;
+    ngx_event_t               *wake;          /* its timer */
     bjwt_verifier             *fetching;
     ngx_str_t                  refusal;       /* logged unless a refetch helps */
 

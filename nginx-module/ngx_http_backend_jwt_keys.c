@@ -172,6 +172,11 @@ ngx_http_backend_jwt_fetched(ngx_http_request_t *sr, void *data, ngx_int_t rc)
     ctx->fetch = NGX_HTTP_BACKEND_JWT_FETCH_DONE;
     sub = ngx_http_get_module_ctx(sr, ngx_http_backend_jwt_module);
 
+    /* nginx wakes the parent of a subrequest that is not in the background */
+    if (sr->background && ngx_http_post_request(sr->parent, NULL) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (rc == NGX_HTTP_CLIENT_CLOSED_REQUEST || sr->connection->error) {
         bjwt_verifier_jwks_fail(ctx->fetching, (int64_t) ngx_time(), NULL, 0);
         return rc;
@@ -240,6 +245,7 @@ static ngx_int_t
 ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
+    ngx_uint_t                   flags;
     ngx_http_request_t          *sr;
     ngx_pool_cleanup_t          *cln;
     ngx_http_post_subrequest_t  *ps;
@@ -253,10 +259,19 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
     ps->handler = ngx_http_backend_jwt_fetched;
     ps->data = ctx;
 
+    /* a request that is not the connection's active one (a mirror, an SSI
+     * include after the first) may never become it: a subrequest of its own
+     * would wait for that, so the fetch runs in the background and wakes it
+     * (ngx_http_backend_jwt_fetched) */
+    flags = NGX_HTTP_SUBREQUEST_IN_MEMORY|NGX_HTTP_SUBREQUEST_WAITED;
+
+    if (r != r->connection->data) {
+        flags |= NGX_HTTP_SUBREQUEST_BACKGROUND;
+    }
+
     if (ngx_http_subrequest(r, &jlcf->jwks_uri,
                             jlcf->jwks_args.len ? &jlcf->jwks_args : NULL,
-                            &sr, ps, NGX_HTTP_SUBREQUEST_IN_MEMORY
-                                     |NGX_HTTP_SUBREQUEST_WAITED)
+                            &sr, ps, flags)
         != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -287,31 +302,39 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
 }
 
 
-/* The timer of a waiting request (as limit_req's delay). */
+/* The wait is over (the request's timer fired): its phases run again. The
+ * request is posted rather than woken by the connection's events, which
+ * reach only the active one: a waiting SSI include or mirror is not. */
 static void
-ngx_http_backend_jwt_waited(ngx_http_request_t *r)
+ngx_http_backend_jwt_waited(ngx_event_t *ev)
 {
-    ngx_event_t  *wev;
+    ngx_connection_t    *c;
+    ngx_http_request_t  *r;
 
-    wev = r->connection->write;
+    r = ev->data;
+    c = r->connection;
 
-    if (wev->delayed) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
-
-        return;
+    if (r == r->main) {
+        r->read_event_handler = ngx_http_block_reading;
     }
 
-    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+    if (ngx_http_post_request(r, NULL) != NGX_OK) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
     }
 
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_core_run_phases;
+    ngx_http_run_posted_requests(c);
+}
 
-    ngx_http_core_run_phases(r);
+
+/* The request went away while it waited: its timer goes with it. */
+static void
+ngx_http_backend_jwt_wait_cleanup(void *data)
+{
+    ngx_event_t  *ev = data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
 }
 
 
@@ -320,6 +343,8 @@ static ngx_int_t
 ngx_http_backend_jwt_wait(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
+    ngx_pool_cleanup_t  *cln;
+
     if (!ctx->waiting) {
         ctx->waiting = 1;
         ctx->wait_start = ngx_current_msec;
@@ -335,10 +360,25 @@ ngx_http_backend_jwt_wait(ngx_http_request_t *r,
         return NGX_HTTP_SERVICE_UNAVAILABLE;
     }
 
-    r->read_event_handler = ngx_http_test_reading;
-    r->write_event_handler = ngx_http_backend_jwt_waited;
-    r->connection->write->delayed = 1;
-    ngx_add_timer(r->connection->write, NGX_HTTP_BACKEND_JWT_WAIT_MS);
+    if (ctx->wake == NULL) {
+        ctx->wake = ngx_pcalloc(r->pool, sizeof(ngx_event_t));
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (ctx->wake == NULL || cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->wake->handler = ngx_http_backend_jwt_waited;
+        ctx->wake->data = r;
+        ctx->wake->log = r->connection->log;
+        cln->handler = ngx_http_backend_jwt_wait_cleanup;
+        cln->data = ctx->wake;
+    }
+
+    if (r == r->main) {
+        r->read_event_handler = ngx_http_test_reading;  /* a client gone */
+    }
+
+    ngx_add_timer(ctx->wake, NGX_HTTP_BACKEND_JWT_WAIT_MS);
 
     return NGX_AGAIN;
 }
