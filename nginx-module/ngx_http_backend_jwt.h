@@ -94,7 +94,8 @@ typedef struct {
     const void                *passed;        /* the level whose rules the
                                                  caller met: the gate is open */
     ngx_str_t                  lost;          /* a claim a variable could not
-                                                 carry (ambiguous, unprintable) */
+                                                 carry (ambiguous, unprintable):
+                                                 nothing is minted after it */
     unsigned                   unknown_key:1; /* refused: no key has its kid */
     unsigned                   refetched:1;   /* which had its one refetch */
 

@@ -418,6 +418,26 @@ def test_subject_that_cannot_be_carried_fails_closed(nginx, idp, keys, backend, 
     assert "$backend_jwt_in_claim_sub cannot be carried" in n.log()
 
 
+@pytest.mark.parametrize("how", ["set", "map"])
+def test_subject_lost_through_set_or_map_fails_closed(nginx, idp, keys, backend, how):
+    """The claim reaches the minted token through a variable that read it earlier in the request
+    (a `set`, or a `map` an `if` evaluated): that variable keeps the empty value, so the mint
+    never sees the claim variable fail. No token without the subject all the same."""
+    n = nginx(f"""
+        location / {{
+            {verify(idp)}
+            {"set $s $backend_jwt_in_claim_sub;" if how == "set" else 'if ($s = "x") { return 404; }'}
+            {mint(keys).replace("$backend_jwt_in_claim_sub", "$s")}
+            proxy_pass BACKEND;
+        }}
+""", http="map $backend_jwt_in_claim_sub $s { default $backend_jwt_in_claim_sub; }" if how == "map" else "")
+    code, response, _ = n.request("/", bearer(idp.token(sub="bob\u0000")))
+    assert code == 401 and backend.hits == [], backend.hits
+    assert headers_named(response, "WWW-Authenticate") == [INVALID]
+    assert "$backend_jwt_in_claim_sub cannot be carried" in n.log()
+    assert minted(keys, n.seen("/", bearer(idp.token())))["sub"] == "alice"
+
+
 # ---------------------------------------------------------------- small ones
 
 
