@@ -385,14 +385,21 @@ def test_copy_all_skips_look_alikes_of_registered_claims(nginx, idp, keys, backe
         location / {{
             {verify(idp)}
             {mint(keys).replace("$backend_jwt_in_claim_sub", "$caller_sub")}
+            backend_jwt_claim tenant t-gateway;
             backend_jwt_copy_claims *;
             proxy_pass BACKEND;
         }}
 """, http="backend_jwt_verify_claim_set $caller_sub sub;")
-    token = idp.token(SUB="admin", Exp=4102444800, ISS="evil", **{"sub\u0000": "admin", "Jti": "x", "team": "a"})
+    # Go folds names by ToUpper(ToLower(rune)): long s, dotless i, dotted I and the Kelvin sign
+    # are s, i, i and k to it; and a declared claim is as registered as sub to its reader
+    unicode = {"\u017fub": "admin", "\u0131ss": "evil", "jt\u0130": "x", "\u0130at": 1, "Tenant": "t-victim",
+               "\u212ad": "kept", "\u00dfub": "kept"}
+    token = idp.token(SUB="admin", Exp=4102444800, ISS="evil", **{"sub\u0000": "admin", "Jti": "x", "team": "a"},
+                      **unicode)
     claims = minted(keys, n.seen("/", bearer(token)))
-    assert claims["sub"] == "alice" and claims["team"] == "a"
-    assert not {"SUB", "Exp", "ISS", "sub\u0000", "Jti"} & set(claims), claims
+    assert claims["sub"] == "alice" and claims["team"] == "a" and claims["tenant"] == "t-gateway"
+    assert not {"SUB", "Exp", "ISS", "sub\u0000", "Jti", *list(unicode)[:5]} & set(claims), claims
+    assert claims["\u212ad"] == claims["\u00dfub"] == "kept"  # no registered or declared name
     # a number beyond a double: parsers disagree, so it is not copied and nothing is sent
     raw = json.dumps(idp.claims(team="a")).encode()[:-1] + b',"big":1e400}'
     code, _, _ = n.request("/", bearer(idp.raw(idp.header_json(), raw)))
