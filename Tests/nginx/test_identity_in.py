@@ -445,6 +445,30 @@ def test_subject_lost_through_set_or_map_fails_closed(nginx, idp, keys, backend,
     assert minted(keys, n.seen("/", bearer(idp.token())))["sub"] == "alice"
 
 
+def test_subject_lost_in_the_auth_request_check_fails_closed(nginx, idp, keys, backend):
+    """The README's recipe: the check location verifies, `auth_request_set` carries the caller's
+    sub back and the main location mints with it. A sub the variable cannot carry leaves `$user`
+    empty in the main request: no token without it there either."""
+    n = nginx(f"""
+        location /files/ {{
+            auth_request /_check_jwt;
+            auth_request_set $user $backend_jwt_in_claim_sub;
+            {mint(keys).replace("$backend_jwt_in_claim_sub", "$user").replace("backend_jwt on;", "backend_jwt on; backend_jwt_verify off;")}
+            proxy_pass BACKEND;
+        }}
+        location = /_check_jwt {{
+            internal;
+            {verify(idp)}
+            backend_jwt_verify_answer;
+        }}
+""")
+    code, response, _ = n.request("/files/x", bearer(idp.token(sub="bob\u0000")))
+    assert code == 401 and backend.hits == [], backend.hits
+    assert headers_named(response, "WWW-Authenticate") == [INVALID]
+    assert "$backend_jwt_in_claim_sub cannot be carried" in n.log()
+    assert minted(keys, n.seen("/files/x", bearer(idp.token())))["sub"] == "alice"
+
+
 # ---------------------------------------------------------------- small ones
 
 
