@@ -95,6 +95,126 @@ def test_auth_request_to_a_verifying_location_is_a_jwt_check(nginx, idp, keys, b
             assert len(checked) == 1 and minted(keys, checked[0]["headers"])["sub"] == "alice"
 
 
+def pages(files):
+    """A directory of pages the workers (nobody) may read."""
+    directory = Path(tempfile.mkdtemp(prefix="bjwt-pages-"))
+    directory.chmod(0o755)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+        (directory / name).chmod(0o644)
+    return directory
+
+
+# routes that reach a location that verifies and mints other than by its URI: (config, method, path)
+ROUTES = {
+    "limit_except": ("""
+        location / {{
+            {v} {m}
+            limit_except GET {{ allow all; }}
+            proxy_pass BACKEND;
+        }}""", "POST", "/p"),
+    "if": ("""
+        location / {{
+            {v} {m}
+            if ($arg_x) {{ set $y 1; }}
+            proxy_pass BACKEND;
+        }}""", "GET", "/p?x=1"),
+    "nested": ("""
+        location / {{
+            {v} {m}
+            location /n/ {{ proxy_pass BACKEND; }}
+            proxy_pass BACKEND;
+        }}""", "GET", "/n/x"),
+    "try_files to a named location": ("""
+        location / {{
+            root {d};
+            try_files /nonexistent @api;
+        }}
+        location @api {{
+            {v} {m}
+            proxy_pass BACKEND;
+        }}""", "GET", "/p"),
+    "auth_request, error_page to a named location": ("""
+        location / {{
+            auth_request /_check;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            error_page 404 = @api;
+            return 404;
+        }}
+        location @api {{
+            {v} {m}
+            proxy_pass BACKEND;
+        }}""", "GET", "/p"),
+    "auth_request, rewrite": ("""
+        location / {{
+            auth_request /_check;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            rewrite ^ /_real last;
+        }}
+        location = /_real {{
+            internal;
+            {v} {m}
+            proxy_pass BACKEND/checked;
+        }}""", "GET", "/p"),
+    "auth_request, try_files": ("""
+        location / {{
+            auth_request /_check;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            root {d};
+            try_files /nonexistent /_real;
+        }}
+        location = /_real {{
+            internal;
+            {v} {m}
+            proxy_pass BACKEND/checked;
+        }}""", "GET", "/p"),
+    "SSI include of an include": ("""
+        location / {{
+            ssi on;
+            root {d};
+        }}
+        location /api/ {{
+            {v} {m}
+            proxy_pass BACKEND;
+        }}""", "GET", "/outer.html"),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("caller", ["none", "garbage", "valid"])
+def test_every_route_to_a_verifying_location_is_verified(nginx, idp, keys, backend, route, caller):
+    """However a request reaches a location that verifies and mints (a method limit_except
+    covers, an `if`, a nested location, a named location, a subrequest redirected or rewritten,
+    an SSI include of an include), a caller without a valid token is refused there and no
+    backend sees a token; a valid one gets a token naming alice."""
+    config, method, path = ROUTES[route]
+    d = pages({"outer.html": '<!--# include virtual="/inner.html" -->',
+               "inner.html": '<!--# include virtual="/api/x" -->'})
+    n = nginx(config.format(v=verify(idp), m=mint(keys), d=d))
+    headers = {"none": [], "garbage": bearer("x.y.z"), "valid": bearer(idp.token())}[caller]
+    code, _, body = n.request(path, headers, method=method)
+    sent = [(h["path"], headers_named(h["headers"], "X-JWT-Assertion")) for h in backend.hits]
+    if caller != "valid":
+        assert all(token == [] for _, token in sent), sent
+        assert not any(p.startswith("/api/") or p == "/checked" for p, _ in sent), sent
+        if path != "/outer.html":  # the page is public; its include is what is refused
+            assert code == 401, (code, sent)
+        return
+    assert code == 200, (code, body[:200])
+    tokens = [token[0] for _, token in sent if token]
+    assert tokens, sent
+    assert all(jwt.decode(t, keys.public_key, algorithms=["RS256"])["sub"] == "alice" for t in tokens)
+
+
 def test_verify_answer_needs_verification_in_its_location(nginx_t, idp):
     """`return 204` runs in the rewrite phase, before any check: the README says so, and the
     module's own answer is `backend_jwt_verify_answer`, which needs verification there."""
