@@ -104,6 +104,7 @@ typedef struct {
     unsigned                   waiting:1;
     ngx_msec_t                 wait_start;
     ngx_event_t               *wake;          /* its timer */
+    ngx_http_event_handler_pt  read_handler;  /* the one before the wait */
     bjwt_verifier             *fetching;
     ngx_str_t                  refusal;       /* logged unless a refetch helps */
 

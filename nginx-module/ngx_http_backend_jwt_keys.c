@@ -308,14 +308,17 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
 static void
 ngx_http_backend_jwt_waited(ngx_event_t *ev)
 {
-    ngx_connection_t    *c;
-    ngx_http_request_t  *r;
+    ngx_connection_t            *c;
+    ngx_http_request_t          *r;
+    ngx_http_backend_jwt_ctx_t  *ctx;
 
     r = ev->data;
     c = r->connection;
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
 
-    if (r == r->main) {
-        r->read_event_handler = ngx_http_block_reading;
+    if (ctx != NULL && ctx->read_handler != NULL) {
+        r->read_event_handler = ctx->read_handler;
+        ctx->read_handler = NULL;
     }
 
     if (ngx_http_post_request(r, NULL) != NGX_OK) {
@@ -374,8 +377,11 @@ ngx_http_backend_jwt_wait(ngx_http_request_t *r,
         cln->data = ctx->wake;
     }
 
-    if (r == r->main) {
-        r->read_event_handler = ngx_http_test_reading;  /* a client gone */
+    /* a client that goes away meanwhile ends the request (the connection's
+     * read events reach the active request) */
+    if (r->read_event_handler != ngx_http_test_reading) {
+        ctx->read_handler = r->read_event_handler;
+        r->read_event_handler = ngx_http_test_reading;
     }
 
     ngx_add_timer(ctx->wake, NGX_HTTP_BACKEND_JWT_WAIT_MS);

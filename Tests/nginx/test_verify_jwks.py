@@ -846,7 +846,7 @@ def test_subrequests_fetch_and_wait_for_the_set(nginx, idp, backend, pages, rout
     assert idp.count == 1
 
 
-@pytest.mark.parametrize("route", ["mirror", "ssi"])
+@pytest.mark.parametrize("route", ["mirror", "ssi", "auth_request"])
 def test_client_gone_while_its_subrequest_waits(nginx, idp, backend, pages, route):
     """The client of a page whose subrequest waits for another connection's fetch hangs up: its
     wait ends with it (no timer left on freed memory), the fetch completes for the others."""
@@ -858,7 +858,7 @@ def test_client_gone_while_its_subrequest_waits(nginx, idp, backend, pages, rout
     first = threading.Thread(target=lambda: n.request("/api/first", bearer(token)))
     first.start()
     assert wait_for(lambda: idp.count == 1, 2)
-    path = "/public" if route == "mirror" else "/page.html"
+    path = {"mirror": "/public", "ssi": "/page.html", "auth_request": "/files/x"}[route]
     s = socket.create_connection((HOST, n.port))
     s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
     if route == "mirror":
@@ -866,9 +866,13 @@ def test_client_gone_while_its_subrequest_waits(nginx, idp, backend, pages, rout
     else:
         time.sleep(0.1)
     s.close()
+    if route == "auth_request":  # the check is the active request: it notices, and ends
+        assert wait_for(lambda: "client prematurely closed connection" in n.log(), 2), n.log()[-2000:]
+        assert first.is_alive()  # before the fetch is over
     first.join(10 * SCALE)
     passes(n, token, "/api/after")
     assert idp.count == 1
+    assert "/files/x" not in backend_paths(backend)
 
 
 # ---------------------------------------------------------------- freshness
