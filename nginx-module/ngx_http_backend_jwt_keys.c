@@ -324,6 +324,15 @@ ngx_http_backend_jwt_waited(ngx_event_t *ev)
 {
     ngx_http_request_t  *r = ev->data;
 
+    ngx_http_backend_jwt_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
+
+    if (ctx != NULL && ctx->read_handler != NULL) {
+        r->read_event_handler = ctx->read_handler;
+        ctx->read_handler = NULL;
+    }
+
     r->write_event_handler = ngx_http_core_run_phases;
 
     if (ngx_http_post_request(r, NULL) != NGX_OK) {
@@ -346,8 +355,10 @@ ngx_http_backend_jwt_wait_cleanup(void *data)
 }
 
 
-/* Looks again shortly. The client's going away is noticed once the wait is
- * over: its connection may carry a fetch every worker waits for. */
+/* Looks again shortly. A client that goes away meanwhile ends its request
+ * (as limit_req's delay: the connection's read events reach the active
+ * request), unless the request runs the fetch: its connection carries a
+ * fetch every worker may wait for, and its going away is noticed after. */
 static ngx_int_t
 ngx_http_backend_jwt_sleep(ngx_http_request_t *r,
     ngx_http_backend_jwt_ctx_t *ctx)
@@ -368,7 +379,14 @@ ngx_http_backend_jwt_sleep(ngx_http_request_t *r,
         cln->data = ctx->wake;
     }
 
-    r->read_event_handler = ngx_http_block_reading;
+    if (!ctx->fetcher && r->read_event_handler != ngx_http_test_reading) {
+        ctx->read_handler = r->read_event_handler;
+        r->read_event_handler = ngx_http_test_reading;
+
+    } else if (ctx->fetcher) {
+        r->read_event_handler = ngx_http_block_reading;
+    }
+
     r->write_event_handler = ngx_http_request_empty_handler;
     ngx_add_timer(ctx->wake, NGX_HTTP_BACKEND_JWT_WAIT_MS);
 
@@ -394,10 +412,12 @@ ngx_http_backend_jwt_decide(ngx_http_request_t *r,
                                           jlcf->verifier, &jlcf->jwks_key,
                                           miss, fetch, &ctx->retry_after);
 
-    if (rc == BJWT_JWKS_FETCH
-        && ngx_http_backend_jwt_fetch(r, jlcf, zone, *fetch) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (rc == BJWT_JWKS_FETCH) {
+        if (ngx_http_backend_jwt_fetch(r, jlcf, zone, *fetch) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->fetcher = 1;
     }
 
     return rc;
