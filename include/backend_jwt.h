@@ -248,7 +248,8 @@ const char *bjwt_config_claim_set(const bjwt_config *config, size_t index,
 
 /* Whether the verified caller meets a location's rules, `values` holding the
  * texts of its rule_values templates in order: BJWT_OK, or BJWT_ERR_TOKEN
- * with *status 401 or 403 and `err` saying which rule is not met. */
+ * with *status 401 or 403 and `err` saying which rule is not met (401 when
+ * `verified` is NULL; `rules` NULL: none). */
 int bjwt_rules_check(const bjwt_rules *rules, bjwt_verified *verified,
                      const unsigned char *const *values,
                      const size_t *value_lens, size_t nvalues, int *status,

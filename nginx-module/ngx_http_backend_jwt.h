@@ -102,7 +102,8 @@ typedef struct {
     const void                *passed;        /* the level whose rules the
                                                  caller met: the gate is open */
     ngx_str_t                  lost;          /* a claim a variable could not
-                                                 carry (ambiguous, unprintable) */
+                                                 carry (ambiguous, unprintable):
+                                                 nothing is minted after it */
     unsigned                   unknown_key:1; /* refused: no key has its kid */
     unsigned                   judged:1;      /* the access phase's verdict: */
     int                        reason;        /* BJWT_VERIFIED, BJWT_REFUSED_* */
@@ -111,7 +112,10 @@ typedef struct {
     /* the JWK Set fetch this request waits for (at most jwks_wait in all) */
     unsigned                   waiting:1;
     unsigned                   waited:1;
+    unsigned                   fetcher:1;     /* it started a fetch */
     ngx_msec_t                 wait_start;
+    ngx_event_t               *wake;          /* its timer */
+    ngx_http_event_handler_pt  read_handler;  /* the one before the wait */
     int64_t                    wait_fetch;
     int64_t                    retry_after;   /* of a 503 for want of keys */
     ngx_str_t                  refusal;       /* logged unless a fetch helps */

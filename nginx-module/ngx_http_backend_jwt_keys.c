@@ -315,43 +315,80 @@ ngx_http_backend_jwt_fetch(ngx_http_request_t *r,
 }
 
 
-/* The timer of a waiting request (as limit_req's delay). */
+/* The wait is over (the request's own timer fired): its phases run again.
+ * The request is posted rather than woken by the connection's events, which
+ * reach only the connection's active request: a waiting mirror or SSI
+ * include is not. */
 static void
-ngx_http_backend_jwt_waited(ngx_http_request_t *r)
+ngx_http_backend_jwt_waited(ngx_event_t *ev)
 {
-    ngx_event_t  *wev;
+    ngx_http_request_t  *r = ev->data;
 
-    wev = r->connection->write;
+    ngx_http_backend_jwt_ctx_t  *ctx;
 
-    if (wev->delayed) {
-        if (ngx_handle_write_event(wev, 0) != NGX_OK) {
-            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        }
+    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
 
-        return;
+    if (ctx != NULL && ctx->read_handler != NULL) {
+        r->read_event_handler = ctx->read_handler;
+        ctx->read_handler = NULL;
     }
 
-    if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
-        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
-        return;
-    }
-
-    r->read_event_handler = ngx_http_block_reading;
     r->write_event_handler = ngx_http_core_run_phases;
 
-    ngx_http_core_run_phases(r);
+    if (ngx_http_post_request(r, NULL) != NGX_OK) {
+        ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+    }
+
+    ngx_http_run_posted_requests(r->connection);
 }
 
 
-/* Looks again shortly. The client's going away is noticed once the wait is
- * over: its connection may carry a fetch every worker waits for. */
-static ngx_int_t
-ngx_http_backend_jwt_sleep(ngx_http_request_t *r)
+/* The request went away while it waited: its timer goes with it. */
+static void
+ngx_http_backend_jwt_wait_cleanup(void *data)
 {
-    r->read_event_handler = ngx_http_block_reading;
-    r->write_event_handler = ngx_http_backend_jwt_waited;
-    r->connection->write->delayed = 1;
-    ngx_add_timer(r->connection->write, NGX_HTTP_BACKEND_JWT_WAIT_MS);
+    ngx_event_t  *ev = data;
+
+    if (ev->timer_set) {
+        ngx_del_timer(ev);
+    }
+}
+
+
+/* Looks again shortly. A client that goes away meanwhile ends its request
+ * (as limit_req's delay: the connection's read events reach the active
+ * request), unless the request runs the fetch: its connection carries a
+ * fetch every worker may wait for, and its going away is noticed after. */
+static ngx_int_t
+ngx_http_backend_jwt_sleep(ngx_http_request_t *r,
+    ngx_http_backend_jwt_ctx_t *ctx)
+{
+    ngx_pool_cleanup_t  *cln;
+
+    if (ctx->wake == NULL) {
+        ctx->wake = ngx_pcalloc(r->pool, sizeof(ngx_event_t));
+        cln = ngx_pool_cleanup_add(r->pool, 0);
+        if (ctx->wake == NULL || cln == NULL) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ctx->wake->handler = ngx_http_backend_jwt_waited;
+        ctx->wake->data = r;
+        ctx->wake->log = r->connection->log;
+        cln->handler = ngx_http_backend_jwt_wait_cleanup;
+        cln->data = ctx->wake;
+    }
+
+    if (!ctx->fetcher && r->read_event_handler != ngx_http_test_reading) {
+        ctx->read_handler = r->read_event_handler;
+        r->read_event_handler = ngx_http_test_reading;
+
+    } else if (ctx->fetcher) {
+        r->read_event_handler = ngx_http_block_reading;
+    }
+
+    r->write_event_handler = ngx_http_request_empty_handler;
+    ngx_add_timer(ctx->wake, NGX_HTTP_BACKEND_JWT_WAIT_MS);
 
     return NGX_AGAIN;
 }
@@ -375,10 +412,12 @@ ngx_http_backend_jwt_decide(ngx_http_request_t *r,
                                           jlcf->verifier, &jlcf->jwks_key,
                                           miss, fetch, &ctx->retry_after);
 
-    if (rc == BJWT_JWKS_FETCH
-        && ngx_http_backend_jwt_fetch(r, jlcf, zone, *fetch) != NGX_OK)
-    {
-        return NGX_ERROR;
+    if (rc == BJWT_JWKS_FETCH) {
+        if (ngx_http_backend_jwt_fetch(r, jlcf, zone, *fetch) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        ctx->fetcher = 1;
     }
 
     return rc;
@@ -413,7 +452,7 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
         if (rc == NGX_AGAIN
             && ngx_current_msec - ctx->wait_start < jlcf->jwks_wait)
         {
-            return ngx_http_backend_jwt_sleep(r);
+            return ngx_http_backend_jwt_sleep(r, ctx);
         }
 
         if (rc == NGX_DECLINED) {
@@ -481,7 +520,7 @@ ngx_http_backend_jwt_keys_wait(ngx_http_request_t *r,
     ctx->waiting = 1;
     ctx->wait_fetch = fetch;
 
-    return ngx_http_backend_jwt_sleep(r);
+    return ngx_http_backend_jwt_sleep(r, ctx);
 }
 
 

@@ -55,7 +55,6 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     }
 
     total = 0;
-    ngx_str_null(&ctx->lost);
 
     for (i = 0; i < n; i++) {
         if (jlcf->values[i] == NULL) {
@@ -71,8 +70,9 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
         total += value.len;
     }
 
-    /* a claim of the caller's the token maps, and not carried: no token
-     * without it (the variable said why) */
+    /* a claim of the caller's that a variable could not carry, read now or
+     * earlier in this request (a "set" or a "map" the values hold keeps what
+     * it read, empty): no token that may lack it (the variable said why) */
     if (ctx->lost.len) {
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "backend_jwt: token refused: $%V cannot be carried "

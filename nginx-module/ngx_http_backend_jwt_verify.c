@@ -413,7 +413,7 @@ ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r)
 
 /* Serves a claim or header member the core found, or says why not: a member
  * that cannot be carried is "not found", noted in the ctx so that no token is
- * minted without it, and logged. */
+ * minted after it in this request or its parents, and logged. */
 static ngx_int_t
 ngx_http_backend_jwt_found(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     int rc, const u_char *text, size_t len, ngx_str_t *name)
@@ -443,12 +443,16 @@ ngx_http_backend_jwt_found(ngx_http_request_t *r, ngx_http_variable_value_t *v,
                     "names one exactly)"
                   : "its value holds a control character");
 
-    ctx = ngx_http_backend_jwt_ctx(r);
-    if (ctx == NULL) {
-        return NGX_ERROR;
-    }
+    /* and in the requests above: a parent that mints may hold the claim by
+     * another name (auth_request_set $user $backend_jwt_in_claim_sub) */
+    for ( /* void */ ; r != NULL; r = r->parent) {
+        ctx = ngx_http_backend_jwt_ctx(r);
+        if (ctx == NULL) {
+            return NGX_ERROR;
+        }
 
-    ctx->lost = *name;
+        ctx->lost = *name;
+    }
 
     return NGX_OK;
 }

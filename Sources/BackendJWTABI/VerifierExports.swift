@@ -115,7 +115,13 @@ public func bjwtRulesCheck(
     _ valueLens: UnsafePointer<Int>?, _ count: Int, _ statusOut: UnsafeMutablePointer<Int32>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    guard let rules, let verified else { return Int32(BJWT_OK) }
+    // no verified caller meets nothing, whatever the rules (fail closed)
+    guard let verified else {
+        statusOut?.pointee = 401
+        write("bjwt_rules_check: no verified caller", to: err, cap: cap)
+        return Int32(BJWT_ERR_TOKEN)
+    }
+    guard let rules else { return Int32(BJWT_OK) }
     let texts = (0..<max(count, 0)).map { i -> [UInt8] in
         guard let values, let valueLens, let p = values[i] else { return [] }
         return Array(UnsafeBufferPointer(start: p, count: valueLens[i]))
@@ -164,7 +170,7 @@ public func bjwtJWKSDecide(
     take?.pointee = shared.pointee.generation != set.generation ? 1 : 0
     retryAfter?.pointee = shared.pointee.retryAfter(now: now)
     if miss != 0 {
-        switch shared.pointee.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive != 0, refresh: set.refresh) {
+        switch set.keyMiss(in: &shared.pointee, now: now, owner: owner, ownerAlive: ownerAlive != 0) {
         case .fetch: return Int32(BJWT_JWKS_FETCH)
         case .wait: return Int32(BJWT_JWKS_WAIT)
         case .refuse: return Int32(BJWT_JWKS_REFUSE)

@@ -297,6 +297,19 @@ struct ABITests {
         bjwtConfigFree(nil)
     }
 
+    /// Rules checked without a verified caller are not met: a NULL caller is no one, never a pass.
+    @Test func rulesWithoutAVerifiedCallerAreNotMet() {
+        let conf = Conf()
+        let rules = retain(ClaimRules(require: [], claims: [], config: borrow(conf.handle, as: Configuration.self)))
+        defer { release(rules) }
+        var status: Int32 = 0
+        let err = ErrorBuffer()
+        #expect(err.call { e, cap in bjwtRulesCheck(rules, nil, nil, nil, 0, &status, e, cap) } == Self.status(BJWT_ERR_TOKEN))
+        #expect(status == 401 && err.message == "bjwt_rules_check: no verified caller")
+        #expect(err.untouchedPastCap)
+        #expect(bjwtRulesCheck(nil, nil, nil, nil, 0, &status, nil, 0) == Self.status(BJWT_ERR_TOKEN))
+    }
+
     /// A size_t past Int.max arrives as a negative Int: no bound fits it.
     @Test func tokenBoundOfAHugeSizeIsTheMaximum() throws {
         let signer = try Signer(algorithm: .none, encoding: .base64url, ttl: 60, key: nil, claims: [])

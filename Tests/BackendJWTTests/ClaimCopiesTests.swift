@@ -191,6 +191,22 @@ struct ClaimCopiesTests {
             Self.signer(["*"]),
             caller: Self.caller(#"{"a\"b\\c":1,"a\u0007":2,"SUB":"y","Exp":4102444800,"sub":"x","exp":1700000300}"#))
         #expect(odd == Self.head(exp: 1_700_000_300) + #","a\"b\\c":1}"#)
+
+        // Go's encoding/json folds names as ToUpper(ToLower(rune)): U+017F (long s), U+0131
+        // (dotless i), U+0130 (I with dot) and U+212A (Kelvin) match s, i, i and k there.
+        let folded = try Self.payload(
+            Self.signer(["*"]),
+            caller: Self.caller(
+                #"{"\u017Fub":"y","\u0131ss":"y","jt\u0130":"y","\u0130at":1,"s\u212Aip":1,"\u00DFub":1,"sub":"x"}"#))
+        #expect(folded == Self.head() + "," + #""s\#u{212A}ip":1,"\#u{DF}ub":1}"#)
+        // A declared claim is skipped in any case too: a Go backend would take the caller's
+        // `Tenant` written after the gateway's `tenant`.
+        let declared = try DecodedToken(
+            Self.mint(
+                Self.signer(["*"], claims: [("tenant", "")]), ["i", "s", "t-op"],
+                caller: Self.caller(#"{"Tenant":"evil","TENANT":"evil","tenant":"x","team":"a"}"#))
+        ).payload
+        #expect(declared == Self.head() + #","tenant":"t-op","team":"a"}"#)
     }
 
     @Test func withoutACallerNothingIsCopied() throws {

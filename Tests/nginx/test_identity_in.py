@@ -95,6 +95,126 @@ def test_auth_request_to_a_verifying_location_is_a_jwt_check(nginx, idp, keys, b
             assert len(checked) == 1 and minted(keys, checked[0]["headers"])["sub"] == "alice"
 
 
+def pages(files):
+    """A directory of pages the workers (nobody) may read."""
+    directory = Path(tempfile.mkdtemp(prefix="bjwt-pages-"))
+    directory.chmod(0o755)
+    for name, text in files.items():
+        (directory / name).write_text(text)
+        (directory / name).chmod(0o644)
+    return directory
+
+
+# routes that reach a location that verifies and mints other than by its URI: (config, method, path)
+ROUTES = {
+    "limit_except": ("""
+        location / {{
+            {v} {m}
+            limit_except GET {{ allow all; }}
+            proxy_pass BACKEND;
+        }}""", "POST", "/p"),
+    "if": ("""
+        location / {{
+            {v} {m}
+            if ($arg_x) {{ set $y 1; }}
+            proxy_pass BACKEND;
+        }}""", "GET", "/p?x=1"),
+    "nested": ("""
+        location / {{
+            {v} {m}
+            location /n/ {{ proxy_pass BACKEND; }}
+            proxy_pass BACKEND;
+        }}""", "GET", "/n/x"),
+    "try_files to a named location": ("""
+        location / {{
+            root {d};
+            try_files /nonexistent @api;
+        }}
+        location @api {{
+            {v} {m}
+            proxy_pass BACKEND;
+        }}""", "GET", "/p"),
+    "auth_request, error_page to a named location": ("""
+        location / {{
+            auth_request /_check;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            error_page 404 = @api;
+            return 404;
+        }}
+        location @api {{
+            {v} {m}
+            proxy_pass BACKEND;
+        }}""", "GET", "/p"),
+    "auth_request, rewrite": ("""
+        location / {{
+            auth_request /_check;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            rewrite ^ /_real last;
+        }}
+        location = /_real {{
+            internal;
+            {v} {m}
+            proxy_pass BACKEND/checked;
+        }}""", "GET", "/p"),
+    "auth_request, try_files": ("""
+        location / {{
+            auth_request /_check;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            root {d};
+            try_files /nonexistent /_real;
+        }}
+        location = /_real {{
+            internal;
+            {v} {m}
+            proxy_pass BACKEND/checked;
+        }}""", "GET", "/p"),
+    "SSI include of an include": ("""
+        location / {{
+            ssi on;
+            root {d};
+        }}
+        location /api/ {{
+            {v} {m}
+            proxy_pass BACKEND;
+        }}""", "GET", "/outer.html"),
+}
+
+
+@pytest.mark.parametrize("route", ROUTES)
+@pytest.mark.parametrize("caller", ["none", "garbage", "valid"])
+def test_every_route_to_a_verifying_location_is_verified(nginx, idp, keys, backend, route, caller):
+    """However a request reaches a location that verifies and mints (a method limit_except
+    covers, an `if`, a nested location, a named location, a subrequest redirected or rewritten,
+    an SSI include of an include), a caller without a valid token is refused there and no
+    backend sees a token; a valid one gets a token naming alice."""
+    config, method, path = ROUTES[route]
+    d = pages({"outer.html": '<!--# include virtual="/inner.html" -->',
+               "inner.html": '<!--# include virtual="/api/x" -->'})
+    n = nginx(config.format(v=verify(idp), m=mint(keys), d=d))
+    headers = {"none": [], "garbage": bearer("x.y.z"), "valid": bearer(idp.token())}[caller]
+    code, _, body = n.request(path, headers, method=method)
+    sent = [(h["path"], headers_named(h["headers"], "X-JWT-Assertion")) for h in backend.hits]
+    if caller != "valid":
+        assert all(token == [] for _, token in sent), sent
+        assert not any(p.startswith("/api/") or p == "/checked" for p, _ in sent), sent
+        if path != "/outer.html":  # the page is public; its include is what is refused
+            assert code == 401, (code, sent)
+        return
+    assert code == 200, (code, body[:200])
+    tokens = [token[0] for _, token in sent if token]
+    assert tokens, sent
+    assert all(jwt.decode(t, keys.public_key, algorithms=["RS256"])["sub"] == "alice" for t in tokens)
+
+
 def test_verify_answer_needs_verification_in_its_location(nginx_t, idp):
     """`return 204` runs in the rewrite phase, before any check: the README says so, and the
     module's own answer is `backend_jwt_verify_answer`, which needs verification there."""
@@ -385,14 +505,21 @@ def test_copy_all_skips_look_alikes_of_registered_claims(nginx, idp, keys, backe
         location / {{
             {verify(idp)}
             {mint(keys).replace("$backend_jwt_in_claim_sub", "$caller_sub")}
+            backend_jwt_claim tenant t-gateway;
             backend_jwt_copy_claims *;
             proxy_pass BACKEND;
         }}
 """, http="backend_jwt_verify_claim_set $caller_sub sub;")
-    token = idp.token(SUB="admin", Exp=4102444800, ISS="evil", **{"sub\u0000": "admin", "Jti": "x", "team": "a"})
+    # Go folds names by ToUpper(ToLower(rune)): long s, dotless i, dotted I and the Kelvin sign
+    # are s, i, i and k to it; and a declared claim is as registered as sub to its reader
+    unicode = {"\u017fub": "admin", "\u0131ss": "evil", "jt\u0130": "x", "\u0130at": 1, "Tenant": "t-victim",
+               "\u212ad": "kept", "\u00dfub": "kept"}
+    token = idp.token(SUB="admin", Exp=4102444800, ISS="evil", **{"sub\u0000": "admin", "Jti": "x", "team": "a"},
+                      **unicode)
     claims = minted(keys, n.seen("/", bearer(token)))
-    assert claims["sub"] == "alice" and claims["team"] == "a"
-    assert not {"SUB", "Exp", "ISS", "sub\u0000", "Jti"} & set(claims), claims
+    assert claims["sub"] == "alice" and claims["team"] == "a" and claims["tenant"] == "t-gateway"
+    assert not {"SUB", "Exp", "ISS", "sub\u0000", "Jti", *list(unicode)[:5]} & set(claims), claims
+    assert claims["\u212ad"] == claims["\u00dfub"] == "kept"  # no registered or declared name
     # a number beyond a double: parsers disagree, so it is not copied and nothing is sent
     raw = json.dumps(idp.claims(team="a")).encode()[:-1] + b',"big":1e400}'
     code, _, _ = n.request("/", bearer(idp.raw(idp.header_json(), raw)))
@@ -416,6 +543,50 @@ def test_subject_that_cannot_be_carried_fails_closed(nginx, idp, keys, backend, 
     assert code == 401 and backend.hits == []
     assert headers_named(response, "WWW-Authenticate") == [INVALID]
     assert "$backend_jwt_in_claim_sub cannot be carried" in n.log()
+
+
+@pytest.mark.parametrize("how", ["set", "map"])
+def test_subject_lost_through_set_or_map_fails_closed(nginx, idp, keys, backend, how):
+    """The claim reaches the minted token through a variable that read it earlier in the request
+    (a `set`, or a `map` an `if` evaluated): that variable keeps the empty value, so the mint
+    never sees the claim variable fail. No token without the subject all the same."""
+    n = nginx(f"""
+        location / {{
+            {verify(idp)}
+            {"set $s $backend_jwt_in_claim_sub;" if how == "set" else 'if ($s = "x") { return 404; }'}
+            {mint(keys).replace("$backend_jwt_in_claim_sub", "$s")}
+            proxy_pass BACKEND;
+        }}
+""", http="map $backend_jwt_in_claim_sub $s { default $backend_jwt_in_claim_sub; }" if how == "map" else "")
+    code, response, _ = n.request("/", bearer(idp.token(sub="bob\u0000")))
+    assert code == 401 and backend.hits == [], backend.hits
+    assert headers_named(response, "WWW-Authenticate") == [INVALID]
+    assert "$backend_jwt_in_claim_sub cannot be carried" in n.log()
+    assert minted(keys, n.seen("/", bearer(idp.token())))["sub"] == "alice"
+
+
+def test_subject_lost_in_the_auth_request_check_fails_closed(nginx, idp, keys, backend):
+    """The README's recipe: the check location verifies, `auth_request_set` carries the caller's
+    sub back and the main location mints with it. A sub the variable cannot carry leaves `$user`
+    empty in the main request: no token without it there either."""
+    n = nginx(f"""
+        location /files/ {{
+            auth_request /_check_jwt;
+            auth_request_set $user $backend_jwt_in_claim_sub;
+            {mint(keys).replace("$backend_jwt_in_claim_sub", "$user").replace("backend_jwt on;", "backend_jwt on; backend_jwt_verify off;")}
+            proxy_pass BACKEND;
+        }}
+        location = /_check_jwt {{
+            internal;
+            {verify(idp)}
+            backend_jwt_verify_answer;
+        }}
+""")
+    code, response, _ = n.request("/files/x", bearer(idp.token(sub="bob\u0000")))
+    assert code == 401 and backend.hits == [], backend.hits
+    assert headers_named(response, "WWW-Authenticate") == [INVALID]
+    assert "$backend_jwt_in_claim_sub cannot be carried" in n.log()
+    assert minted(keys, n.seen("/files/x", bearer(idp.token())))["sub"] == "alice"
 
 
 # ---------------------------------------------------------------- small ones

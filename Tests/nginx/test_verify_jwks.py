@@ -16,9 +16,11 @@ import random
 import re
 import socket
 import string
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import jwt
 import pytest
@@ -777,6 +779,115 @@ def test_client_gone_while_its_fetch_runs(nginx, idp, backend, more):
     after = [n.request("/", bearer(token))[0] for _ in range(3)]
     assert (got.get("status"), after) == (200, [200] * 3), n.log()[-1500:]
     assert idp.count == 1
+
+
+# ---------------------------------------------------------------- subrequests
+
+
+def subrequest_routes(idp_port, pages):
+    """/files/ checks the caller by auth_request to /_check (the module's answer), /public
+    mirrors to /api/m, /page.html includes /api/a and /api/b by SSI; /api/ verifies with the
+    JWK Set of /_jwks."""
+    return f"""
+        location /files/ {{
+            auth_request /_check;
+            auth_request_set $user $backend_jwt_in_claim_sub;
+            proxy_set_header X-Sub $user;
+            proxy_pass BACKEND;
+        }}
+        location = /_check {{
+            internal;
+            backend_jwt_verify on;
+            backend_jwt_verify_jwks {JWKS_URI};
+            backend_jwt_verify_answer;
+        }}
+        location /public {{
+            mirror /api/m;
+            proxy_pass BACKEND;
+        }}
+        location /page.html {{
+            ssi on;
+            root {pages};
+        }}
+        location /api/ {{
+            backend_jwt_verify on;
+            backend_jwt_verify_jwks {JWKS_URI};
+            proxy_set_header X-Sub $backend_jwt_in_claim_sub;
+            proxy_pass BACKEND;
+        }}
+{jwks_location(idp_port)}"""
+
+
+@pytest.fixture
+def pages():
+    directory = Path(tempfile.mkdtemp(prefix="bjwt-pages-"))
+    directory.chmod(0o755)  # workers run as nobody, and pytest's own directories are private
+    (directory / "page.html").write_text('<p><!--# include virtual="/api/a" --><!--# include virtual="/api/b" --></p>\n')
+    (directory / "page.html").chmod(0o644)
+    return directory
+
+
+def backend_paths(backend):
+    return sorted(h["path"] for h in backend.hits)
+
+
+@pytest.mark.parametrize("route", ["auth_request", "mirror", "ssi"])
+@pytest.mark.parametrize("fetch", ["own", "another's"])
+def test_subrequests_fetch_and_wait_for_the_set(nginx, idp, backend, pages, route, fetch):
+    """A subrequest that verifies with a cold worker fetches the set itself ("own": the
+    subrequest of a subrequest) or waits for another connection's fetch ("another's"). A mirror
+    and an SSI include after the first are not the connection's active request: the connection's
+    events never wake them, and a mirror's own fetch never ended (nginx could not stop). Each
+    route must reach its backend with the caller's sub, and nginx stop cleanly at teardown."""
+    key = Key("k1")
+    idp.serve(key, mode="delay")
+    idp.delay = 0.5
+    n = nginx(subrequest_routes(idp.port, pages))
+    token = key.token()
+    first = None
+    if fetch == "another's":
+        first = threading.Thread(target=lambda: n.request("/api/first", bearer(token)))
+        first.start()
+        assert wait_for(lambda: idp.count == 1, 2)
+    path, wanted = {"auth_request": ("/files/x", ["/files/x"]), "mirror": ("/public", ["/api/m", "/public"]),
+                    "ssi": ("/page.html", ["/api/a", "/api/b"])}[route]
+    code, _, body = n.request(path, bearer(token))
+    assert code == 200, (code, body[:300])
+    if first is not None:
+        first.join(10 * SCALE)
+        wanted = sorted(wanted + ["/api/first"])
+    assert wait_for(lambda: backend_paths(backend) == wanted), (backend_paths(backend), n.log()[-3000:])
+    assert all(headers_named(h["headers"], "X-Sub") == ["alice"] for h in backend.hits if h["path"] != "/public")
+    assert idp.count == 1
+
+
+@pytest.mark.parametrize("route", ["mirror", "ssi", "auth_request"])
+def test_client_gone_while_its_subrequest_waits(nginx, idp, backend, pages, route):
+    """The client of a page whose subrequest waits for another connection's fetch hangs up: its
+    wait ends with it (no timer left on freed memory), the fetch completes for the others."""
+    key = Key("k1")
+    idp.serve(key, mode="delay")
+    idp.delay = 0.6
+    n = nginx(subrequest_routes(idp.port, pages))
+    token = key.token()
+    first = threading.Thread(target=lambda: n.request("/api/first", bearer(token)))
+    first.start()
+    assert wait_for(lambda: idp.count == 1, 2)
+    path = {"mirror": "/public", "ssi": "/page.html", "auth_request": "/files/x"}[route]
+    s = socket.create_connection((HOST, n.port))
+    s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+    if route == "mirror":
+        assert wait_for(lambda: "/public" in backend_paths(backend), 2)
+    else:
+        time.sleep(0.1)
+    s.close()
+    if route == "auth_request":  # the check is the active request: it notices, and ends
+        assert wait_for(lambda: "client prematurely closed connection" in n.log(), 2), n.log()[-2000:]
+        assert first.is_alive()  # before the fetch is over
+    first.join(10 * SCALE)
+    passes(n, token, "/api/after")
+    assert idp.count == 1
+    assert "/files/x" not in backend_paths(backend)
 
 
 # ---------------------------------------------------------------- freshness

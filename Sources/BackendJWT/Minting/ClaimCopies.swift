@@ -115,21 +115,22 @@ public struct ClaimCopies: Equatable, Sendable {
         }
     }
 
-    /// The top-level names `*` leaves alone: the registered claims, `except=`, the declared
-    /// claims and the explicit targets.
+    /// The top-level names `*` leaves alone, as `goFolded` writes them: the registered claims,
+    /// `except=`, the declared claims and the explicit targets, each in any letter case.
     func skippedByAll(declared claims: [ClaimList.Claim]) -> Set<[UInt8]> {
         var names = Set(ClaimList.reserved.map { Array($0.name.utf8) })
         names.formUnion(except)
         names.formUnion(claims.compactMap { $0.path.first.map { Array($0.utf8) } })
         names.formUnion(copies.map(\.target))
-        return names
+        return Set(names.map(Self.goFolded))
     }
 
     /// Appends `,"name":value` for each claim copied from `caller`: explicit copies first, then
-    /// for `*` the caller's other members in its order; `skipped` from `skippedByAll`. `*` also
-    /// skips look-alikes of the registered claims (`SUB`, `Exp`: Go's encoding/json matches
-    /// names in any case, last wins) and names with a control character (`sub\u0000`). A number
-    /// beyond a double's range fails, as it does for `type=json`: parsers disagree on it.
+    /// for `*` the caller's other members in its order but those `skipped` (from `skippedByAll`)
+    /// in any letter case (`SUB`, `Exp`, `ſub`, or `Tenant` beside a declared `tenant`: Go's
+    /// encoding/json matches names so, last wins) and names with a control character
+    /// (`sub\u0000`). A number beyond a double's range fails, as it does for `type=json`:
+    /// parsers disagree on it.
     func append(from caller: VerifiedToken, skipped: Set<[UInt8]>, to json: inout JSONWriter) throws(BackendJWTError) {
         for copy in copies {
             guard let value = copy.path.value(in: caller.payload) else { continue }
@@ -138,7 +139,7 @@ public struct ClaimCopies: Equatable, Sendable {
             value.write(to: &json)
         }
         guard all, case .object(let members) = caller.payload else { return }
-        for member in members where !skipped.contains(member.name) && !Self.isLookAlike(member.name) {
+        for member in members where !Self.isSkipped(member.name, skipped) {
             try Self.checkNumbers(member.value, member.name)
             json.append(",")
             json.appendString(member.name)
@@ -147,10 +148,36 @@ public struct ClaimCopies: Equatable, Sendable {
         }
     }
 
-    /// A registered claim's name in another letter case, or a name with a control character.
-    static func isLookAlike(_ name: [UInt8]) -> Bool {
-        name.contains(where: { $0 < 0x20 || $0 == 0x7F })
-            || ClaimList.reserved.contains { name.equalsIgnoringCase($0.name) }
+    /// A name `*` does not copy: one of `skipped` in any letter case, or one with a control
+    /// character.
+    static func isSkipped(_ name: [UInt8], _ skipped: Set<[UInt8]>) -> Bool {
+        name.contains(where: { $0 < 0x20 || $0 == 0x7F }) || skipped.contains(goFolded(name))
+    }
+
+    /// The name as Go's encoding/json compares it, lowercased: ASCII letters in any case, and the
+    /// four letters outside ASCII that its ToUpper(ToLower(rune)) takes into it: U+0130 and
+    /// U+0131 (`i`), U+017F (`s`), U+212A (`k`). `ſub` is `sub` to a Go backend.
+    static func goFolded(_ name: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(name.count)
+        var i = 0
+        while i < name.count {
+            let c = name[i]
+            if c == 0xC4, i + 1 < name.count, name[i + 1] == 0xB0 || name[i + 1] == 0xB1 {
+                out.append(UInt8(ascii: "i"))
+                i += 2
+            } else if c == 0xC5, i + 1 < name.count, name[i + 1] == 0xBF {
+                out.append(UInt8(ascii: "s"))
+                i += 2
+            } else if c == 0xE2, i + 2 < name.count, name[i + 1] == 0x84, name[i + 2] == 0xAA {
+                out.append(UInt8(ascii: "k"))
+                i += 3
+            } else {
+                out.append(c &- 0x41 < 26 ? c | 0x20 : c)
+                i += 1
+            }
+        }
+        return out
     }
 
     /// Refuses a value holding a number beyond a double's range, anywhere in it.

@@ -113,13 +113,13 @@ public struct ClaimRequirement: Equatable, Sendable {
         case .in: return wanted.contains { Self.same(claim, $0) }
         case .gt, .ge, .lt, .le:
             guard case .number(let a) = claim, case .number(let b) = wanted[0],
-                let x = Self.double(a), let y = Self.double(b)
+                let order = Self.order(a, b)
             else { return false }
             switch op {
-            case .gt: return x > y
-            case .ge: return x >= y
-            case .lt: return x < y
-            default: return x <= y
+            case .gt: return order > 0
+            case .ge: return order >= 0
+            case .lt: return order < 0
+            default: return order <= 0
             }
         case .contains, .any:
             let held: [JSONValue]
@@ -162,6 +162,23 @@ public struct ClaimRequirement: Equatable, Sendable {
     }
 
     private static func withoutSignOfZero(_ text: [UInt8]) -> [UInt8] { text == Array("-0".utf8) ? [0x30] : text }
+
+    /// How JSON number `a` compares with `b` (-1, 0, 1): integers by their digits, exactly (a
+    /// double holds 9007199254740993 as ...992), others as doubles; nil beyond a double's range.
+    static func order(_ a: [UInt8], _ b: [UInt8]) -> Int? {
+        guard isInteger(a) && isInteger(b) else {
+            guard let x = double(a), let y = double(b) else { return nil }
+            return x < y ? -1 : x > y ? 1 : 0
+        }
+        let (x, y) = (withoutSignOfZero(a), withoutSignOfZero(b))
+        let (negative, other) = (x.first == UInt8(ascii: "-"), y.first == UInt8(ascii: "-"))
+        if negative != other { return negative ? -1 : 1 }
+        // JSON has no leading zeros: the longer magnitude is the larger one
+        let (m, n) = (x.drop { $0 == UInt8(ascii: "-") }, y.drop { $0 == UInt8(ascii: "-") })
+        let magnitude = m.count != n.count ? (m.count < n.count ? -1 : 1)
+            : m.elementsEqual(n) ? 0 : (m.lexicographicallyPrecedes(n) ? -1 : 1)
+        return negative ? -magnitude : magnitude
+    }
 
     /// A JSON number's value, if a double holds it.
     private static func double(_ text: [UInt8]) -> Double? {

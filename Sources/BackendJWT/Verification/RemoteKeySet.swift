@@ -127,7 +127,13 @@ public final class RemoteKeySet {
     /// A token named a key no key has: whether to refetch the set for it; see `Miss`. A refetch
     /// is granted at most once per `refresh` seconds, counted from the last one granted.
     public func keyMiss(now: Int64, owner: Int64 = 0, ownerAlive: Bool = true) -> Miss {
-        let miss = shared.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive, refresh: refresh)
+        keyMiss(in: &shared, now: now, owner: owner, ownerAlive: ownerAlive)
+    }
+
+    /// The same, decided on the module's record in place (under the zone's lock); a refetch
+    /// granted is counted (`backend_jwt_status`).
+    public func keyMiss(in record: inout bjwt_jwks_shared, now: Int64, owner: Int64, ownerAlive: Bool) -> Miss {
+        let miss = record.keyMiss(now: now, owner: owner, ownerAlive: ownerAlive, refresh: refresh)
         if miss == .fetch { metrics.add(JWKSMetricSlot.refetches) }
         return miss
     }
