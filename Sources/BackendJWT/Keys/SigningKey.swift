@@ -260,7 +260,7 @@ public final class SigningKey {
         defer { KeyFile.wipe(&bytes) }
         let line = Array(bytes.prefix { $0 != UInt8(ascii: "\n") && $0 != UInt8(ascii: "\r") })
         guard !line.isEmpty else {
-            throw BackendJWTError(.key, "password file \(quoted(String(decoding: path, as: UTF8.self))) is empty")
+            throw BackendJWTError(.key, "password file \(quotedPath(String(decoding: path, as: UTF8.self))) is empty")
         }
         return line
     }
