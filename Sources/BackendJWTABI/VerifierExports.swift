@@ -76,14 +76,23 @@ private func found(
     }
 }
 
+/// A member of the token's claims or header by a variable's name (`ClaimLookup.member`), for C.
+private func member(
+    _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int,
+    _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLen: UnsafeMutablePointer<Int>?,
+    of part: (VerifiedToken) -> JSONValue
+) -> Int32 {
+    guard let verified else { return Int32(BJWT_CLAIM_ABSENT) }
+    let handle = borrow(verified, as: VerifiedHandle.self)
+    return found(ClaimLookup.member(bytes(name, len), in: part(handle.token)), in: handle, out, outLen)
+}
+
 @_cdecl("bjwt_verified_claim")
 public func bjwtVerifiedClaim(
     _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int,
     _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLen: UnsafeMutablePointer<Int>?
 ) -> Int32 {
-    guard let verified else { return Int32(BJWT_CLAIM_ABSENT) }
-    let handle = borrow(verified, as: VerifiedHandle.self)
-    return found(ClaimLookup.member(bytes(name, len), in: handle.token.payload), in: handle, out, outLen)
+    member(verified, name, len, out, outLen, of: \.payload)
 }
 
 @_cdecl("bjwt_verified_header")
@@ -91,9 +100,7 @@ public func bjwtVerifiedHeader(
     _ verified: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ len: Int,
     _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?, _ outLen: UnsafeMutablePointer<Int>?
 ) -> Int32 {
-    guard let verified else { return Int32(BJWT_CLAIM_ABSENT) }
-    let handle = borrow(verified, as: VerifiedHandle.self)
-    return found(ClaimLookup.member(bytes(name, len), in: handle.token.header), in: handle, out, outLen)
+    member(verified, name, len, out, outLen, of: \.header)
 }
 
 @_cdecl("bjwt_verified_claim_set")
