@@ -262,8 +262,11 @@ for deb in "${debs[@]}"; do
 done
 if command -v lintian >/dev/null; then
     echo "== lintian"
-    # overrides are honoured and listed (O:); any other error or warning fails the build
-    lintian --fail-on error,warning --show-overrides "${debs[@]}"
+    # any error or warning that is not overridden fails the build; the overrides are listed
+    # (O:) by a second run, whose status does not count (with --show-overrides, lintian's exit
+    # status counts the overridden error too)
+    lintian --fail-on error,warning "${debs[@]}"
+    lintian --show-overrides "${debs[@]}" | grep '^O: ' || true
 else
     echo "== lintian is not installed (build/deps.sh test installs it): the packages are not checked" >&2
 fi
