@@ -7,6 +7,8 @@ public final class ClaimRules {
     public let claims: [ClaimRequirement]
     /// The templates read per request, in the order `check` takes their texts.
     public let templates: [Int]
+    /// Where each template's text is in `check`'s values.
+    private let positions: [Int: Int]
     /// Each template's text, for messages.
     private let texts: [Int: [UInt8]]
     /// Each require_claim as written, for messages.
@@ -20,6 +22,7 @@ public final class ClaimRules {
             for case .template(let index) in claim.operands { templates.append(index) }
         }
         self.templates = templates
+        positions = Dictionary(templates.enumerated().map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
         texts = Dictionary(templates.map { ($0, config.templates[$0]) }, uniquingKeysWith: { a, _ in a })
         written = claims.map { claim in
             let values = claim.operands.map { operand -> String in
@@ -37,10 +40,11 @@ public final class ClaimRules {
     /// nil when `token` meets every rule; else the status of the first it does not meet (401 or
     /// 403) and why, for the error log. `values[i]` is the text of `templates[i]`.
     public func check(_ token: VerifiedToken, values: [[UInt8]]) -> (status: Int, why: String)? {
-        var byTemplate: [Int: [UInt8]] = [:]
-        for (index, template) in templates.enumerated() where index < values.count { byTemplate[template] = values[index] }
+        func value(_ template: Int) -> [UInt8]? {
+            positions[template].flatMap { $0 < values.count ? values[$0] : nil }
+        }
         for requirement in require {
-            for template in requirement.templates where !JSONValue.meetsRequire(byTemplate[template] ?? []) {
+            for template in requirement.templates where !JSONValue.meetsRequire(value(template) ?? []) {
                 let text = String(decoding: texts[template] ?? [], as: UTF8.self)
                 return (
                     requirement.status,
@@ -48,19 +52,9 @@ public final class ClaimRules {
                 )
             }
         }
-        for (claim, text) in zip(claims, written) where !claim.isMet(by: token.payload, values: { byTemplate[$0] }) {
+        for (claim, text) in zip(claims, written) where !claim.isMet(by: token.payload, values: value) {
             return (claim.status, "backend_jwt_verify_require_claim \(quoted(Array(text.utf8), limit: 256)) is not met")
         }
         return nil
-    }
-}
-
-extension VerifiedToken {
-    /// What a variable holds of a claim or header member: a string as it is (unescaped), any other
-    /// value as compact JSON. nil for a string with a control character other than tab: it could
-    /// split the header line the variable is sent in (`proxy_set_header`).
-    public static func variableText(_ value: JSONValue) -> [UInt8]? {
-        let text = value.text
-        return text.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) ? nil : text
     }
 }

@@ -51,4 +51,12 @@ public struct VerifiedToken {
     public var acceptedUntil: Int64? {
         expiration.map { $0.addingReportingOverflow(leeway).overflow ? Int64.max : $0 + leeway }
     }
+
+    /// What a variable holds of a claim or header member: a string as it is (unescaped), any other
+    /// value as compact JSON. nil for a string with a control character other than tab: it could
+    /// split the header line the variable is sent in (`proxy_set_header`).
+    public static func variableText(_ value: JSONValue) -> [UInt8]? {
+        let text = value.text
+        return text.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }) ? nil : text
+    }
 }
