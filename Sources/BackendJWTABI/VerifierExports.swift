@@ -174,9 +174,13 @@ public func bjwtJWKSDecide(
     if shared.pointee.last_failure != 0 {
         set.lastError = String(decoding: bytes(error, errorLen), as: UTF8.self)
     }
-    take?.pointee = shared.pointee.generation != set.generation ? 1 : 0
+    let newer = shared.pointee.generation != set.generation
+    take?.pointee = newer ? 1 : 0
     retryAfter?.pointee = shared.pointee.retryAfter(now: now)
     if miss != 0 {
+        // another worker's fetch stored a set this worker has not verified with yet: verify
+        // again with it (take) before a refetch is asked for, or refused within `refresh`
+        if newer && shared.pointee.generation != 0 { return Int32(BJWT_JWKS_READY) }
         switch set.keyMiss(in: &shared.pointee, now: now, owner: owner, ownerAlive: ownerAlive != 0) {
         case .fetch: return Int32(BJWT_JWKS_FETCH)
         case .wait: return Int32(BJWT_JWKS_WAIT)

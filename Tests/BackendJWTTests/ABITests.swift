@@ -813,3 +813,28 @@ struct ABITests {
         #expect(err.message.hasSuffix("\"...: use 1 to 256 bytes of printable UTF-8, or off"))
     }
 }
+
+@Suite("C ABI: the shared JWK Set")
+struct JWKSDecideABITests {
+    /// A worker whose token names a kid it has no key for, while another worker's fetch has
+    /// already stored a newer set (and the refetch interval forbids another): the request
+    /// verifies again with that set, not refused with the old one (a 401 seen in rotation).
+    @Test func unknownKidWithANewerStoredSetVerifiesAgain() throws {
+        let set = RemoteKeySet(uri: Array("/_jwks".utf8), refresh: 30)
+        let verifier = retain(try JWSVerifier(keys: [], remote: set))
+        defer { release(verifier) }
+        var record = bjwt_jwks_shared()
+        record.generation = 7  // stored by another worker; this one has parsed none
+        record.fetched_at = 1000
+        record.fresh_until = 2000
+        record.last_refresh = 1000  // the refetch for the new kid was just granted
+        var retry: Int64 = 0
+        var take: Int32 = 0
+        #expect(bjwtJWKSDecide(verifier, &record, nil, 0, 1001, 1, 1, 1, &retry, &take) == Int32(BJWT_JWKS_READY))
+        #expect(take == 1)
+        // with no newer set than the worker's, the same kid is refused within the interval
+        record.generation = 0
+        #expect(bjwtJWKSDecide(verifier, &record, nil, 0, 1001, 1, 1, 1, &retry, &take) == Int32(BJWT_JWKS_REFUSE))
+        #expect(take == 0)
+    }
+}
