@@ -33,7 +33,7 @@ extern "C" {
 
 /* The version of this ABI. The module refuses a core that reports another
  * one (an old libbackendjwt.so left beside a new module). */
-#define BJWT_ABI_VERSION  7
+#define BJWT_ABI_VERSION  8
 
 int bjwt_abi_version(void);
 
@@ -201,16 +201,41 @@ enum {
  * unknown value. Static: valid while the core is loaded. */
 const char *bjwt_refusal_word(int refusal, size_t *len);
 
+/* What the check of a caller's token gives a request: the core decides the
+ * status and the challenge of every refusal, so every host answers alike. */
+typedef struct {
+    int                 status;       /* 0: the caller passed; else 401, 403
+                                         or 503 */
+    int                 reason;       /* BJWT_VERIFIED or BJWT_REFUSED_* */
+    int                 challenge;    /* the WWW-Authenticate to send, by
+                                         BJWT_CHALLENGE_*; -1: none */
+    int                 refetch;      /* no key verified the token and the
+                                         verifier fetches a JWK Set: a new
+                                         set may bring one */
+} bjwt_verdict;
+
+/* Where the caller's token is read from: */
+enum {
+    BJWT_TOKEN_AUTHORIZATION = 0,  /* the Authorization header's value ("Bearer
+                                      <token>", the scheme in any case); NULL:
+                                      no such header */
+    BJWT_TOKEN_VALUE = 1           /* backend_jwt_verify's token= value */
+};
+
 /*
- * Verifies a caller's token at time `now`. On success *out is the verified
- * token, to be freed with bjwt_verified_free, and *refusal BJWT_VERIFIED;
- * BJWT_ERR_TOKEN (or _UNKNOWN_KEY, _UNAVAILABLE): refused, *refusal says
- * why in a word (BJWT_REFUSED_*) and `err` in a sentence (never quoting the
- * token: fit for the error log).
+ * Verifies a caller's token, found in `text` as `source` says, at time
+ * `now`. BJWT_OK: *out is the verified token, to be freed with
+ * bjwt_verified_free, and verdict->status 0. Else refused: *verdict says how
+ * to answer and why in a word, `err` in the error log's words ("no token:
+ * ...", "token refused: ...", "no verification key: ..."; never quoting the
+ * token), at level error for a 503, info otherwise.
  */
-int bjwt_verify(bjwt_verifier *verifier, int64_t now,
-                const unsigned char *token, size_t len, bjwt_verified **out,
-                int *refusal, char *err, size_t err_cap);
+int bjwt_verify(bjwt_verifier *verifier, int64_t now, int source,
+                const unsigned char *text, size_t len, bjwt_verified **out,
+                bjwt_verdict *verdict, char *err, size_t err_cap);
+
+/* The usual verdict of a refusal for `reason` (BJWT_REFUSED_*). */
+void bjwt_verdict_of(int reason, bjwt_verdict *out);
 
 void bjwt_verified_free(bjwt_verified *verified);
 
@@ -248,12 +273,12 @@ const char *bjwt_config_claim_set(const bjwt_config *config, size_t index,
 
 /* Whether the verified caller meets a location's rules, `values` holding the
  * texts of its rule_values templates in order: BJWT_OK, or BJWT_ERR_TOKEN
- * with *status 401 or 403 and `err` saying which rule is not met (401 when
- * `verified` is NULL; `rules` NULL: none). */
+ * with *verdict a 401 or 403 and `err` saying which rule is not met ("token
+ * refused: ..."; 401 when `verified` is NULL; `rules` NULL: none). */
 int bjwt_rules_check(const bjwt_rules *rules, bjwt_verified *verified,
                      const unsigned char *const *values,
-                     const size_t *value_lens, size_t nvalues, int *status,
-                     char *err, size_t err_cap);
+                     const size_t *value_lens, size_t nvalues,
+                     bjwt_verdict *verdict, char *err, size_t err_cap);
 
 /* The claims as compact JSON. */
 const unsigned char *bjwt_verified_payload(bjwt_verified *verified,

@@ -96,17 +96,14 @@ typedef struct {
 
     const void                *checked;       /* the origin the caller's token
                                                  was verified for */
-    ngx_int_t                  verdict;       /* NGX_OK, or the status */
-    ngx_int_t                  challenge;     /* BJWT_CHALLENGE_*, or -1 */
-    bjwt_verified             *caller;        /* when NGX_OK */
+    bjwt_verdict               verdict;       /* the core's */
+    bjwt_verified             *caller;        /* when it passed */
     const void                *passed;        /* the level whose rules the
                                                  caller met: the gate is open */
     ngx_str_t                  lost;          /* a claim a variable could not
                                                  carry (ambiguous, unprintable):
                                                  nothing is minted after it */
-    unsigned                   unknown_key:1; /* refused: no key has its kid */
-    unsigned                   judged:1;      /* the access phase's verdict: */
-    int                        reason;        /* BJWT_VERIFIED, BJWT_REFUSED_* */
+    unsigned                   judged:1;      /* the verdict is counted */
     unsigned                   refetched:1;   /* which had its one refetch */
 
     /* the JWK Set fetch this request waits for (at most jwks_wait in all) */
@@ -141,8 +138,7 @@ bjwt_verified *ngx_http_backend_jwt_caller(ngx_http_request_t *r,
 ngx_int_t ngx_http_backend_jwt_gate(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf);
 ngx_int_t ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_int_t status,
-    ngx_int_t challenge);
+    ngx_http_backend_jwt_loc_conf_t *jlcf, bjwt_verdict *verdict);
 ngx_int_t ngx_http_backend_jwt_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_preaccess_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r);
@@ -166,7 +162,8 @@ ngx_uint_t ngx_http_backend_jwt_is_fetch(ngx_http_request_t *r);
 char *ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_backend_jwt_status_zone(ngx_conf_t *cf);
-ngx_int_t ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc);
+void ngx_http_backend_jwt_count(ngx_http_request_t *r,
+    ngx_http_backend_jwt_ctx_t *ctx);
 ngx_int_t ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf);
 /* ngx_http_backend_jwt_zone.c: the sets in shared memory */
 typedef struct ngx_http_backend_jwt_zone_s  ngx_http_backend_jwt_zone_t;

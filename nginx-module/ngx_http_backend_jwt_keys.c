@@ -484,7 +484,7 @@ ngx_http_backend_jwt_keys_wait(ngx_http_request_t *r,
     int      miss;
     int64_t  fetch;
 
-    miss = ctx->unknown_key;
+    miss = (ctx->verdict.status != NGX_HTTP_SERVICE_UNAVAILABLE);
 
     if (miss && ctx->refetched) {
         return NGX_OK;      /* one refetch per request */

@@ -32,8 +32,8 @@ ngx_http_backend_jwt_ctx(ngx_http_request_t *r)
 }
 
 
-/* Mints the token of this location: NGX_OK, NGX_ERROR, or 401 when a claim
- * of the caller's token that the token maps cannot be carried. */
+/* Mints the token of this location: NGX_OK, NGX_ERROR, or NGX_DECLINED when
+ * a claim of the caller's token that the token maps cannot be carried. */
 static ngx_int_t
 ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx,
@@ -77,7 +77,7 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "backend_jwt: token refused: $%V cannot be carried "
                       "into the token minted for the backend", &ctx->lost);
-        return NGX_HTTP_UNAUTHORIZED;
+        return NGX_DECLINED;
     }
 
     /* the caller's claims may be copied */
@@ -442,11 +442,10 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     token = ngx_http_backend_jwt_token(r, jlcf);
     ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
 
-    if (token == NULL && ctx != NULL
-        && ctx->failed == NGX_HTTP_UNAUTHORIZED)
-    {
-        return ngx_http_backend_jwt_refuse(r, jlcf, NGX_HTTP_UNAUTHORIZED,
-                                           BJWT_CHALLENGE_INVALID);
+    if (token == NULL && ctx != NULL && ctx->failed == NGX_DECLINED) {
+        /* the caller's token is refused as malformed for this use */
+        bjwt_verdict_of(BJWT_REFUSED_MALFORMED, &ctx->verdict);
+        return ngx_http_backend_jwt_refuse(r, jlcf, &ctx->verdict);
     }
 
     /* the rewrite phase removed the client's copies and made the header

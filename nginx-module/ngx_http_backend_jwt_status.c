@@ -287,39 +287,23 @@ ngx_http_backend_jwt_status_zone(ngx_conf_t *cf)
 }
 
 
-/*
- * Counts the access phase's verdict on the request, once: `rc` NGX_OK is a
- * verified token, 503 no key to verify with, 401 and 403 the reason the
- * check left in ctx->reason; NGX_AGAIN, NGX_DECLINED and internal errors are
- * none. Returns rc.
- */
-ngx_int_t
-ngx_http_backend_jwt_count(ngx_http_request_t *r, ngx_int_t rc)
+/* Counts the request's verdict (ctx->verdict), once. */
+void
+ngx_http_backend_jwt_count(ngx_http_request_t *r,
+    ngx_http_backend_jwt_ctx_t *ctx)
 {
-    ngx_http_backend_jwt_ctx_t        *ctx;
     ngx_http_backend_jwt_main_conf_t  *jmcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
-
-    if (ctx == NULL || ctx->judged
-        || (rc != NGX_OK && rc != NGX_HTTP_UNAUTHORIZED
-            && rc != NGX_HTTP_FORBIDDEN && rc != NGX_HTTP_SERVICE_UNAVAILABLE))
-    {
-        return rc;
+    if (ctx->judged) {
+        return;
     }
 
-    ctx->reason = (rc == NGX_OK) ? BJWT_VERIFIED
-                  : (rc == NGX_HTTP_SERVICE_UNAVAILABLE) ? BJWT_REFUSED_NO_KEYS
-                  : ctx->reason;
     ctx->judged = 1;
-
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
 
     if (jmcf->verdicts != NULL) {
-        (void) ngx_atomic_fetch_add(&jmcf->verdicts[ctx->reason], 1);
+        (void) ngx_atomic_fetch_add(&jmcf->verdicts[ctx->verdict.reason], 1);
     }
-
-    return rc;
 }
 
 
@@ -339,7 +323,7 @@ ngx_http_backend_jwt_error_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = (u_char *) bjwt_refusal_word(ctx->reason, &len);
+    v->data = (u_char *) bjwt_refusal_word(ctx->verdict.reason, &len);
     v->len = len;
     v->valid = 1;
     v->no_cacheable = 0;

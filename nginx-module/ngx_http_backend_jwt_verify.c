@@ -25,43 +25,15 @@ ngx_http_backend_jwt_free_caller(void *data)
 }
 
 
-/* The credentials of "Authorization: Bearer <token>" (the scheme in any
- * case, RFC 9110 11.1), or an empty string. */
-static ngx_str_t
-ngx_http_backend_jwt_bearer(ngx_http_request_t *r)
-{
-    ngx_str_t         token;
-    ngx_table_elt_t  *h;
-
-    ngx_str_null(&token);
-    h = r->headers_in.authorization;
-
-    if (h == NULL || h->value.len < sizeof("Bearer ") - 1
-        || ngx_strncasecmp(h->value.data, (u_char *) "Bearer ", 7) != 0)
-    {
-        return token;
-    }
-
-    token.data = h->value.data + 7;
-    token.len = h->value.len - 7;
-
-    while (token.len && token.data[0] == ' ') {
-        token.data++;
-        token.len--;
-    }
-
-    return token;
-}
-
-
 /* Verifies the caller's token of this location once; the verdict is kept in
  * the request's ctx. */
 static ngx_http_backend_jwt_ctx_t *
 ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
-    int                          rc, reason;
-    ngx_str_t                    token;
+    int                          source;
+    ngx_str_t                    text;
+    ngx_table_elt_t             *h;
     bjwt_verified               *caller;
     ngx_pool_cleanup_t          *cln;
     ngx_http_backend_jwt_ctx_t  *ctx;
@@ -74,27 +46,19 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
 
     ctx->checked = jlcf->origin;
     ctx->caller = NULL;
-    ctx->verdict = NGX_HTTP_UNAUTHORIZED;
-    ctx->challenge = BJWT_CHALLENGE_MISSING;
-    ctx->unknown_key = 0;
-    ctx->reason = BJWT_REFUSED_MISSING;
     ngx_str_null(&ctx->refusal);
 
-    if (jlcf->source == NULL) {
-        token = ngx_http_backend_jwt_bearer(r);
+    /* the core finds the token in the Authorization header or token= */
+    source = BJWT_TOKEN_AUTHORIZATION;
+    h = r->headers_in.authorization;
+    text = h ? h->value : (ngx_str_t) ngx_null_string;
 
-    } else if (ngx_http_complex_value(r, jlcf->source, &token) != NGX_OK) {
-        return NULL;
-    }
+    if (jlcf->source != NULL) {
+        source = BJWT_TOKEN_VALUE;
 
-    if (token.len == 0) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "backend_jwt: no token: %s",
-                      jlcf->source ? "the token= value is empty"
-                      : r->headers_in.authorization
-                        ? "\"Authorization\" holds no Bearer token"
-                        : "no \"Authorization\" header");
-        return ctx;
+        if (ngx_http_complex_value(r, jlcf->source, &text) != NGX_OK) {
+            return NULL;
+        }
     }
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -102,44 +66,30 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
         return NULL;
     }
 
-    rc = bjwt_verify(jlcf->verifier, (int64_t) ngx_time(), token.data,
-                     token.len, &caller, &reason, err, sizeof(err));
-    ctx->reason = reason;
-
-    if (rc == BJWT_ERR_UNAVAILABLE) {
-        /* no key to check the token with: the server's fault, not the
-         * client's token (logged when no fetch brings one) */
-        ctx->verdict = NGX_HTTP_SERVICE_UNAVAILABLE;
-        ctx->challenge = -1;
-
-    } else if (rc != BJWT_OK) {
-        ctx->challenge = BJWT_CHALLENGE_INVALID;
-        ctx->unknown_key = (rc == BJWT_ERR_UNKNOWN_KEY);
-
-        if (!ctx->unknown_key || jlcf->jwks_uri.len == 0 || ctx->refetched) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "backend_jwt: token refused: %s", err);
-            return ctx;
-        }
-    }
-
-    if (rc != BJWT_OK) {
-        /* a fetch may bring its key: said only if the token stays refused */
-        ctx->refusal.len = ngx_strlen(err);
-        ctx->refusal.data = ngx_pnalloc(r->pool, ctx->refusal.len);
-        if (ctx->refusal.data == NULL) {
-            return NULL;
-        }
-
-        ngx_memcpy(ctx->refusal.data, err, ctx->refusal.len);
+    if (bjwt_verify(jlcf->verifier, (int64_t) ngx_time(), source, text.data,
+                    text.len, &caller, &ctx->verdict, err, sizeof(err))
+        == BJWT_OK)
+    {
+        cln->handler = ngx_http_backend_jwt_free_caller;
+        cln->data = caller;
+        ctx->caller = caller;
         return ctx;
     }
 
-    cln->handler = ngx_http_backend_jwt_free_caller;
-    cln->data = caller;
+    if (!ctx->verdict.refetch) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "backend_jwt: %s",
+                      err);
+        return ctx;
+    }
 
-    ctx->caller = caller;
-    ctx->verdict = NGX_OK;
+    /* a fetch may bring its key: said only if the token stays refused */
+    ctx->refusal.len = ngx_strlen(err);
+    ctx->refusal.data = ngx_pnalloc(r->pool, ctx->refusal.len);
+    if (ctx->refusal.data == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(ctx->refusal.data, err, ctx->refusal.len);
 
     return ctx;
 }
@@ -164,13 +114,12 @@ ngx_http_backend_jwt_caller(ngx_http_request_t *r,
 
 ngx_int_t
 ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_int_t status,
-    ngx_int_t challenge)
+    ngx_http_backend_jwt_loc_conf_t *jlcf, bjwt_verdict *verdict)
 {
     ngx_table_elt_t  *h;
 
-    if (challenge < 0) {
-        return status;
+    if (verdict->challenge < 0) {
+        return verdict->status;
     }
 
     h = ngx_list_push(&r->headers_out.headers);
@@ -180,13 +129,13 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
 
     h->hash = 1;
     ngx_str_set(&h->key, "WWW-Authenticate");
-    h->value = jlcf->challenge[challenge];
+    h->value = jlcf->challenge[verdict->challenge];
 #if (nginx_version >= 1023000)
     h->next = NULL;
 #endif
     r->headers_out.www_authenticate = h;
 
-    return status;
+    return verdict->status;
 }
 
 
@@ -194,9 +143,8 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
  * the templates evaluated here, the decision the core's. */
 static ngx_int_t
 ngx_http_backend_jwt_rules(ngx_http_request_t *r,
-    ngx_http_backend_jwt_loc_conf_t *jlcf, bjwt_verified *caller)
+    ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
-    int              status;
     size_t          *lens;
     ngx_str_t        value;
     ngx_uint_t       i;
@@ -218,20 +166,16 @@ ngx_http_backend_jwt_rules(ngx_http_request_t *r,
         lens[i] = value.len;
     }
 
-    if (bjwt_rules_check(jlcf->rules, caller, values, lens, jlcf->nrule_values,
-                         &status, err, sizeof(err))
+    if (bjwt_rules_check(jlcf->rules, ctx->caller, values, lens,
+                         jlcf->nrule_values, &ctx->verdict, err, sizeof(err))
         == BJWT_OK)
     {
         return NGX_OK;
     }
 
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "backend_jwt: token refused: %s", err);
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "backend_jwt: %s", err);
 
-    return ngx_http_backend_jwt_refuse(r, jlcf, status,
-                                       status == NGX_HTTP_FORBIDDEN
-                                       ? BJWT_CHALLENGE_SCOPE
-                                       : BJWT_CHALLENGE_INVALID);
+    return ngx_http_backend_jwt_refuse(r, jlcf, &ctx->verdict);
 }
 
 
@@ -270,7 +214,11 @@ ngx_http_backend_jwt_gate(ngx_http_request_t *r,
 
     r->connection->log->action = action;
 
-    return ngx_http_backend_jwt_count(r, rc);   /* backend_jwt_status */
+    if (rc == NGX_OK || (rc == ctx->verdict.status && rc != 0)) {
+        ngx_http_backend_jwt_count(r, ctx);     /* backend_jwt_status */
+    }
+
+    return rc;
 }
 
 
@@ -278,10 +226,11 @@ static ngx_int_t
 ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
-    ngx_int_t  rc;
+    ngx_int_t   rc;
+    ngx_uint_t  level;
 
     if (ctx->checked == jlcf->origin
-        && ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE)
+        && ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE)
     {
         ctx->checked = NULL;    /* read early, before the keys came */
     }
@@ -291,43 +240,38 @@ ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* no key for the token (an unknown kid: the identity provider may have
-     * rotated its keys): a fetch may bring it, which the request may wait
-     * for, then verify again */
-    if ((ctx->unknown_key || ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE)
-        && jlcf->jwks_uri.len)
-    {
+    /* no key for the token (the identity provider may have rotated its
+     * keys): a fetch may bring it, which the request may wait for, then
+     * verify again */
+    if (ctx->verdict.refetch) {
         rc = ngx_http_backend_jwt_keys_wait(r, jlcf, ctx);
         if (rc != NGX_OK) {
             return rc;
         }
     }
 
-    if (ctx->verdict == NGX_HTTP_SERVICE_UNAVAILABLE && ctx->refusal.len) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no verification key: %V; request not "
-                      "forwarded", &ctx->refusal);
-        ngx_str_null(&ctx->refusal);
+    if (ctx->refusal.len) {
+        level = (ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE)
+                ? NGX_LOG_ERR : NGX_LOG_INFO;
+        ngx_log_error(level, r->connection->log, 0, "backend_jwt: %V",
+                      &ctx->refusal);
 
-        if (ngx_http_backend_jwt_retry_after(r, ctx) != NGX_OK) {
+        if (ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE
+            && ngx_http_backend_jwt_retry_after(r, ctx) != NGX_OK)
+        {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
-
-    } else if (ctx->verdict != NGX_OK && ctx->refusal.len) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                      "backend_jwt: token refused: %V", &ctx->refusal);
-        ngx_str_null(&ctx->refusal);
     }
 
-    if (ctx->verdict != NGX_OK) {
-        return ngx_http_backend_jwt_refuse(r, jlcf, ctx->verdict,
-                                           ctx->challenge);
+    ngx_str_null(&ctx->refusal);
+
+    if (ctx->verdict.status != 0) {
+        return ngx_http_backend_jwt_refuse(r, jlcf, &ctx->verdict);
     }
 
     if (jlcf->rules != NULL) {
-        rc = ngx_http_backend_jwt_rules(r, jlcf, ctx->caller);
+        rc = ngx_http_backend_jwt_rules(r, jlcf, ctx);
         if (rc != NGX_OK) {
-            ctx->reason = BJWT_REFUSED_REQUIRE;
             return rc;
         }
     }

@@ -27,25 +27,50 @@ final class VerifiedHandle {
     }
 }
 
+/// A verdict as C reads it (`bjwt_verdict`).
+private func write(_ verdict: Verdict, to out: UnsafeMutablePointer<bjwt_verdict>?) {
+    out?.pointee = bjwt_verdict(
+        status: Int32(verdict.status), reason: verdict.refusal?.rawValue ?? Int32(BJWT_VERIFIED),
+        challenge: verdict.challenge?.rawValue ?? -1, refetch: verdict.refetch ? 1 : 0)
+}
+
 @_cdecl("bjwt_verify")
 public func bjwtVerify(
-    _ verifier: OpaquePointer?, _ now: Int64, _ token: UnsafePointer<UInt8>?, _ len: Int,
-    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ refusal: UnsafeMutablePointer<Int32>?,
+    _ verifier: OpaquePointer?, _ now: Int64, _ source: Int32, _ text: UnsafePointer<UInt8>?, _ len: Int,
+    _ out: UnsafeMutablePointer<OpaquePointer?>?, _ verdictOut: UnsafeMutablePointer<bjwt_verdict>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    refusal?.pointee = Int32(BJWT_VERIFIED)
+    // whatever fails below refuses: the verdict is never left "passed" by an error
+    write(Verdict(refusing: .malformed), to: verdictOut)
     return status(err, cap) { () throws(BackendJWTError) in
-        guard let verifier, let out, len >= 0 else { throw BackendJWTError(.config, "bjwt_verify: missing argument") }
+        guard let verifier, let out = try? output(out), let source = TokenSource(rawValue: source), len >= 0 else {
+            throw BackendJWTError(.config, "bjwt_verify: missing argument")
+        }
         out.pointee = nil
+        let found = source.token(in: text.map { UnsafeBufferPointer(start: $0, count: len) })
+        guard let token = found.token else {
+            write(Verdict(refusing: .missing), to: verdictOut)
+            throw BackendJWTError(.token, "no token: " + found.why, refusal: .missing)
+        }
+        let jws = borrow(verifier, as: JWSVerifier.self)
         do throws(BackendJWTError) {
-            let verified = try borrow(verifier, as: JWSVerifier.self).verify(
-                UnsafeBufferPointer(start: token, count: token == nil ? 0 : len), now: now)
-            out.pointee = retain(VerifiedHandle(verified))
+            out.pointee = retain(VerifiedHandle(try jws.verify(token, now: now)))
+            write(.passed, to: verdictOut)
         } catch {
-            refusal?.pointee = error.refusal?.rawValue ?? Int32(BJWT_REFUSED_MALFORMED)
-            throw error
+            write(Verdict(error, fetchesKeys: jws.remote != nil), to: verdictOut)
+            // the error log's line, whole: the module prints it after "backend_jwt: "
+            throw BackendJWTError(
+                error.kind,
+                error.kind == .unavailable
+                    ? "no verification key: \(error.message); request not forwarded"
+                    : "token refused: " + error.message, refusal: error.refusal)
         }
     }
+}
+
+@_cdecl("bjwt_verdict_of")
+public func bjwtVerdictOf(_ refusal: Int32, _ out: UnsafeMutablePointer<bjwt_verdict>?) {
+    write(Refusal(rawValue: refusal).map { Verdict(refusing: $0) } ?? .passed, to: out)
 }
 
 @_cdecl("bjwt_refusal_word")
@@ -119,15 +144,16 @@ public func bjwtVerifiedClaimSet(
 @_cdecl("bjwt_rules_check")
 public func bjwtRulesCheck(
     _ rules: OpaquePointer?, _ verified: OpaquePointer?, _ values: UnsafePointer<UnsafePointer<UInt8>?>?,
-    _ valueLens: UnsafePointer<Int>?, _ count: Int, _ statusOut: UnsafeMutablePointer<Int32>?,
+    _ valueLens: UnsafePointer<Int>?, _ count: Int, _ verdictOut: UnsafeMutablePointer<bjwt_verdict>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
     // no verified caller meets nothing, whatever the rules (fail closed)
     guard let verified else {
-        statusOut?.pointee = 401
+        write(Verdict(rule: 401), to: verdictOut)
         write("bjwt_rules_check: no verified caller", to: err, cap: cap)
         return Int32(BJWT_ERR_TOKEN)
     }
+    write(.passed, to: verdictOut)
     guard let rules else { return Int32(BJWT_OK) }
     let texts = (0..<max(count, 0)).map { i -> [UInt8] in
         guard let values, let valueLens, let p = values[i] else { return [] }
@@ -135,8 +161,8 @@ public func bjwtRulesCheck(
     }
     let token = borrow(verified, as: VerifiedHandle.self).token
     guard let refusal = borrow(rules, as: ClaimRules.self).check(token, values: texts) else { return Int32(BJWT_OK) }
-    statusOut?.pointee = Int32(refusal.status)
-    write(refusal.why, to: err, cap: cap)
+    write(Verdict(rule: refusal.status), to: verdictOut)
+    write("token refused: " + refusal.why, to: err, cap: cap)
     return Int32(BJWT_ERR_TOKEN)
 }
 

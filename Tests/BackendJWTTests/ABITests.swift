@@ -302,12 +302,14 @@ struct ABITests {
         let conf = Conf()
         let rules = retain(ClaimRules(require: [], claims: [], config: borrow(conf.handle, as: Configuration.self)))
         defer { release(rules) }
-        var status: Int32 = 0
+        var verdict = bjwt_verdict()
         let err = ErrorBuffer()
-        #expect(err.call { e, cap in bjwtRulesCheck(rules, nil, nil, nil, 0, &status, e, cap) } == Self.status(BJWT_ERR_TOKEN))
-        #expect(status == 401 && err.message == "bjwt_rules_check: no verified caller")
+        #expect(err.call { e, cap in bjwtRulesCheck(rules, nil, nil, nil, 0, &verdict, e, cap) } == Self.status(BJWT_ERR_TOKEN))
+        #expect(verdict.status == 401 && verdict.reason == Int32(BJWT_REFUSED_REQUIRE))
+        #expect(verdict.challenge == Int32(BJWT_CHALLENGE_INVALID))
+        #expect(err.message == "bjwt_rules_check: no verified caller")
         #expect(err.untouchedPastCap)
-        #expect(bjwtRulesCheck(nil, nil, nil, nil, 0, &status, nil, 0) == Self.status(BJWT_ERR_TOKEN))
+        #expect(bjwtRulesCheck(nil, nil, nil, nil, 0, &verdict, nil, 0) == Self.status(BJWT_ERR_TOKEN))
     }
 
     /// A size_t past Int.max arrives as a negative Int: no bound fits it.
