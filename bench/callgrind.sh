@@ -119,7 +119,7 @@ libcrypto() {
 per() { echo $(($1 / requests)); }
 if [ -n "$verify" ]; then
     total=$(inclusive ':bjwt_verify ')
-    signature=$(libcrypto 'VerifyContext')
+    signature=$(libcrypto 'VerifyContext|JWSVerifierC15verifySignature')
     echo "verify $verify, 12 claims, per request: the core's bjwt_verify $(per "$total")" \
         "= signature check (libcrypto) $(per "$signature") + the rest $(per $((total - signature)))"
     exit

@@ -19,6 +19,10 @@
 
 #define NGX_HTTP_BACKEND_JWT_ERR_LEN  1024
 
+/* the prefixes of $backend_jwt_in_claim_NAME and $backend_jwt_in_header_NAME */
+#define NGX_HTTP_BACKEND_JWT_CLAIM   "backend_jwt_in_claim_"
+#define NGX_HTTP_BACKEND_JWT_HEADER  "backend_jwt_in_header_"
+
 
 /* The http block's: the core's configuration, the values it asked to compile
  * (by template index) and the JWK Set, rendered once. */
@@ -130,7 +134,10 @@ extern ngx_module_t  ngx_http_backend_jwt_module;
 ngx_http_backend_jwt_ctx_t *ngx_http_backend_jwt_ctx(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_strip_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_backend_jwt_add_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_backend_jwt_value(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
+ngx_int_t ngx_http_backend_jwt_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_backend_jwt_verify.c: the caller's token */
 bjwt_verified *ngx_http_backend_jwt_caller(ngx_http_request_t *r,
@@ -141,10 +148,10 @@ ngx_int_t ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, bjwt_verdict *verdict);
 ngx_int_t ngx_http_backend_jwt_access_handler(ngx_http_request_t *r);
 ngx_int_t ngx_http_backend_jwt_preaccess_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r);
 char *ngx_http_backend_jwt_check_jwks_uris(ngx_conf_t *cf,
     ngx_http_backend_jwt_main_conf_t *jmcf);
-ngx_int_t ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_backend_jwt_claim_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 ngx_int_t ngx_http_backend_jwt_add_claim_sets(ngx_conf_t *cf,
     ngx_http_backend_jwt_main_conf_t *jmcf, size_t first);
 
@@ -164,7 +171,8 @@ char *ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_backend_jwt_status_zone(ngx_conf_t *cf);
 void ngx_http_backend_jwt_count(ngx_http_request_t *r,
     ngx_http_backend_jwt_ctx_t *ctx);
-ngx_int_t ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf);
+ngx_int_t ngx_http_backend_jwt_error_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 /* ngx_http_backend_jwt_zone.c: the sets in shared memory */
 typedef struct ngx_http_backend_jwt_zone_s  ngx_http_backend_jwt_zone_t;
 
@@ -182,8 +190,10 @@ void ngx_http_backend_jwt_zone_finish(ngx_http_backend_jwt_zone_t *zone,
 void ngx_http_backend_jwt_zone_give_up(ngx_http_backend_jwt_zone_t *zone,
     bjwt_verifier *verifier, ngx_str_t *key, int64_t fetch);
 
-/* ngx_http_backend_jwt_jwks.c */
+/* ngx_http_backend_jwt_content.c: what the module answers itself */
 ngx_int_t ngx_http_backend_jwt_jwks_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_backend_jwt_status_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r);
 
 
 #endif /* NGX_HTTP_BACKEND_JWT_H */

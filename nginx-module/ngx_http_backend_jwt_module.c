@@ -619,13 +619,66 @@ ngx_http_backend_jwt_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 }
 
 
+/* $backend_jwt_version: the release the module was built from (BJWT_VERSION) */
+static ngx_int_t
+ngx_http_backend_jwt_version_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    return ngx_http_backend_jwt_value(v, (u_char *) BJWT_VERSION,
+                                      sizeof(BJWT_VERSION) - 1);
+}
+
+
 static ngx_int_t
 ngx_http_backend_jwt_preconfiguration(ngx_conf_t *cf)
 {
-    return (ngx_http_backend_jwt_add_variables(cf) == NGX_OK
-            && ngx_http_backend_jwt_add_verify_variables(cf) == NGX_OK
-            && ngx_http_backend_jwt_add_status_variables(cf) == NGX_OK)
-           ? NGX_OK : NGX_ERROR;
+    ngx_uint_t            i;
+    ngx_http_variable_t  *var;
+
+    /* $backend_jwt_in_kid and _alg read the header members as
+     * $backend_jwt_in_header_kid and _alg do */
+    static ngx_str_t  kid = ngx_string(NGX_HTTP_BACKEND_JWT_HEADER "kid");
+    static ngx_str_t  alg = ngx_string(NGX_HTTP_BACKEND_JWT_HEADER "alg");
+
+    /* not cacheable: each location mints and verifies with its own settings,
+     * and mints anew after an internal redirect */
+    static struct {
+        ngx_str_t                  name;
+        ngx_uint_t                 flags;
+        ngx_http_get_variable_pt   handler;
+        ngx_str_t                 *data;
+    } vars[] = {
+        { ngx_string("backend_jwt"), NGX_HTTP_VAR_NOCACHEABLE,
+          ngx_http_backend_jwt_variable, NULL },
+        { ngx_string("backend_jwt_version"), 0,
+          ngx_http_backend_jwt_version_variable, NULL },
+        { ngx_string(NGX_HTTP_BACKEND_JWT_CLAIM),
+          NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX,
+          ngx_http_backend_jwt_claim_variable, NULL },
+        { ngx_string(NGX_HTTP_BACKEND_JWT_HEADER),
+          NGX_HTTP_VAR_NOCACHEABLE|NGX_HTTP_VAR_PREFIX,
+          ngx_http_backend_jwt_claim_variable, NULL },
+        { ngx_string("backend_jwt_in_payload"), NGX_HTTP_VAR_NOCACHEABLE,
+          ngx_http_backend_jwt_claim_variable, NULL },
+        { ngx_string("backend_jwt_in_kid"), NGX_HTTP_VAR_NOCACHEABLE,
+          ngx_http_backend_jwt_claim_variable, &kid },
+        { ngx_string("backend_jwt_in_alg"), NGX_HTTP_VAR_NOCACHEABLE,
+          ngx_http_backend_jwt_claim_variable, &alg },
+        { ngx_string("backend_jwt_in_error"), NGX_HTTP_VAR_NOCACHEABLE,
+          ngx_http_backend_jwt_error_variable, NULL }
+    };
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        var = ngx_http_add_variable(cf, &vars[i].name, vars[i].flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = vars[i].handler;
+        var->data = (uintptr_t) vars[i].data;
+    }
+
+    return NGX_OK;
 }
 
 

@@ -6,12 +6,6 @@
 #include "ngx_http_backend_jwt.h"
 
 
-static ngx_str_t  ngx_http_backend_jwt_variable_name =
-    ngx_string("backend_jwt");
-static ngx_str_t  ngx_http_backend_jwt_version_name =
-    ngx_string("backend_jwt_version");
-
-
 ngx_http_backend_jwt_ctx_t *
 ngx_http_backend_jwt_ctx(ngx_http_request_t *r)
 {
@@ -462,7 +456,23 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 }
 
 
-static ngx_int_t
+/* A variable's value: `len` bytes at `data`, which live as long as r. */
+ngx_int_t
+ngx_http_backend_jwt_value(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+
+    return NGX_OK;
+}
+
+
+/* $backend_jwt: the token of this request in this location */
+ngx_int_t
 ngx_http_backend_jwt_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
@@ -492,51 +502,5 @@ ngx_http_backend_jwt_variable(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
-    v->data = token->data;
-    v->len = token->len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-/* $backend_jwt_version: the release the module was built from (BJWT_VERSION) */
-static ngx_int_t
-ngx_http_backend_jwt_version_variable(ngx_http_request_t *r,
-    ngx_http_variable_value_t *v, uintptr_t data)
-{
-    v->data = (u_char *) BJWT_VERSION;
-    v->len = sizeof(BJWT_VERSION) - 1;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_backend_jwt_add_variables(ngx_conf_t *cf)
-{
-    ngx_http_variable_t  *var;
-
-    /* not cacheable: after an internal redirect the new location mints anew */
-    var = ngx_http_add_variable(cf, &ngx_http_backend_jwt_variable_name,
-                                NGX_HTTP_VAR_NOCACHEABLE);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_backend_jwt_variable;
-
-    var = ngx_http_add_variable(cf, &ngx_http_backend_jwt_version_name, 0);
-    if (var == NULL) {
-        return NGX_ERROR;
-    }
-
-    var->get_handler = ngx_http_backend_jwt_version_variable;
-
-    return NGX_OK;
+    return ngx_http_backend_jwt_value(v, token->data, token->len);
 }

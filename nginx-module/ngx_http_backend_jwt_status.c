@@ -42,91 +42,6 @@ static ngx_str_t  ngx_http_backend_jwt_zone_name =
     ngx_string("backend_jwt_status");
 
 
-static ngx_int_t
-ngx_http_backend_jwt_status_handler(ngx_http_request_t *r)
-{
-    int           format;
-    size_t        len, cap;
-    ngx_int_t     rc;
-    ngx_str_t     arg;
-    ngx_buf_t    *b;
-    ngx_chain_t   out;
-
-    ngx_http_backend_jwt_main_conf_t  *jmcf;
-
-    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        return NGX_HTTP_NOT_ALLOWED;
-    }
-
-    rc = ngx_http_discard_request_body(r);
-
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    format = BJWT_STATUS_JSON;
-
-    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
-        if (arg.len == 10
-            && ngx_strncmp(arg.data, "prometheus", 10) == 0)
-        {
-            format = BJWT_STATUS_PROMETHEUS;
-
-        } else if (arg.len != 4 || ngx_strncmp(arg.data, "json", 4) != 0) {
-            return NGX_HTTP_BAD_REQUEST;
-        }
-    }
-
-    jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
-
-    /* the counters may grow between the calls: room to spare, and again */
-    cap = 0;
-    b = NULL;
-
-    for ( ;; ) {
-        len = bjwt_status_render(jmcf->config, format, b ? b->pos : NULL,
-                                 cap);
-        if (b != NULL && len <= cap) {
-            break;
-        }
-
-        cap = len + 1024;
-        b = ngx_create_temp_buf(r->pool, cap);
-        if (b == NULL) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-    }
-
-    b->last = b->pos + len;
-    b->last_buf = (r == r->main) ? 1 : 0;
-    b->last_in_chain = 1;
-
-    out.buf = b;
-    out.next = NULL;
-
-    if (format == BJWT_STATUS_JSON) {
-        ngx_str_set(&r->headers_out.content_type, "application/json");
-
-    } else {
-        ngx_str_set(&r->headers_out.content_type,
-                    "text/plain; version=0.0.4; charset=utf-8");
-    }
-
-    r->headers_out.content_type_len = r->headers_out.content_type.len;
-    r->headers_out.content_type_lowcase = NULL;
-    r->headers_out.status = NGX_HTTP_OK;
-    r->headers_out.content_length_n = len;
-
-    rc = ngx_http_send_header(r);
-
-    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
-        return rc;
-    }
-
-    return ngx_http_output_filter(r, &out);
-}
-
-
 /* backend_jwt_status: this location shows the report. */
 char *
 ngx_http_backend_jwt_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -309,11 +224,12 @@ ngx_http_backend_jwt_count(ngx_http_request_t *r,
 
 /* $backend_jwt_in_error: the refusal's word; empty when the token verified;
  * not found before the access phase has judged the request. */
-static ngx_int_t
+ngx_int_t
 ngx_http_backend_jwt_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     size_t                       len;
+    const char                  *word;
     ngx_http_backend_jwt_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
@@ -323,42 +239,7 @@ ngx_http_backend_jwt_error_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->data = (u_char *) bjwt_refusal_word(ctx->verdict.reason, &len);
-    v->len = len;
-    v->valid = 1;
-    v->no_cacheable = 0;
-    v->not_found = 0;
+    word = bjwt_refusal_word(ctx->verdict.reason, &len);
 
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_backend_jwt_add_status_variables(ngx_conf_t *cf)
-{
-    ngx_uint_t            i;
-    ngx_http_variable_t  *var;
-
-    static struct {
-        ngx_str_t                   name;
-        ngx_http_get_variable_pt    handler;
-        uintptr_t                   data;
-    } vars[] = {
-        { ngx_string("backend_jwt_in_error"),
-          ngx_http_backend_jwt_error_variable, 0 }
-    };
-
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        /* not cacheable: each location verifies with its own settings */
-        var = ngx_http_add_variable(cf, &vars[i].name,
-                                    NGX_HTTP_VAR_NOCACHEABLE);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = vars[i].handler;
-        var->data = vars[i].data;
-    }
-
-    return NGX_OK;
+    return ngx_http_backend_jwt_value(v, (u_char *) word, len);
 }

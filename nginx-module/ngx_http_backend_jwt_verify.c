@@ -10,10 +10,6 @@
 #include "ngx_http_backend_jwt.h"
 
 
-#define NGX_HTTP_BACKEND_JWT_CLAIM   "backend_jwt_in_claim_"
-#define NGX_HTTP_BACKEND_JWT_HEADER  "backend_jwt_in_header_"
-
-
 static ngx_int_t ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx);
 
@@ -326,35 +322,6 @@ ngx_http_backend_jwt_preaccess_handler(ngx_http_request_t *r)
 }
 
 
-/* backend_jwt_verify_answer: 204 once the caller's token verified (the
- * precontent handler ran the gate), for auth_request. */
-ngx_int_t
-ngx_http_backend_jwt_answer_handler(ngx_http_request_t *r)
-{
-    ngx_int_t                         rc;
-    ngx_http_backend_jwt_ctx_t       *ctx;
-    ngx_http_backend_jwt_loc_conf_t  *jlcf;
-
-    jlcf = ngx_http_get_module_loc_conf(r, ngx_http_backend_jwt_module);
-    ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
-
-    if (jlcf->verifier == NULL || ctx == NULL || ctx->passed != jlcf) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;     /* never an open answer */
-    }
-
-    rc = ngx_http_discard_request_body(r);
-    if (rc != NGX_OK) {
-        return rc;
-    }
-
-    r->headers_out.status = NGX_HTTP_NO_CONTENT;
-    r->headers_out.content_length_n = 0;
-    r->header_only = 1;
-
-    return ngx_http_send_header(r);
-}
-
-
 /* Serves a claim or header member the core found, or says why not: a member
  * that cannot be carried is "not found", noted in the ctx so that no token is
  * minted after it in this request or its parents, and logged. */
@@ -365,12 +332,7 @@ ngx_http_backend_jwt_found(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     ngx_http_backend_jwt_ctx_t  *ctx;
 
     if (rc == BJWT_CLAIM_FOUND) {
-        v->data = (u_char *) text;
-        v->len = len;
-        v->valid = 1;
-        v->no_cacheable = 0;
-        v->not_found = 0;
-        return NGX_OK;
+        return ngx_http_backend_jwt_value(v, (u_char *) text, len);
     }
 
     v->not_found = 1;
@@ -404,7 +366,7 @@ ngx_http_backend_jwt_found(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
 /* $backend_jwt_in_claim_NAME, $backend_jwt_in_header_NAME (data: the
  * variable's name) and $backend_jwt_in_payload (data 0). */
-static ngx_int_t
+ngx_int_t
 ngx_http_backend_jwt_claim_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
@@ -499,45 +461,6 @@ ngx_http_backend_jwt_add_claim_sets(ngx_conf_t *cf,
 
         var->get_handler = ngx_http_backend_jwt_claim_set_variable;
         var->data = i;
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_backend_jwt_add_verify_variables(ngx_conf_t *cf)
-{
-    ngx_uint_t            i;
-    ngx_http_variable_t  *var;
-
-    /* $backend_jwt_in_kid and _alg read the header members as
-     * $backend_jwt_in_header_kid and _alg do */
-    static ngx_str_t  kid = ngx_string(NGX_HTTP_BACKEND_JWT_HEADER "kid");
-    static ngx_str_t  alg = ngx_string(NGX_HTTP_BACKEND_JWT_HEADER "alg");
-
-    static struct {
-        ngx_str_t    name;
-        ngx_uint_t   flags;
-        ngx_str_t   *data;
-    } vars[] = {
-        { ngx_string(NGX_HTTP_BACKEND_JWT_CLAIM), NGX_HTTP_VAR_PREFIX, NULL },
-        { ngx_string(NGX_HTTP_BACKEND_JWT_HEADER), NGX_HTTP_VAR_PREFIX, NULL },
-        { ngx_string("backend_jwt_in_payload"), 0, NULL },
-        { ngx_string("backend_jwt_in_kid"), 0, &kid },
-        { ngx_string("backend_jwt_in_alg"), 0, &alg }
-    };
-
-    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
-        /* not cacheable: each location verifies with its own settings */
-        var = ngx_http_add_variable(cf, &vars[i].name,
-                                    NGX_HTTP_VAR_NOCACHEABLE | vars[i].flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = ngx_http_backend_jwt_claim_variable;
-        var->data = (uintptr_t) vars[i].data;
     }
 
     return NGX_OK;
