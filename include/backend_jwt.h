@@ -341,6 +341,41 @@ int bjwt_jwks_decide(bjwt_verifier *verifier, bjwt_jwks_shared *shared,
                      int64_t owner, int owner_alive, int miss,
                      int64_t *retry_after, int *take);
 
+/*
+ * One request's wait for a JWK Set fetch, after its token found no key
+ * (verdict.refetch): the module keeps it per request (zeroed at first) and
+ * paces the wait with its timers; the core keeps the rules: an unknown kid
+ * gets one refetch per request (another if that fetch was lost), and a
+ * request waits at most backend_jwt_verify_jwks_wait in all.
+ */
+typedef struct {
+    int64_t   since;           /* when it began to wait, ms; */
+    int       waited;          /* ... once it has */
+    int       waiting;         /* it waits for fetch `fetch` (0: for a set
+                                  that came meanwhile) */
+    int64_t   fetch;
+    int       refetched;       /* its unknown kid had its refetch */
+} bjwt_jwks_wait;
+
+/* The `miss` to hand bjwt_jwks_decide for a token that found no key (1: an
+ * unknown kid, 0: no usable set), or -1: its verdict stands. */
+int bjwt_jwks_wait_miss(const bjwt_jwks_wait *wait,
+                        const bjwt_verdict *verdict);
+
+/* After bjwt_jwks_decide said `decision` (BJWT_JWKS_*) with `fetch` the
+ * running fetch: 1 when the request waits (the module looks again every
+ * BJWT_JWKS_POLL_MS), 0 when its verdict stands. `now` and `limit` in ms. */
+int bjwt_jwks_wait_start(bjwt_jwks_wait *wait, int decision, int64_t fetch,
+                         int miss, int64_t now, int64_t limit);
+
+/* Looked again at a waiting request's fetch, `running` BJWT_FETCH_*: 1 when
+ * it waits on, 0 when its token is to be verified again. */
+enum { BJWT_FETCH_OVER = 0, BJWT_FETCH_RUNNING = 1, BJWT_FETCH_LOST = 2 };
+int bjwt_jwks_wait_again(bjwt_jwks_wait *wait, int running, int64_t now,
+                         int64_t limit);
+
+#define BJWT_JWKS_POLL_MS  10
+
 /* A stored set's bytes to parse (outside the lock) as this worker's keys of
  * that generation. */
 int bjwt_jwks_take(bjwt_verifier *verifier, int64_t generation,

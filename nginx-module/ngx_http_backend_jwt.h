@@ -108,16 +108,12 @@ typedef struct {
                                                  carry (ambiguous, unprintable):
                                                  nothing is minted after it */
     unsigned                   judged:1;      /* the verdict is counted */
-    unsigned                   refetched:1;   /* which had its one refetch */
 
-    /* the JWK Set fetch this request waits for (at most jwks_wait in all) */
-    unsigned                   waiting:1;
-    unsigned                   waited:1;
+    /* the JWK Set fetch this request waits for (the core's rules) */
+    bjwt_jwks_wait             wait;
     unsigned                   fetcher:1;     /* it started a fetch */
-    ngx_msec_t                 wait_start;
     ngx_event_t               *wake;          /* its timer */
     ngx_http_event_handler_pt  read_handler;  /* the one before the wait */
-    int64_t                    wait_fetch;
     int64_t                    retry_after;   /* of a 503 for want of keys */
     ngx_str_t                  refusal;       /* logged unless a fetch helps */
 

@@ -12,10 +12,6 @@
 #include "ngx_http_backend_jwt.h"
 
 
-/* how often a request waiting for a fetch looks again */
-#define NGX_HTTP_BACKEND_JWT_WAIT_MS  10
-
-
 /* One fetch: its request may end before it does, so it knows its set. */
 typedef struct {
     ngx_http_backend_jwt_zone_t  *zone;
@@ -388,7 +384,7 @@ ngx_http_backend_jwt_sleep(ngx_http_request_t *r,
     }
 
     r->write_event_handler = ngx_http_request_empty_handler;
-    ngx_add_timer(ctx->wake, NGX_HTTP_BACKEND_JWT_WAIT_MS);
+    ngx_add_timer(ctx->wake, BJWT_JWKS_POLL_MS);
 
     return NGX_AGAIN;
 }
@@ -442,24 +438,22 @@ ngx_http_backend_jwt_keys(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    if (ctx->waiting) {
+    if (ctx->wait.waiting) {
         zone = ngx_http_backend_jwt_zone(r);
         rc = (zone == NULL) ? NGX_OK
              : ngx_http_backend_jwt_zone_running(zone, jlcf->verifier,
                                                  &jlcf->jwks_key,
-                                                 ctx->wait_fetch);
+                                                 ctx->wait.fetch);
 
-        if (rc == NGX_AGAIN
-            && ngx_current_msec - ctx->wait_start < jlcf->jwks_wait)
+        if (bjwt_jwks_wait_again(&ctx->wait,
+                                 (rc == NGX_AGAIN) ? BJWT_FETCH_RUNNING
+                                 : (rc == NGX_DECLINED) ? BJWT_FETCH_LOST
+                                 : BJWT_FETCH_OVER,
+                                 ngx_current_msec, jlcf->jwks_wait))
         {
             return ngx_http_backend_jwt_sleep(r, ctx);
         }
 
-        if (rc == NGX_DECLINED) {
-            ctx->refetched = 0; /* the refetch never came: one may replace it */
-        }
-
-        ctx->waiting = 0;
         ctx->checked = NULL;    /* verified again with what it brought */
     }
 
@@ -481,44 +475,24 @@ ngx_int_t
 ngx_http_backend_jwt_keys_wait(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
-    int      miss;
+    int      miss, decision;
     int64_t  fetch;
 
-    miss = (ctx->verdict.status != NGX_HTTP_SERVICE_UNAVAILABLE);
-
-    if (miss && ctx->refetched) {
-        return NGX_OK;      /* one refetch per request */
+    miss = bjwt_jwks_wait_miss(&ctx->wait, &ctx->verdict);
+    if (miss < 0) {
+        return NGX_OK;
     }
 
-    switch (ngx_http_backend_jwt_decide(r, jlcf, ctx, miss, &fetch)) {
-
-    case BJWT_JWKS_FETCH:
-    case BJWT_JWKS_WAIT:
-        break;
-
-    case BJWT_JWKS_READY:
-        fetch = 0;          /* a set came since: verify again */
-        break;
-
-    case NGX_ERROR:
+    decision = ngx_http_backend_jwt_decide(r, jlcf, ctx, miss, &fetch);
+    if (decision == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-    default:
+    if (!bjwt_jwks_wait_start(&ctx->wait, decision, fetch, miss,
+                              ngx_current_msec, jlcf->jwks_wait))
+    {
         return NGX_OK;
     }
-
-    if (!ctx->waited) {
-        ctx->waited = 1;
-        ctx->wait_start = ngx_current_msec;
-    }
-
-    if (ngx_current_msec - ctx->wait_start >= jlcf->jwks_wait) {
-        return NGX_OK;
-    }
-
-    ctx->refetched = ctx->refetched || miss;
-    ctx->waiting = 1;
-    ctx->wait_fetch = fetch;
 
     return ngx_http_backend_jwt_sleep(r, ctx);
 }

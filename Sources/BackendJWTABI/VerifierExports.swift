@@ -40,10 +40,9 @@ public func bjwtVerify(
     _ out: UnsafeMutablePointer<OpaquePointer?>?, _ verdictOut: UnsafeMutablePointer<bjwt_verdict>?,
     _ err: UnsafeMutablePointer<CChar>?, _ cap: Int
 ) -> Int32 {
-    // whatever fails below refuses: the verdict is never left "passed" by an error
-    write(Verdict(refusing: .malformed), to: verdictOut)
-    return status(err, cap) { () throws(BackendJWTError) in
+    status(err, cap) { () throws(BackendJWTError) in
         guard let verifier, let out = try? output(out), let source = TokenSource(rawValue: source), len >= 0 else {
+            write(Verdict(refusing: .malformed), to: verdictOut)
             throw BackendJWTError(.config, "bjwt_verify: missing argument")
         }
         out.pointee = nil
@@ -55,7 +54,7 @@ public func bjwtVerify(
         let jws = borrow(verifier, as: JWSVerifier.self)
         do throws(BackendJWTError) {
             out.pointee = retain(VerifiedHandle(try jws.verify(token, now: now)))
-            write(.passed, to: verdictOut)
+            verdictOut?.pointee = bjwt_verdict(status: 0, reason: Int32(BJWT_VERIFIED), challenge: -1, refetch: 0)
         } catch {
             write(Verdict(error, fetchesKeys: jws.remote != nil), to: verdictOut)
             // the error log's line, whole: the module prints it after "backend_jwt: "
@@ -271,4 +270,29 @@ public func bjwtJWKSMaxBody() -> Int { RemoteKeySet.maximumBodySize }
 public func bjwtConfigJWKSZoneSize(_ config: OpaquePointer?) -> Int {
     guard let config else { return Configuration.defaultJWKSZoneSize }
     return borrow(config, as: Configuration.self).jwksZoneSize ?? Configuration.defaultJWKSZoneSize
+}
+
+// A request's wait for a fetch: the rules of KeyWait.swift.
+
+@_cdecl("bjwt_jwks_wait_miss")
+public func bjwtJWKSWaitMiss(_ wait: UnsafePointer<bjwt_jwks_wait>?, _ verdict: UnsafePointer<bjwt_verdict>?) -> Int32 {
+    guard let wait, let verdict else { return -1 }
+    return wait.pointee.miss(after: verdict.pointee) ?? -1
+}
+
+@_cdecl("bjwt_jwks_wait_start")
+public func bjwtJWKSWaitStart(
+    _ wait: UnsafeMutablePointer<bjwt_jwks_wait>?, _ decision: Int32, _ fetch: Int64, _ miss: Int32, _ now: Int64,
+    _ limit: Int64
+) -> Int32 {
+    guard let wait else { return 0 }
+    return wait.pointee.start(decision: decision, fetch: fetch, miss: miss, now: now, limit: limit) ? 1 : 0
+}
+
+@_cdecl("bjwt_jwks_wait_again")
+public func bjwtJWKSWaitAgain(_ wait: UnsafeMutablePointer<bjwt_jwks_wait>?, _ running: Int32, _ now: Int64, _ limit: Int64)
+    -> Int32
+{
+    guard let wait else { return 0 }
+    return wait.pointee.again(running: running, now: now, limit: limit) ? 1 : 0
 }

@@ -146,3 +146,61 @@ struct VerdictTests {
         #expect(Verdict.Challenge.insufficientScope.rawValue == Int32(BJWT_CHALLENGE_SCOPE))
     }
 }
+
+/// A request's wait for a JWK Set fetch (`bjwt_jwks_wait`), through the C ABI: one refetch per
+/// request for an unknown kid, at most the limit in all.
+@Suite("A request's wait for the JWK Set")
+struct KeyWaitTests {
+    static let unknownKid = bjwt_verdict(status: 401, reason: Int32(BJWT_REFUSED_UNKNOWN_KID), challenge: 1, refetch: 1)
+    static let noKeys = bjwt_verdict(status: 503, reason: Int32(BJWT_REFUSED_NO_KEYS), challenge: -1, refetch: 1)
+
+    @Test("an unknown kid has one refetch per request; a request without keys may always wait")
+    func miss() {
+        var wait = bjwt_jwks_wait()
+        var kid = Self.unknownKid
+        var none = Self.noKeys
+        #expect(bjwtJWKSWaitMiss(&wait, &kid) == 1)
+        #expect(bjwtJWKSWaitMiss(&wait, &none) == 0)
+        #expect(bjwtJWKSWaitStart(&wait, Int32(BJWT_JWKS_FETCH), 7, 1, 1000, 5000) == 1)
+        #expect(wait.refetched == 1 && wait.waiting == 1 && wait.fetch == 7 && wait.since == 1000)
+        #expect(bjwtJWKSWaitMiss(&wait, &kid) == -1)  // its refetch was had: the verdict stands
+        #expect(bjwtJWKSWaitMiss(&wait, &none) == 0)
+        #expect(bjwtJWKSWaitMiss(nil, &kid) == -1 && bjwtJWKSWaitMiss(&wait, nil) == -1)
+    }
+
+    @Test("it waits for a running fetch, or to verify again with a set that came; never past the limit")
+    func start() {
+        var wait = bjwt_jwks_wait()
+        #expect(bjwtJWKSWaitStart(&wait, Int32(BJWT_JWKS_WAIT), 3, 0, 100, 50) == 1)
+        #expect(wait.fetch == 3 && wait.refetched == 0 && wait.since == 100)
+        #expect(bjwtJWKSWaitAgain(&wait, Int32(BJWT_FETCH_RUNNING), 149, 50) == 1)
+        #expect(bjwtJWKSWaitAgain(&wait, Int32(BJWT_FETCH_RUNNING), 150, 50) == 0)  // the limit, in all
+        #expect(wait.waiting == 0)
+        // counted from the first wait: a second one has what is left
+        #expect(bjwtJWKSWaitStart(&wait, Int32(BJWT_JWKS_READY), 9, 0, 150, 50) == 0)
+        var fresh = bjwt_jwks_wait()
+        #expect(bjwtJWKSWaitStart(&fresh, Int32(BJWT_JWKS_READY), 9, 0, 10, 50) == 1)
+        #expect(fresh.fetch == 0 && fresh.waiting == 1)
+        for decision in [BJWT_JWKS_UNAVAILABLE, BJWT_JWKS_REFUSE] {
+            var other = bjwt_jwks_wait()
+            #expect(bjwtJWKSWaitStart(&other, Int32(decision), 9, 1, 10, 50) == 0)
+            #expect(other.waiting == 0 && other.refetched == 0 && other.waited == 0)
+        }
+        #expect(bjwtJWKSWaitStart(nil, Int32(BJWT_JWKS_WAIT), 1, 0, 0, 50) == 0)
+    }
+
+    @Test("a fetch that is over ends the wait; one lost with its worker gives the refetch back")
+    func again() {
+        var wait = bjwt_jwks_wait()
+        var kid = Self.unknownKid
+        #expect(bjwtJWKSWaitStart(&wait, Int32(BJWT_JWKS_FETCH), 4, 1, 0, 5000) == 1)
+        #expect(bjwtJWKSWaitAgain(&wait, Int32(BJWT_FETCH_OVER), 10, 5000) == 0)
+        #expect(wait.waiting == 0 && wait.refetched == 1)
+        #expect(bjwtJWKSWaitMiss(&wait, &kid) == -1)
+        #expect(bjwtJWKSWaitStart(&wait, Int32(BJWT_JWKS_WAIT), 5, 0, 20, 5000) == 1)
+        #expect(bjwtJWKSWaitAgain(&wait, Int32(BJWT_FETCH_LOST), 30, 5000) == 0)
+        #expect(wait.waiting == 0 && wait.refetched == 0)
+        #expect(bjwtJWKSWaitMiss(&wait, &kid) == 1)
+        #expect(bjwtJWKSWaitAgain(nil, Int32(BJWT_FETCH_RUNNING), 0, 50) == 0)
+    }
+}

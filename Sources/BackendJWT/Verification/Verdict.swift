@@ -62,8 +62,6 @@ public enum TokenSource: Int32, Sendable {
     /// The `token=` value of `backend_jwt_verify`, as is.
     case value = 1
 
-    private static let scheme: [UInt8] = Array("bearer ".utf8)
-
     /// The token in `text`, or why there is none (the error log's words). The scheme matches in
     /// any case (RFC 9110 11.1); spaces after it are skipped.
     public func token(in text: UnsafeBufferPointer<UInt8>?) -> (token: UnsafeBufferPointer<UInt8>?, why: String) {
@@ -72,11 +70,11 @@ public enum TokenSource: Int32, Sendable {
             return (text, "")
         }
         guard let text else { return (nil, "no \"Authorization\" header") }
-        func lower(_ byte: UInt8) -> UInt8 { byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte }
-        var start = Self.scheme.count
-        guard text.count >= start, zip(text, Self.scheme).allSatisfy({ lower($0) == $1 }) else {
-            return (nil, "\"Authorization\" holds no Bearer token")
-        }
+        // "bearer" in any case: a letter's two cases differ only in bit 0x20; then a space
+        guard text.count > 7, text[0] | 0x20 == 0x62, text[1] | 0x20 == 0x65, text[2] | 0x20 == 0x61,
+            text[3] | 0x20 == 0x72, text[4] | 0x20 == 0x65, text[5] | 0x20 == 0x72, text[6] == 0x20
+        else { return (nil, "\"Authorization\" holds no Bearer token") }
+        var start = 7
         while start < text.count && text[start] == UInt8(ascii: " ") { start += 1 }
         guard start < text.count else { return (nil, "\"Authorization\" holds no Bearer token") }
         return (UnsafeBufferPointer(rebasing: text[start...]), "")
