@@ -234,7 +234,8 @@ int bjwt_verify(bjwt_verifier *verifier, int64_t now, int source,
                 const unsigned char *text, size_t len, bjwt_verified **out,
                 bjwt_verdict *verdict, char *err, size_t err_cap);
 
-/* The usual verdict of a refusal for `reason` (BJWT_REFUSED_*). */
+/* The usual verdict of a refusal for `reason` (BJWT_REFUSED_*; any other
+ * value refuses as BJWT_REFUSED_MALFORMED: never a pass). */
 void bjwt_verdict_of(int reason, bjwt_verdict *out);
 
 void bjwt_verified_free(bjwt_verified *verified);

@@ -394,6 +394,7 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
 {
     ngx_int_t                         rc;
     ngx_str_t                        *token;
+    bjwt_verdict                      refusal;
     ngx_http_backend_jwt_ctx_t       *ctx;
     ngx_http_backend_jwt_loc_conf_t  *jlcf;
 
@@ -437,9 +438,10 @@ ngx_http_backend_jwt_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_backend_jwt_module);
 
     if (token == NULL && ctx != NULL && ctx->failed == NGX_DECLINED) {
-        /* the caller's token is refused as malformed for this use */
-        bjwt_verdict_of(BJWT_REFUSED_MALFORMED, &ctx->verdict);
-        return ngx_http_backend_jwt_refuse(r, jlcf, &ctx->verdict);
+        /* the caller's token is refused as malformed for this use (its
+         * verdict, counted, stays) */
+        bjwt_verdict_of(BJWT_REFUSED_MALFORMED, &refusal);
+        return ngx_http_backend_jwt_refuse(r, jlcf, &refusal);
     }
 
     /* the rewrite phase removed the client's copies and made the header

@@ -216,7 +216,9 @@ ngx_http_backend_jwt_count(ngx_http_request_t *r,
     ctx->judged = 1;
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
 
-    if (jmcf->verdicts != NULL) {
+    if (jmcf->verdicts != NULL && ctx->verdict.reason >= 0
+        && ctx->verdict.reason < BJWT_VERDICTS)
+    {
         (void) ngx_atomic_fetch_add(&jmcf->verdicts[ctx->verdict.reason], 1);
     }
 }

@@ -28,7 +28,9 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
     int                          source;
+    size_t                       len;
     ngx_str_t                    text;
+    ngx_uint_t                   level;
     ngx_table_elt_t             *h;
     bjwt_verified               *caller;
     ngx_pool_cleanup_t          *cln;
@@ -40,8 +42,11 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
         return ctx;
     }
 
+    /* refused until the core says otherwise: an error below leaves no
+     * verdict that passes */
     ctx->checked = jlcf->origin;
     ctx->caller = NULL;
+    bjwt_verdict_of(BJWT_REFUSED_MISSING, &ctx->verdict);
     ngx_str_null(&ctx->refusal);
 
     /* the core finds the token in the Authorization header or token= */
@@ -73,19 +78,21 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     }
 
     if (!ctx->verdict.refetch) {
-        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0, "backend_jwt: %s",
-                      err);
+        level = (ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE)
+                ? NGX_LOG_ERR : NGX_LOG_INFO;
+        ngx_log_error(level, r->connection->log, 0, "backend_jwt: %s", err);
         return ctx;
     }
 
     /* a fetch may bring its key: said only if the token stays refused */
-    ctx->refusal.len = ngx_strlen(err);
-    ctx->refusal.data = ngx_pnalloc(r->pool, ctx->refusal.len);
+    len = ngx_strlen(err);
+    ctx->refusal.data = ngx_pnalloc(r->pool, len);
     if (ctx->refusal.data == NULL) {
         return NULL;
     }
 
-    ngx_memcpy(ctx->refusal.data, err, ctx->refusal.len);
+    ctx->refusal.len = len;
+    ngx_memcpy(ctx->refusal.data, err, len);
 
     return ctx;
 }
@@ -113,6 +120,10 @@ ngx_http_backend_jwt_refuse(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, bjwt_verdict *verdict)
 {
     ngx_table_elt_t  *h;
+
+    if (verdict->status == 0) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;      /* never an open refusal */
+    }
 
     if (verdict->challenge < 0) {
         return verdict->status;
@@ -261,7 +272,7 @@ ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
 
     ngx_str_null(&ctx->refusal);
 
-    if (ctx->verdict.status != 0) {
+    if (ctx->verdict.status != 0 || ctx->caller == NULL) {
         return ngx_http_backend_jwt_refuse(r, jlcf, &ctx->verdict);
     }
 

@@ -69,7 +69,8 @@ public func bjwtVerify(
 
 @_cdecl("bjwt_verdict_of")
 public func bjwtVerdictOf(_ refusal: Int32, _ out: UnsafeMutablePointer<bjwt_verdict>?) {
-    write(Refusal(rawValue: refusal).map { Verdict(refusing: $0) } ?? .passed, to: out)
+    // a reason that is none (or unknown) still refuses: this verdict is never a pass
+    write(Verdict(refusing: Refusal(rawValue: refusal) ?? .malformed), to: out)
 }
 
 @_cdecl("bjwt_refusal_word")
@@ -152,14 +153,19 @@ public func bjwtRulesCheck(
         write("bjwt_rules_check: no verified caller", to: err, cap: cap)
         return Int32(BJWT_ERR_TOKEN)
     }
-    write(.passed, to: verdictOut)
-    guard let rules else { return Int32(BJWT_OK) }
+    guard let rules else {
+        write(.passed, to: verdictOut)
+        return Int32(BJWT_OK)
+    }
     let texts = (0..<max(count, 0)).map { i -> [UInt8] in
         guard let values, let valueLens, let p = values[i] else { return [] }
         return Array(UnsafeBufferPointer(start: p, count: valueLens[i]))
     }
     let token = borrow(verified, as: VerifiedHandle.self).token
-    guard let refusal = borrow(rules, as: ClaimRules.self).check(token, values: texts) else { return Int32(BJWT_OK) }
+    guard let refusal = borrow(rules, as: ClaimRules.self).check(token, values: texts) else {
+        write(.passed, to: verdictOut)
+        return Int32(BJWT_OK)
+    }
     write(Verdict(rule: refusal.status), to: verdictOut)
     write("token refused: " + refusal.why, to: err, cap: cap)
     return Int32(BJWT_ERR_TOKEN)

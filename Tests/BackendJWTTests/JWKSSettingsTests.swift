@@ -25,7 +25,7 @@ struct JWKSSettingsTests {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("nginx-module/ngx_http_backend_jwt_module.c")
         let table = try String(contentsOf: source, encoding: .utf8)
-            .components(separatedBy: "NGX_HTTP_BACKEND_JWT_COMMAND(\"").dropFirst()
+            .components(separatedBy: "NGX_HTTP_BJWT_COMMAND(\"").dropFirst()
             .map { String($0.prefix { $0 != "\"" }) }
         #expect(table == Directive.allCases.map(\.rawValue))
     }

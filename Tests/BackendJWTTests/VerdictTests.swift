@@ -119,7 +119,7 @@ struct VerdictTests {
         #expect(miss.verdict.challenge == Int32(BJWT_CHALLENGE_INVALID) && miss.verdict.refetch == 1)
     }
 
-    @Test("every reason's usual verdict; an unknown reason is no refusal")
+    @Test("every reason's usual verdict; any other value still refuses")
     func verdictOf() {
         for refusal in Refusal.allCases {
             var verdict = bjwt_verdict()
@@ -134,9 +134,12 @@ struct VerdictTests {
             #expect((verdict.status, verdict.challenge) == expected, "\(refusal)")
             #expect(verdict.reason == refusal.rawValue && verdict.refetch == 0)
         }
-        var none = bjwt_verdict(status: 9, reason: 9, challenge: 9, refetch: 9)
-        bjwtVerdictOf(Int32(BJWT_VERDICTS), &none)
-        #expect(none.status == 0 && none.reason == Int32(BJWT_VERIFIED) && none.challenge == -1)
+        for other in [Int32(BJWT_VERIFIED), Int32(BJWT_VERDICTS), -1] {
+            var verdict = bjwt_verdict()
+            bjwtVerdictOf(other, &verdict)
+            #expect(verdict.status == 401 && verdict.reason == Int32(BJWT_REFUSED_MALFORMED), "\(other)")
+            #expect(verdict.challenge == Int32(BJWT_CHALLENGE_INVALID))
+        }
     }
 
     @Test("the challenge indexes are the C ABI's")

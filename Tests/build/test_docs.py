@@ -17,9 +17,9 @@ def command_table():
     table = re.search(r"ngx_command_t\s+ngx_http_backend_jwt_commands\[\]\s*=\s*\{(.*?)ngx_null_command",
                       text, re.S)
     assert table, f"no command table in {MODULE_C}"
-    macros = dict(re.findall(r"#define\s+(BJWT_\w+)\s+\\?\s*\(([^)]*)\)", text))
+    macros = dict(re.findall(r"#define\s+(NGX_HTTP_BJWT_\w+)\s+\\?\s*\(([^)]*)\)", text))
     entries = re.findall(r'ngx_string\("(\w+)"\)\s*,\s*([^,]+),'       # { ngx_string("name"), type, ...
-                         r'|BJWT_COMMAND\("(\w+)",\s*([^)]+)\)', table.group(1))
+                         r'|NGX_HTTP_BJWT_COMMAND\("(\w+)",\s*([^)]+)\)', table.group(1))
     commands = {}
     for name, flags in [(a or c, b or d) for a, b, c, d in entries]:
         words = re.findall(r"\w+", flags)
