@@ -4,7 +4,8 @@ import BackendJWT
 /// picks what the rest is:
 /// - 0: a verification key file (JWK Set, JWK or PEM): keys are read or refused with a `.key`
 ///   error; keys that are read build a verifier or are refused with a `.config` error;
-/// - 1: a token as it comes from a request;
+/// - 1: an `Authorization` value as it comes from a request: a token is found only after the
+///   scheme `Bearer` (any case) and spaces, is the rest of the value, and never verifies;
 /// - 2: a header and a payload, split at the first NUL byte, each base64url-encoded into a token
 ///   (so the JSON parser sees arbitrary header bytes);
 /// - 3: an identity provider's response (backend_jwt_verify_jwks): a Cache-Control value and a
@@ -35,7 +36,14 @@ public func fuzzVerify(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
             precondition(error.kind == .config, "unexpected \(error.kind): \(error.message)")
         }
     case 1:
-        check(body)
+        body.withUnsafeBufferPointer { value in
+            guard let token = TokenSource.authorization.token(in: value).token else { return }
+            let scheme = Array("bearer ".utf8)
+            precondition(value.count > scheme.count && zip(value, scheme).allSatisfy { $0 | 0x20 == $1 })
+            precondition(!token.isEmpty && token.first != UInt8(ascii: " "), "a token starts after the spaces")
+            precondition(token.baseAddress! + token.count == value.baseAddress! + value.count, "the rest of the value")
+            check(Array(token))
+        }
     case 3:
         let cut = body.firstIndex(of: 0) ?? body.endIndex
         let control = Array(body[..<cut])
