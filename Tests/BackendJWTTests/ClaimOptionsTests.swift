@@ -195,7 +195,7 @@ struct ClaimOptionsTests {
         (#"\\\"#, [#"\\"#]),
         ("x.iss", ["x", "iss"]),
         ("a.sub.jti", ["a", "sub", "jti"]),
-        ("ISS.x", ["ISS", "x"]),
+        ("ISSUER.x", ["ISSUER", "x"]),
         (#"iss\.x"#, ["iss.x"]),
         ("é.ü", ["é", "ü"]),
         ("urn:example:claims.role", ["urn:example:claims", "role"]),
@@ -268,6 +268,19 @@ struct ClaimOptionsTests {
     ])
     func reservedNamesAreReservedAsFirstSegments(_ name: String, _ segment: String, _ why: String) {
         Self.expectRefused(name, "claim name \"\(segment)\" is reserved: \(why)")
+    }
+
+    /// Go's encoding/json takes these for the registered claims (any letter case, ſ for s, K
+    /// for k), the last duplicate winning: declared after `sub`, `Sub` would replace it.
+    @Test(arguments: [
+        ("Sub", "sub", "set it with backend_jwt_subject"), ("ISS", "iss", "set it with backend_jwt_issuer"),
+        ("\u{17F}ub", "sub", "set it with backend_jwt_subject"), ("Exp.x", "exp", "the module sets it"),
+        ("JTI", "jti", "the module sets it (backend_jwt_jti)"),
+    ])
+    func namesAGoBackendFoldsOntoReservedOnesAreReserved(_ name: String, _ reserved: String, _ why: String) {
+        let segment = String(name.split(separator: ".")[0])
+        Self.expectRefused(
+            name, "claim name \(shownInMessage(segment)) is reserved: a Go backend reads it as \"\(reserved)\"; \(why)")
     }
 
     @Test func aLiteralReservedNameIsStillReserved() {

@@ -55,6 +55,11 @@ CLAIM_ERRORS = {
                      'claim name "nbf" is reserved: set it with backend_jwt_not_before'),
     "reserved-jti": ("backend_jwt_claim jti x;",
                      'claim name "jti" is reserved: the module sets it (backend_jwt_jti)'),
+    "reserved-Sub": ("backend_jwt_claim Sub $arg_user;",
+                     'claim name "Sub" is reserved: a Go backend reads it as "sub"; set it with backend_jwt_subject'),
+    "reserved-long-s": ("backend_jwt_claim \u017fub x;",
+                        'claim name "\\xc5\\xbfub" is reserved: a Go backend reads it as "sub"; '
+                        'set it with backend_jwt_subject'),
     "reserved-nbf-parent": ("backend_jwt_claim nbf.x 1;",
                             'claim name "nbf" is reserved: set it with backend_jwt_not_before'),
     "reserved-aud-parent": ("backend_jwt_claim aud.list a type=list;",

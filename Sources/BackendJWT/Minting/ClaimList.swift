@@ -36,9 +36,12 @@ public final class ClaimList {
         ("nbf", "set it with backend_jwt_not_before"), ("jti", "the module sets it (backend_jwt_jti)"),
     ]
 
-    /// Why `name` is reserved, or nil; by bytes, as JSON compares member names.
+    /// Why `name` is reserved, or nil: by its bytes, and as Go's encoding/json matches names
+    /// (`Sub`, `ſub`), whose last duplicate wins: a `Sub` after `sub` would replace the subject.
     static func whyReserved(_ name: String) -> String? {
-        reserved.first { $0.name.utf8.elementsEqual(name.utf8) }?.why
+        let folded = ClaimCopies.goFolded(Array(name.utf8))
+        guard let hit = reserved.first(where: { $0.name.utf8.elementsEqual(folded) }) else { return nil }
+        return hit.name == name ? hit.why : "a Go backend reads it as \"\(hit.name)\"; \(hit.why)"
     }
 
     public static let maximumNameLength = 256
