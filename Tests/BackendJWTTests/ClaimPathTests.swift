@@ -92,6 +92,12 @@ import Testing
         (#"{"n":1}"#, "n eq 1.0", true),
         (#"{"n":-0}"#, "n eq 0", true),
         (#"{"n":1e400}"#, "n gt 0", false),
+        (#"{"n":1e400}"#, "n ne 0", false),  // beyond a double: parsers disagree, so never met
+        (#"{"n":1e400}"#, "n eq 1e400", false),
+        (#"{"n":1}"#, "n ne 1e400", false),
+        (#"{"n":1}"#, "n ne 1.0", false),
+        (#"{"n":1}"#, "n ne 2", true),
+        (#"{"n":12345678901234567890}"#, "n ne 12345678901234567891", true),
         // integers beyond a double's precision order by their digits: a double holds both as one
         (#"{"n":9007199254740992}"#, "n ge 9007199254740993", false),
         (#"{"n":9007199254740993}"#, "n le 9007199254740992", false),

@@ -109,7 +109,10 @@ public struct ClaimRequirement: Equatable, Sendable {
         switch op {
         case .exists: return true
         case .eq: return Self.same(claim, wanted[0])
-        case .ne: return Self.sameType(claim, wanted[0]) && !Self.same(claim, wanted[0])
+        case .ne:
+            // a number no double holds compares with nothing: neither equal nor unequal
+            if case .number(let a) = claim, case .number(let b) = wanted[0] { return (Self.order(a, b) ?? 0) != 0 }
+            return Self.sameType(claim, wanted[0]) && !Self.same(claim, wanted[0])
         case .in: return wanted.contains { Self.same(claim, $0) }
         case .gt, .ge, .lt, .le:
             guard case .number(let a) = claim, case .number(let b) = wanted[0],
