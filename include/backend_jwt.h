@@ -421,14 +421,15 @@ size_t bjwt_signer_token_bound(const bjwt_signer *signer, size_t value_bytes,
  * `caller`: the verified token whose claims are copied and whose exp the
  * token does not outlive, or NULL. `values` holds the location's nvalues
  * entries, in order; a NULL or empty value is left out (unless its if_empty
- * says otherwise). On success *out_len is the token length (no NUL).
+ * says otherwise). On success *out_len is the token length (no NUL); a token
+ * longer than `max_size` (backend_jwt_max_size) fails with BJWT_ERR_SPACE.
  */
 int bjwt_signer_mint(bjwt_signer *signer, int64_t now,
                      const bjwt_verified *caller,
                      const unsigned char *const *values,
                      const size_t *value_lens, size_t nvalues,
                      unsigned char *out, size_t out_cap, size_t *out_len,
-                     char *err, size_t err_cap);
+                     size_t max_size, char *err, size_t err_cap);
 
 
 /* --- status (backend_jwt_status) --- */

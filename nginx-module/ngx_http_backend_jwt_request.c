@@ -86,21 +86,13 @@ ngx_http_backend_jwt_mint(ngx_http_request_t *r,
     token->data = ngx_cpymem(buffer, jlcf->scheme, jlcf->prefix);
 
     rc = bjwt_signer_mint(jlcf->signer, (int64_t) ngx_time(), caller, values,
-                          lens, n, token->data, bound, &len, err,
-                          sizeof(err));
+                          lens, n, token->data, bound, &len, jlcf->max_size,
+                          err, sizeof(err));
 
     if (rc != BJWT_OK) {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                       "backend_jwt: no token, request not forwarded: %s",
                       err);
-        return NGX_ERROR;
-    }
-
-    if (len > jlcf->max_size) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "backend_jwt: no token, request not forwarded: the "
-                      "token would be %uz bytes, more than backend_jwt_max_size "
-                      "%uz", len, jlcf->max_size);
         return NGX_ERROR;
     }
 

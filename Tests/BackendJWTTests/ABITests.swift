@@ -494,7 +494,8 @@ struct ABITests {
 
     /// Calls bjwt_signer_mint with C arrays; nil values are NULL pointers.
     static func mintC(
-        _ signer: OpaquePointer?, now: Int64, values: [String?], outCap: Int? = nil, _ err: ErrorBuffer = ErrorBuffer()
+        _ signer: OpaquePointer?, now: Int64, values: [String?], outCap: Int? = nil, maxSize: Int = -1,
+        _ err: ErrorBuffer = ErrorBuffer()
     ) -> (status: Int32, token: String, untouchedAfterToken: Bool) {
         let storage = values.map { $0.map { [UInt8]($0.utf8) } }
         let pointers = storage.map { bytes -> UnsafeMutablePointer<UInt8>? in
@@ -515,7 +516,7 @@ struct ABITests {
                     out.withUnsafeMutableBufferPointer { o in
                         bjwtSignerMint(
                             signer, now, nil, valuesBuffer.baseAddress, lengthsBuffer.baseAddress, values.count, o.baseAddress,
-                            cap, &outLength, e, errCap)
+                            cap, &outLength, maxSize, e, errCap)
                     }
                 }
             }
@@ -646,10 +647,26 @@ struct ABITests {
 
         var outLength = 0
         var out = [UInt8](repeating: 0, count: 2000)
-        let noValues = bjwtSignerMint(signer, 0, nil, nil, nil, 3, &out, out.count, &outLength, nil, 0)
+        let noValues = bjwtSignerMint(signer, 0, nil, nil, nil, 3, &out, out.count, &outLength, -1, nil, 0)
         #expect(noValues == Self.status(BJWT_ERR_CONFIG))
-        let noOutLength = bjwtSignerMint(signer, 0, nil, nil, nil, 0, &out, out.count, nil, nil, 0)
+        let noOutLength = bjwtSignerMint(signer, 0, nil, nil, nil, 0, &out, out.count, nil, -1, nil, 0)
         #expect(noOutLength == Self.status(BJWT_ERR_CONFIG))
+    }
+
+    /// backend_jwt_max_size is the core's: a token one byte longer fails, and is not handed out.
+    @Test func maxSizeRefusesALongerToken() throws {
+        let conf = Conf()
+        let location = try conf.enabledLocation([("backend_jwt_signing_algorithm", ["NONE"])])
+        let signer = try #require(location.signer)
+        let values = [String?](repeating: nil, count: location.nvalues)
+        let token = Self.mintC(signer, now: 1_700_000_000, values: values)
+        #expect(token.status == Self.status(BJWT_OK))
+        let fits = Self.mintC(signer, now: 1_700_000_000, values: values, maxSize: token.token.utf8.count)
+        #expect(fits.status == Self.status(BJWT_OK) && fits.token.utf8.count == token.token.utf8.count)
+        let err = ErrorBuffer()
+        let over = Self.mintC(signer, now: 1_700_000_000, values: values, maxSize: token.token.utf8.count - 1, err)
+        #expect(over.status == Self.status(BJWT_ERR_SPACE))
+        #expect(err.message == "the token would be \(token.token.utf8.count) bytes, more than backend_jwt_max_size \(token.token.utf8.count - 1)")
     }
 
     @Test func tokenBound() throws {

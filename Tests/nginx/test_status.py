@@ -328,3 +328,28 @@ def test_mint_failures_by_reason(nginx, keys, backend):
     assert doc["mint"]["failures"] == {"value": N, "size": 0, "sign": 0, "other": 0}, doc
     assert doc["mint"]["tokens"]["HS256"] == N and doc["verify"]["ok"] == 0, doc
     assert prometheus(n)[("backend_jwt_mint_failures_total", (("reason", "value"),))] == N
+
+
+def test_a_token_over_max_size_is_a_size_failure(nginx, keys, backend):
+    """A token longer than backend_jwt_max_size is not handed out, and is counted as a failure of
+    reason `size`, not as a token: the core decides both."""
+    n = nginx(f"""
+        location /api {{
+            backend_jwt on;
+            backend_jwt_signing_algorithm HS256;
+            {key_directive(keys, "HS256")}
+            backend_jwt_max_size 300;
+            backend_jwt_claim c $arg_c;
+            proxy_pass BACKEND;
+        }}
+        location = /status {{ backend_jwt_status; }}""", workers=WORKERS)
+    hits = len(backend.hits)
+    for _ in range(N):
+        assert n.request("/api?c=short")[0] == 200
+        assert n.request("/api?c=" + "x" * 300)[0] == 500
+    assert len(backend.hits) == hits + N
+    assert n.log().count("more than backend_jwt_max_size 300") == N
+    doc = report(n)
+    assert doc["mint"]["failures"] == {"value": 0, "size": N, "sign": 0, "other": 0}, doc
+    assert doc["mint"]["tokens"]["HS256"] == N, doc
+    assert prometheus(n)[("backend_jwt_mint_failures_total", (("reason", "size"),))] == N

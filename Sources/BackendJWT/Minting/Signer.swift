@@ -243,12 +243,18 @@ public final class Signer {
     }
 
     /// Mints a token from the values as the module passes them (see the other `mint`), and counts
-    /// it, or its failure, in `metrics`.
+    /// it, or its failure, in `metrics`. A token longer than `limit` (backend_jwt_max_size) is a
+    /// failure: the backend would refuse the header, or another hop cut it.
     public func mint(
-        now: Int64, values: RequestValues, caller: VerifiedToken? = nil, into out: UnsafeMutableBufferPointer<UInt8>
+        now: Int64, values: RequestValues, caller: VerifiedToken? = nil, into out: UnsafeMutableBufferPointer<UInt8>,
+        limit: Int = Int.max
     ) throws(BackendJWTError) -> Int {
-        do {
+        do throws(BackendJWTError) {
             let length = try mintToken(now: now, values: values, caller: caller, into: out)
+            guard length <= limit else {
+                throw BackendJWTError(
+                    .space, "the token would be \(length) bytes, more than backend_jwt_max_size \(limit)")
+            }
             metrics?.add(MetricSlot.mint(algorithm))
             return length
         } catch {
