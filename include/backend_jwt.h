@@ -455,6 +455,12 @@ void bjwt_config_metrics(bjwt_config *config, void *counters,
 
 enum { BJWT_STATUS_JSON = 0, BJWT_STATUS_PROMETHEUS = 1 };
 
+/* The report's format for the value of its ?format= argument (NULL: none
+ * given: JSON), and *content_type its media type (static, NUL-terminated);
+ * -1: no such format (the module answers 400). */
+int bjwt_status_format(const unsigned char *arg, size_t len,
+                       const char **content_type);
+
 /* The status report of the counters now and of this worker's JWK Sets:
  * written into `out` if it fits; returns its length. */
 size_t bjwt_status_render(const bjwt_config *config, int format,

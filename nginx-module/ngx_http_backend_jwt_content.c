@@ -129,6 +129,7 @@ ngx_http_backend_jwt_status_handler(ngx_http_request_t *r)
     u_char                            *p;
     ngx_int_t                          rc;
     ngx_str_t                          arg;
+    const char                        *type;
     ngx_http_backend_jwt_main_conf_t  *jmcf;
 
     rc = ngx_http_backend_jwt_get(r);
@@ -136,15 +137,11 @@ ngx_http_backend_jwt_status_handler(ngx_http_request_t *r)
         return rc;
     }
 
-    format = BJWT_STATUS_JSON;
-
-    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
-        if (arg.len == 10 && ngx_strncmp(arg.data, "prometheus", 10) == 0) {
-            format = BJWT_STATUS_PROMETHEUS;
-
-        } else if (arg.len != 4 || ngx_strncmp(arg.data, "json", 4) != 0) {
-            return NGX_HTTP_BAD_REQUEST;
-        }
+    format = (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK)
+             ? bjwt_status_format(arg.data, arg.len, &type)
+             : bjwt_status_format(NULL, 0, &type);
+    if (format < 0) {
+        return NGX_HTTP_BAD_REQUEST;
     }
 
     jmcf = ngx_http_get_module_main_conf(r, ngx_http_backend_jwt_module);
@@ -166,10 +163,7 @@ ngx_http_backend_jwt_status_handler(ngx_http_request_t *r)
         }
     }
 
-    return ngx_http_backend_jwt_send(r, (format == BJWT_STATUS_JSON)
-                                        ? "application/json"
-                                        : "text/plain; version=0.0.4; "
-                                          "charset=utf-8", p, len);
+    return ngx_http_backend_jwt_send(r, (char *) type, p, len);
 }
 
 

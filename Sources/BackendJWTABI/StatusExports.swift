@@ -51,3 +51,18 @@ public func bjwtStatusRender(_ config: OpaquePointer?, _ format: Int32, _ out: U
     if let out, text.count <= cap { text.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: text.count) } }
     return text.count
 }
+
+@_cdecl("bjwt_status_format")
+public func bjwtStatusFormat(
+    _ arg: UnsafePointer<UInt8>?, _ len: Int, _ contentType: UnsafeMutablePointer<UnsafePointer<CChar>?>?
+) -> Int32 {
+    let name = arg.map { Array(UnsafeBufferPointer(start: $0, count: max(len, 0))) }
+    let (format, type): (Int32, StaticString)
+    switch name {
+    case nil, Array("json".utf8)?: (format, type) = (Int32(BJWT_STATUS_JSON), "application/json")
+    case Array("prometheus".utf8)?: (format, type) = (Int32(BJWT_STATUS_PROMETHEUS), "text/plain; version=0.0.4; charset=utf-8")
+    default: return -1
+    }
+    contentType?.pointee = UnsafeRawPointer(type.utf8Start).assumingMemoryBound(to: CChar.self)
+    return format
+}

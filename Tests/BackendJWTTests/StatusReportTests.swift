@@ -174,3 +174,28 @@ import Testing
         #expect(text.contains("backend_jwt_verify_ok_total 0\n"))
     }
 }
+
+/// The report's format from `?format=`, through the C ABI: JSON by default or by name, Prometheus's
+/// text format by name with its media type, anything else refused (the module answers 400).
+@Suite("Status report formats")
+struct StatusFormatTests {
+    static func format(_ arg: String?) -> (Int32, String?) {
+        var type: UnsafePointer<CChar>?
+        let format: Int32
+        if let arg {
+            format = Array(arg.utf8).withUnsafeBufferPointer { bjwtStatusFormat($0.baseAddress, $0.count, &type) }
+        } else {
+            format = bjwtStatusFormat(nil, 0, &type)
+        }
+        return (format, type.map { String(cString: $0) })
+    }
+
+    @Test func formats() {
+        #expect(Self.format(nil) == (Int32(BJWT_STATUS_JSON), "application/json"))
+        #expect(Self.format("json") == (Int32(BJWT_STATUS_JSON), "application/json"))
+        #expect(Self.format("prometheus") == (Int32(BJWT_STATUS_PROMETHEUS), "text/plain; version=0.0.4; charset=utf-8"))
+        for other in ["", "JSON", "Prometheus", "prometheus ", "openmetrics", "json\u{0}"] {
+            #expect(Self.format(other).0 == -1, "\(other)")
+        }
+    }
+}
