@@ -148,7 +148,10 @@ typedef struct {
     bjwt_verifier      *verifier;     /* NULL: backend_jwt_verify off */
     size_t              token;        /* template of token=, or BJWT_NO_VALUE:
                                          "Authorization: Bearer ..." */
-    int                 forward;      /* backend_jwt_verify_forward */
+    int                 drop_authorization;  /* the caller's Authorization
+                                         goes no further: it carries the token
+                                         verified here, and
+                                         backend_jwt_verify_forward is off */
     bjwt_rules         *rules;        /* NULL: none */
     const size_t       *rule_values;  /* the templates bjwt_rules_check reads */
     size_t              nrule_values;

@@ -518,8 +518,7 @@ ngx_http_backend_jwt_adopt(ngx_conf_t *cf,
     /* the caller's token: where it comes from, what else it must meet */
     conf->verifier = loc.verifier;
     conf->source = (loc.token == BJWT_NO_VALUE) ? NULL : compiled[loc.token];
-    conf->drop_authorization = (loc.verifier != NULL && conf->source == NULL
-                                && !loc.forward);
+    conf->drop_authorization = loc.drop_authorization;
     conf->rules = loc.rules;
     conf->nrule_values = loc.nrule_values;
 

@@ -142,8 +142,9 @@ public func bjwtLevelLocation(_ level: OpaquePointer?, _ out: UnsafeMutablePoint
     out.pointee.scheme_len = handle.scheme.count
     let verifies = settings.verify.value == true
     out.pointee.verifier = verifies ? settings.verifier.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
-    out.pointee.token = (settings.verifyToken.value ?? nil) ?? -1
-    out.pointee.forward = settings.verifyForward.value == true ? 1 : 0
+    let token = (settings.verifyToken.value ?? nil) ?? -1
+    out.pointee.token = token
+    out.pointee.drop_authorization = verifies && token == -1 && settings.verifyForward.value != true ? 1 : 0
     out.pointee.rules = verifies ? settings.rules.map { OpaquePointer(Unmanaged.passUnretained($0).toOpaque()) } : nil
     out.pointee.rule_values = UnsafePointer(OpaquePointer(handle.ruleValues.baseAddress))
     out.pointee.nrule_values = verifies ? handle.ruleValues.count : 0

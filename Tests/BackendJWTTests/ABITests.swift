@@ -653,6 +653,27 @@ struct ABITests {
         #expect(noOutLength == Self.status(BJWT_ERR_CONFIG))
     }
 
+    /// Whether the caller's Authorization goes on to the backend is the core's: it is dropped
+    /// where the token verified here comes from it, unless backend_jwt_verify_forward is on.
+    @Test(arguments: [
+        ([("backend_jwt_verify", ["on"])], true),
+        ([("backend_jwt_verify", ["on"]), ("backend_jwt_verify_forward", ["on"])], false),
+        ([("backend_jwt_verify", ["on", "token=$cookie_t"])], false),
+        ([("backend_jwt_verify", ["off"])], false),
+        ([], false),
+    ])
+    func dropsTheCallersAuthorization(_ directives: [(String, [String])], _ dropped: Bool) throws {
+        let conf = Conf()
+        let http = conf.level()
+        let location = conf.level()
+        let key = directives.contains { $0.0 == "backend_jwt_verify" && $0.1.first == "on" }
+            ? [("backend_jwt_verify_key", [Fixture.path("rsa2048-public.pem")])] : []
+        try conf.apply(location, key + directives)
+        let err = ErrorBuffer()
+        try #require(conf.merge(http, location, err) == Int32(BJWT_OK), "\(err.message)")
+        #expect(try conf.location(location).drop_authorization == (dropped ? 1 : 0))
+    }
+
     /// backend_jwt_max_size is the core's: a token one byte longer fails, and is not handed out.
     @Test func maxSizeRefusesALongerToken() throws {
         let conf = Conf()
