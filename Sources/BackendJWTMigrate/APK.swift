@@ -78,6 +78,12 @@ enum APK {
         case _ where Policy.registered.contains(name):
             policy.notes.append(diag.warn("\(item.path).claim", "\(name) is made by the module itself; left out", line: item.line))
             return nil
+        case _ where Policy.registered.contains(Policy.goFolded(name)):
+            let folded = Policy.goFolded(name)
+            policy.notes.append(
+                diag.warn("\(item.path).claim", "\(name) is \(folded) to a Go backend, which the module sets itself; left out",
+                          line: item.line))
+            return nil
         default:
             return Claim(name: name, value: value, type: type)
         }

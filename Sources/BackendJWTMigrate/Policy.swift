@@ -68,6 +68,21 @@ struct Policy: Equatable {
 
     static let registered: Set<String> = ["iss", "sub", "aud", "iat", "exp", "nbf", "jti"]
 
+    /// A claim name as a Go backend's encoding/json matches it (ASCII letters in any case, and ſ,
+    /// K, ı, İ as s, k, i): `Sub` is `sub` to it. The module refuses a custom claim that folds onto
+    /// a registered one.
+    static func goFolded(_ name: String) -> String {
+        String(String.UnicodeScalarView(name.unicodeScalars.map { c -> Unicode.Scalar in
+            switch c.value {
+            case 0x41...0x5A: Unicode.Scalar(c.value | 0x20)!
+            case 0x17F: "s"
+            case 0x212A: "k"
+            case 0x130, 0x131: "i"
+            default: c
+            }
+        }))
+    }
+
     var keyKind: KeyKind { Algorithms.keyKind(algorithm) }
 
     /// The directives of this policy at one level. `key` is what signs (from `keyItems`);

@@ -86,6 +86,24 @@ struct MappingTests {
         #expect(!migration.output.contains("claim exp"))
     }
 
+    /// A custom claim a Go backend reads as a registered one (`Sub` is `sub` to its encoding/json)
+    /// is left out with a warning: the module would refuse it, and it would replace the subject.
+    @Test func namesAGoBackendFoldsOntoRegisteredOnesAreLeftOut() throws {
+        let policy = """
+            customClaims:
+              - {claim: Sub, value: mallory}
+              - {claim: "\\u017Fub", value: mallory}
+              - {claim: EXP, value: "5"}
+              - {claim: Subject, value: kept}
+            """
+        let migration = try Self.convert(Self.conf(policy: policy))
+        let claims = Self.lines(migration).filter { $0.hasPrefix("backend_jwt_claim") && !$0.contains("://") }
+        #expect(claims == ["backend_jwt_claim Subject kept;"], "\(migration.output)")
+        let warnings = migration.warnings.filter { $0.field.hasSuffix(".claim") }
+        #expect(warnings.map(\.field) == (0..<3).map { "apiPolicies.request[0].parameters.customClaims[\($0)].claim" })
+        #expect(warnings.first?.message == "Sub is sub to a Go backend, which the module sets itself; left out")
+    }
+
     @Test func encodingDefaultsToBase64urlWithAComment() throws {
         let migration = try Self.convert(Self.conf(policy: "tokenTTL: 60"))
         #expect(Self.lines(migration).contains("backend_jwt_encoding base64url;"))

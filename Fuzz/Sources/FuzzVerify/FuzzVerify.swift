@@ -38,8 +38,8 @@ public func fuzzVerify(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     case 1:
         body.withUnsafeBufferPointer { value in
             guard let token = TokenSource.authorization.token(in: value).token else { return }
-            let scheme = Array("bearer ".utf8)
-            precondition(value.count > scheme.count && zip(value, scheme).allSatisfy { $0 | 0x20 == $1 })
+            let scheme = Array("bearer".utf8)
+            precondition(value.count > 7 && zip(value, scheme).allSatisfy { $0 | 0x20 == $1 } && value[6] == 0x20)
             precondition(!token.isEmpty && token.first != UInt8(ascii: " "), "a token starts after the spaces")
             precondition(token.baseAddress! + token.count == value.baseAddress! + value.count, "the rest of the value")
             check(Array(token))

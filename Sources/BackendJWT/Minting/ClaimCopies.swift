@@ -63,7 +63,7 @@ public struct ClaimCopies: Equatable, Sendable {
                     throw BackendJWTError(
                         .config, "spec \(quoted(arg)): \(quoted(target)) is registered: \(why)\(hint(target))")
                 }
-                if let other = copies.first(where: { $0.target == target }) {
+                if let other = copies.first(where: { goFolded($0.target) == goFolded(target) }) {
                     throw BackendJWTError(
                         .config, "specs \(quoted(other.spec)) and \(quoted(arg)) both copy to \(quoted(target))")
                 }
@@ -94,7 +94,7 @@ public struct ClaimCopies: Equatable, Sendable {
     /// How to pass the caller's `iss`, `sub` or `aud` on instead: through the registered directive.
     private static func hint(_ target: [UInt8]) -> String {
         let directives = ["iss": "backend_jwt_issuer", "sub": "backend_jwt_subject"]
-        let name = String(decoding: target, as: UTF8.self)
+        let name = String(decoding: goFolded(target), as: UTF8.self)
         if name == "exp" { return " (backend_jwt_caller_exp cap keeps it within the caller's)" }
         // the caller's audience is this gateway; the minted token's is the backend
         if name == "aud" { return " (the backend's audience: the caller's names this gateway)" }
@@ -103,10 +103,11 @@ public struct ClaimCopies: Equatable, Sendable {
     }
 
     /// Refuses an explicit target that is the top-level member of a declared claim
-    /// (`backend_jwt_claim`): the token would have that member twice.
+    /// (`backend_jwt_claim`), also as Go folds names: the token would have that member twice.
     public func checkConflicts(with claims: [ClaimList.Claim]) throws(BackendJWTError) {
         for copy in copies {
-            if let claim = claims.first(where: { $0.path.first.map { $0.utf8.elementsEqual(copy.target) } ?? false }) {
+            let target = Self.goFolded(copy.target)
+            if let claim = claims.first(where: { $0.path.first.map { Self.goFolded(Array($0.utf8)) == target } ?? false }) {
                 throw BackendJWTError(
                     .config,
                     "backend_jwt_copy_claims \(quoted(copy.spec)) and backend_jwt_claim \(quoted(claim.name)) "

@@ -62,7 +62,8 @@ public enum JWKSMetricSlot {
 public enum MintFailure: Int, CaseIterable, Sendable {
     /// A request value does not convert to its claim type, or an `if_empty=fail` value is empty.
     case value
-    /// The token does not fit the buffer it is written into.
+    /// The token is longer than backend_jwt_max_size (or does not fit the buffer it is written
+    /// into).
     case size
     /// OpenSSL could not sign (or the clock overflows the token's times).
     case sign

@@ -145,6 +145,7 @@ public struct ClaimRequirement: Equatable, Sendable {
         case (.bool(let x), .bool(let y)): return x == y
         case (.null, .null): return true
         case (.number(let x), .number(let y)):
+            guard isFinite(x) && isFinite(y) else { return false }
             if isInteger(x) && isInteger(y) { return withoutSignOfZero(x) == withoutSignOfZero(y) }
             guard let dx = double(x), let dy = double(y) else { return false }
             return dx == dy
@@ -166,9 +167,17 @@ public struct ClaimRequirement: Equatable, Sendable {
 
     private static func withoutSignOfZero(_ text: [UInt8]) -> [UInt8] { text == Array("-0".utf8) ? [0x30] : text }
 
+    /// Whether a double's range holds the number (parsers disagree on one beyond it: infinity,
+    /// an error, or its digits): it compares with nothing, equal or not, as `type=json` and
+    /// copied claims refuse it.
+    private static func isFinite(_ text: [UInt8]) -> Bool {
+        text.withUnsafeBufferPointer { JSONParser.isFiniteNumber($0) }
+    }
+
     /// How JSON number `a` compares with `b` (-1, 0, 1): integers by their digits, exactly (a
     /// double holds 9007199254740993 as ...992), others as doubles; nil beyond a double's range.
     static func order(_ a: [UInt8], _ b: [UInt8]) -> Int? {
+        guard isFinite(a) && isFinite(b) else { return nil }
         guard isInteger(a) && isInteger(b) else {
             guard let x = double(a), let y = double(b) else { return nil }
             return x < y ? -1 : x > y ? 1 : 0
