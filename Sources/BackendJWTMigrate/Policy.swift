@@ -70,7 +70,7 @@ struct Policy: Equatable {
 
     /// A claim name as a Go backend's encoding/json matches it (ASCII letters in any case, and ſ,
     /// K, ı, İ as s, k, i): `Sub` is `sub` to it. The module refuses a custom claim that folds onto
-    /// a registered one.
+    /// a registered one (its `ClaimCopies.goFolded`, on bytes; the tool does not link the core).
     static func goFolded(_ name: String) -> String {
         String(String.UnicodeScalarView(name.unicodeScalars.map { c -> Unicode.Scalar in
             switch c.value {

@@ -121,8 +121,8 @@ public final class ClaimList {
     /// (`a` and `a.b`), cannot be written as JSON; nor, for a Go backend, names that differ only
     /// as its encoding/json folds them (`tenant` and `Tenant`: the last would win).
     static func checkConflicts(_ path: [String], name: String, with existing: [Claim]) throws(BackendJWTError) {
-        // By bytes, not by Swift's String equality (canonical equivalence): "\u{E9}" and
-        // "e\u{301}" are two JSON member names.
+        // By their folded bytes, not by Swift's String equality (canonical equivalence):
+        // "\u{E9}" and "e\u{301}" are two JSON member names.
         let same: (String, String) -> Bool = { ClaimCopies.goFolded(Array($0.utf8)) == ClaimCopies.goFolded(Array($1.utf8)) }
         for other in existing {
             if other.path.elementsEqual(path, by: same) {
