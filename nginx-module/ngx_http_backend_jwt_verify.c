@@ -21,6 +21,20 @@ ngx_http_backend_jwt_free_caller(void *data)
 }
 
 
+/* Logs the core's line for a refusal: an error for a 503 (no key: the
+ * server's fault), else info (the client's token). */
+static void
+ngx_http_backend_jwt_log_refusal(ngx_http_request_t *r, bjwt_verdict *verdict,
+    ngx_str_t *line)
+{
+    ngx_uint_t  level;
+
+    level = (verdict->status == NGX_HTTP_SERVICE_UNAVAILABLE)
+            ? NGX_LOG_ERR : NGX_LOG_INFO;
+    ngx_log_error(level, r->connection->log, 0, "backend_jwt: %V", line);
+}
+
+
 /* Verifies the caller's token of this location once; the verdict is kept in
  * the request's ctx. */
 static ngx_http_backend_jwt_ctx_t *
@@ -28,9 +42,7 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf)
 {
     int                          source;
-    size_t                       len;
-    ngx_str_t                    text;
-    ngx_uint_t                   level;
+    ngx_str_t                    text, line;
     ngx_table_elt_t             *h;
     bjwt_verified               *caller;
     ngx_pool_cleanup_t          *cln;
@@ -77,22 +89,22 @@ ngx_http_backend_jwt_check(ngx_http_request_t *r,
         return ctx;
     }
 
+    line.data = (u_char *) err;
+    line.len = ngx_strlen(err);
+
     if (!ctx->verdict.refetch) {
-        level = (ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE)
-                ? NGX_LOG_ERR : NGX_LOG_INFO;
-        ngx_log_error(level, r->connection->log, 0, "backend_jwt: %s", err);
+        ngx_http_backend_jwt_log_refusal(r, &ctx->verdict, &line);
         return ctx;
     }
 
     /* a fetch may bring its key: said only if the token stays refused */
-    len = ngx_strlen(err);
-    ctx->refusal.data = ngx_pnalloc(r->pool, len);
+    ctx->refusal.data = ngx_pnalloc(r->pool, line.len);
     if (ctx->refusal.data == NULL) {
         return NULL;
     }
 
-    ctx->refusal.len = len;
-    ngx_memcpy(ctx->refusal.data, err, len);
+    ctx->refusal.len = line.len;
+    ngx_memcpy(ctx->refusal.data, err, line.len);
 
     return ctx;
 }
@@ -233,8 +245,7 @@ static ngx_int_t
 ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
     ngx_http_backend_jwt_loc_conf_t *jlcf, ngx_http_backend_jwt_ctx_t *ctx)
 {
-    ngx_int_t   rc;
-    ngx_uint_t  level;
+    ngx_int_t  rc;
 
     if (ctx->checked == jlcf->origin
         && ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE)
@@ -258,10 +269,7 @@ ngx_http_backend_jwt_verdict(ngx_http_request_t *r,
     }
 
     if (ctx->refusal.len) {
-        level = (ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE)
-                ? NGX_LOG_ERR : NGX_LOG_INFO;
-        ngx_log_error(level, r->connection->log, 0, "backend_jwt: %V",
-                      &ctx->refusal);
+        ngx_http_backend_jwt_log_refusal(r, &ctx->verdict, &ctx->refusal);
 
         if (ctx->verdict.status == NGX_HTTP_SERVICE_UNAVAILABLE
             && ngx_http_backend_jwt_retry_after(r, ctx) != NGX_OK)

@@ -54,7 +54,7 @@ public func bjwtVerify(
         let jws = borrow(verifier, as: JWSVerifier.self)
         do throws(BackendJWTError) {
             out.pointee = retain(VerifiedHandle(try jws.verify(token, now: now)))
-            verdictOut?.pointee = bjwt_verdict(status: 0, reason: Int32(BJWT_VERIFIED), challenge: -1, refetch: 0)
+            write(.passed, to: verdictOut)
         } catch {
             write(Verdict(error, fetchesKeys: jws.remote != nil), to: verdictOut)
             // the error log's line, whole: the module prints it after "backend_jwt: "
